@@ -1,0 +1,76 @@
+import COpenBLAS
+
+/// Matrix multiplication through OpenBLAS `cblas_sgemm`, and control of BLAS threads.
+///
+/// All matrices are row-major. Thread-safety: the functions are reentrant; the BLAS thread count
+/// is process-wide (`setThreads`).
+public enum GEMM {
+    /// Sets the number of OpenBLAS worker threads for the whole process.
+    public static func setThreads(_ n: Int) {
+        openblas_set_num_threads(Int32(max(1, n)))
+    }
+
+    /// Current OpenBLAS worker thread count.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// `c[m,n] = a[m,k] · op(b) (+ bias[n] per row) (+ c if accumulate)`.
+    ///
+    /// `b` is `[k, n]`, or `[n, k]` when `transposeB` (the layout of a PyTorch `Linear.weight`).
+    /// `a` may have any rank whose trailing dimension is k (leading ones fold into m). `c` is
+    /// resized to `a`'s leading shape + [n], reusing its allocation.
+    public static func matmul(
+        _ a: Tensor, _ b: Tensor, transposeB: Bool = false, bias: Tensor? = nil,
+        into c: inout Tensor, accumulate: Bool = false
+    ) throws(TensorError) {
+        guard a.rank >= 1, b.rank == 2 else {
+            throw .shapeMismatch(op: "matmul", expected: [-1, -1], found: b.shape)
+        }
+        let k = a.shape[a.rank - 1]
+        let m = k == 0 ? 0 : a.count / k
+        let (bk, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
+        guard bk == k else { throw .shapeMismatch(op: "matmul", expected: [k, n], found: b.shape) }
+        if let bias, bias.count != n { throw .shapeMismatch(op: "matmul bias", expected: [n], found: bias.shape) }
+        let outShape = Array(a.shape.dropLast()) + [n]
+        if accumulate {
+            guard c.shape == outShape else { throw .shapeMismatch(op: "matmul accumulate", expected: outShape, found: c.shape) }
+        } else {
+            c.resize(outShape)
+        }
+        guard m > 0, n > 0 else { return }
+        var beta: Float = accumulate ? 1 : 0
+        if let bias, !accumulate {
+            c.storage.withUnsafeMutableBufferPointer { cp in
+                bias.storage.withUnsafeBufferPointer { bp in
+                    for r in 0..<m { (cp.baseAddress! + r * n).update(from: bp.baseAddress!, count: n) }
+                }
+            }
+            beta = 1
+        }
+        a.storage.withUnsafeBufferPointer { ap in
+            b.storage.withUnsafeBufferPointer { bp in
+                c.storage.withUnsafeMutableBufferPointer { cp in
+                    sgemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!,
+                          ldb: transposeB ? k : n, transposeB: transposeB, c: cp.baseAddress!, ldc: n, beta: beta)
+                }
+            }
+        }
+        if let bias, accumulate {
+            c.storage.withUnsafeMutableBufferPointer { cp in
+                bias.storage.withUnsafeBufferPointer { bp in
+                    for r in 0..<m { for j in 0..<n { cp[r * n + j] += bp[j] } }
+                }
+            }
+        }
+    }
+
+    /// Raw row-major sgemm: `c = a·op(b) + beta·c`. For kernels inside Tensor/ only.
+    @inline(__always)
+    static func sgemm(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
+        b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float
+    ) {
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}

@@ -1,0 +1,29 @@
+/// One `kvvision` subcommand. Each lives in its own file, named `<Name>Command.swift`.
+///
+/// `run` parses its own arguments from `args` (options first, then positionals, then
+/// `args.finish()` to reject leftovers), writes data to stdout and logs to stderr, and returns the
+/// exit code. It throws `UsageError` for bad usage (exit 64) and any `KVVisionError` for runtime
+/// failures (exit 1); `CLI.run` turns both into one line on stderr.
+protocol Command {
+    /// The word on the command line (`probe`, `bench`, …).
+    static var name: String { get }
+    /// One line for the root `--help` listing.
+    static var summary: String { get }
+    /// Full help text printed by `kvvision NAME --help`.
+    static var help: String { get }
+    /// Runs the command. `--help` has already been handled by the caller.
+    static func run(_ args: inout Arguments) throws -> Int32
+}
+
+/// Bad command-line usage: exit code 64 (EX_USAGE).
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+/// Exit codes of the CLI.
+enum ExitCode {
+    static let success: Int32 = 0
+    static let failure: Int32 = 1
+    static let usage: Int32 = 64
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// Writing to stdout (data) and stderr (logs, errors, progress).
+///
+/// stdout and stderr are written unbuffered with write(2), so every line is out when the call returns; a closed pipe (`| head`) is not
+/// fatal because SIGPIPE is ignored at start-up. Thread-safety: main thread only.
+enum Console {
+    /// Ignore SIGPIPE so that a closed stdout is a write error, not a kill.
+    static func setUp() { signal(SIGPIPE, SIG_IGN) }
+
+    /// Writes `text` + newline to stdout and flushes.
+    static func out(_ text: String) {
+        write(fd: 1, text + "\n")
+    }
+
+    /// Writes one line to stderr.
+    static func err(_ text: String) {
+        write(fd: 2, text.replacingOccurrences(of: "\n", with: " ") + "\n")
+    }
+
+    /// True when stderr is a terminal (progress lines are shown only then).
+    static let stderrIsTerminal: Bool = isatty(2) == 1
+
+    /// Overwrites the progress line on stderr when it is a terminal; no-op otherwise.
+    static func progress(_ text: String) {
+        guard stderrIsTerminal else { return }
+        write(fd: 2, "\r\u{1B}[K" + text)
+    }
+
+    /// Ends the progress line, if one was shown.
+    static func endProgress() {
+        guard stderrIsTerminal else { return }
+        write(fd: 2, "\r\u{1B}[K")
+    }
+
+    /// Writes all of `text` to a file descriptor (unbuffered), retrying on EINTR; a closed pipe
+    /// ends the write silently.
+    static func write(fd: Int32, _ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 { if errno == EINTR { continue } else { return } }
+            offset += n
+        }
+    }
+
+    /// Pretty, key-sorted JSON of an Encodable value on stdout.
+    static func json<T: Encodable>(_ value: T, pretty: Bool = true) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        out(String(decoding: data, as: UTF8.self))
+    }
+}

@@ -1,0 +1,52 @@
+import Testing
+@testable import KVVision
+
+/// Core Tensor behaviour and the GEMM wrapper against a naive loop.
+@Suite struct TensorTests {
+    @Test func rejectsStorageThatDoesNotMatchShape() {
+        #expect(throws: TensorError.elementCount(shape: [2, 3], count: 5)) {
+            try Tensor(shape: [2, 3], storage: [0, 1, 2, 3, 4])
+        }
+    }
+
+    @Test func matmulWithTransposedWeightAndBiasMatchesNaiveLoop() throws {
+        var rng = SplitMix64(seed: 7)
+        for (m, k, n) in [(1, 1, 1), (3, 5, 7), (17, 33, 9), (64, 48, 31)] {
+            let a = try Tensor(shape: [m, k], storage: (0..<(m * k)).map { _ in rng.nextFloat() })
+            let w = try Tensor(shape: [n, k], storage: (0..<(n * k)).map { _ in rng.nextFloat() })
+            let bias = try Tensor(shape: [n], storage: (0..<n).map { _ in rng.nextFloat() })
+            var c = Tensor(shape: [1])
+            try GEMM.matmul(a, w, transposeB: true, bias: bias, into: &c)
+            #expect(c.shape == [m, n])
+            for i in 0..<m {
+                for j in 0..<n {
+                    var s = Double(bias[j])
+                    for p in 0..<k { s += Double(a[i, p]) * Double(w[j, p]) }
+                    #expect(abs(Double(c[i, j]) - s) < 1e-4, "m=\(m) k=\(k) n=\(n) at \(i),\(j)")
+                }
+            }
+        }
+    }
+
+    @Test func matmulRejectsInnerDimensionMismatch() {
+        let a = Tensor(shape: [2, 3])
+        let b = Tensor(shape: [4, 5])
+        var c = Tensor(shape: [0])
+        #expect(throws: TensorError.self) { try GEMM.matmul(a, b, into: &c) }
+    }
+}
+
+/// Deterministic test PRNG (SplitMix64).
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    mutating func nextFloat() -> Float { Float(Double(next() >> 11) / Double(1 << 53) * 2 - 1) }
+}
