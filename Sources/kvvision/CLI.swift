@@ -9,6 +9,7 @@ enum CLI {
     /// All subcommands, in the order `--help` lists them.
     static var commands: [any Command.Type] {
         [
+            BenchCommand.self,
         ]
     }
 
@@ -57,6 +58,10 @@ enum CLI {
         }
         var args = Arguments(Array(argv.dropFirst()))
         if args.wantsHelp {
+            if command == BenchCommand.self, argv.count > 2, let kind = BenchCommand.kinds.first(where: { $0.name == argv[1] }) {
+                Console.out(kind.help)
+                return ExitCode.success
+            }
             Console.out(command.help)
             return ExitCode.success
         }

@@ -1,0 +1,36 @@
+/// `kvvision bench KIND …`: measured benchmarks. Each kind is its own file (`Bench<Kind>Command.swift`).
+///
+/// Benchmarks report ratios measured in one run against a reference (FFmpeg, OpenBLAS peak,
+/// recomputation), never absolute timings alone; `--json` gives machine-readable output.
+enum BenchCommand: Command {
+    static let name = "bench"
+    static let summary = "measure decode, encoder and temporal-cache speed (ratios in one run)"
+
+    /// The benchmark kinds, in listing order.
+    static var kinds: [any Command.Type] {
+        [
+        ]
+    }
+
+    static var help: String {
+        let width = kinds.map { $0.name.count }.max() ?? 0
+        let list = kinds.map { "  " + $0.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.summary }
+        return """
+        Usage: kvvision bench KIND [OPTIONS]
+
+        Kinds:
+        \(list.joined(separator: "\n"))
+
+        Run `kvvision bench KIND --help` for each kind's options. Results and their commands are
+        recorded in docs/benchmarks.md.
+        """
+    }
+
+    static func run(_ args: inout Arguments) throws -> Int32 {
+        guard let kindName = try args.nextPositional() else { throw UsageError("missing benchmark kind") }
+        guard let kind = kinds.first(where: { $0.name == kindName }) else {
+            throw UsageError("unknown benchmark kind '\(kindName)'")
+        }
+        return try kind.run(&args)
+    }
+}
