@@ -27,6 +27,32 @@ public enum LayerNorm {
         }
     }
 
+    /// In place on the residual stream: `x += addBias` (per column, when given), then
+    /// `y = layerNorm(x)`. Lets a GEMM that accumulated into `x` leave its bias to this pass.
+    public static func apply(_ x: inout Tensor, addingBias addBias: Tensor?, weight: Tensor, bias: Tensor, eps: Float,
+                             into y: inout Tensor, pool: ThreadPool = Parallel.pool) throws(TensorError) {
+        let cols = x.shape.last ?? 0
+        guard weight.count == cols, bias.count == cols, addBias == nil || addBias!.count == cols else {
+            throw .shapeMismatch(op: "layernorm weight/bias", expected: [cols], found: weight.count == cols ? bias.shape : weight.shape)
+        }
+        y.resize(x.shape)
+        guard cols > 0 else { return }
+        let rows = x.count / cols
+        let add = addBias ?? Tensor(shape: [0])
+        x.storage.withUnsafeMutableBufferPointer { xp in
+            y.storage.withUnsafeMutableBufferPointer { yp in
+                weight.storage.withUnsafeBufferPointer { wp in
+                    bias.storage.withUnsafeBufferPointer { bp in
+                        add.storage.withUnsafeBufferPointer { ap in
+                            normRows(xp.baseAddress!, rows: rows, cols: cols, addBias: addBias == nil ? nil : ap.baseAddress!,
+                                     weight: wp.baseAddress!, bias: bp.baseAddress!, eps: eps, out: yp.baseAddress!, pool: pool)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Raw kernel over contiguous rows: optionally `x += addBias` (in place), then `out = LN(x)`.
     static func normRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, addBias: UnsafePointer<Float>?,
                          weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
