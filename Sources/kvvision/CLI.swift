@@ -10,6 +10,8 @@ enum CLI {
     static var commands: [any Command.Type] {
         [
             BenchCommand.self,
+            InspectCommand.self,
+            EncodeCommand.self,
         ]
     }
 
