@@ -130,6 +130,11 @@ public final class FrameSource {
     /// Throws a timeout, cancellation or damage found while reading, after the frames before it.
     public func next() throws(MediaError) -> VideoFrame? {
         if state == .finished { return nil }
+        if interrupt.isCancelled {
+            state = .finished
+            end = end ?? (isLive ? .sourceClosed : .endOfFile)
+            throw .cancelled(source: source)
+        }
         if let maxFrames = options.maxFrames, stats.framesDelivered >= maxFrames {
             state = .finished
             end = .frameLimit
@@ -170,10 +175,6 @@ public final class FrameSource {
         if r < 0 {
             if r == kvv_averror_eof() {
                 end = isLive ? .sourceClosed : .endOfFile
-                if !isLive && stats.unreadablePackets > 0 {
-                    pendingError = .truncated(source: source, framesDecoded: stats.framesDecoded,
-                                              detail: "\(stats.unreadablePackets) packets could not be read (\(lastReadError))")
-                }
             } else if interrupt.isCancelled {
                 pendingError = .cancelled(source: source)
             } else if interrupt.expired || r == kvv_averror_exit() || r == kvv_averror(ETIMEDOUT) {
@@ -204,12 +205,32 @@ public final class FrameSource {
         if s < 0 && s != kvv_averror_eagain() && p.pointee.flags & AV_PKT_FLAG_CORRUPT == 0 { stats.corruptPackets += 1 }
     }
 
+    /// The damage a file showed by the time the demuxer reached its end: packets it could not
+    /// read, or fewer packets than the container's index announces (a file cut short: MP4's
+    /// demuxer then just reports end of file). Nil for an intact file.
+    private func damageAtEnd() -> MediaError? {
+        if stats.unreadablePackets > 0 {
+            return .truncated(source: source, framesDecoded: stats.framesDecoded,
+                              detail: "\(stats.unreadablePackets) packets could not be read (\(lastReadError))")
+        }
+        let announced = Int(stream.pointee.nb_frames)
+        if options.startTime == 0, announced > 0, stats.packetsRead < announced {
+            return .truncated(source: source, framesDecoded: stats.framesDecoded,
+                              detail: "the container announces \(announced) frames, the file holds \(stats.packetsRead)")
+        }
+        return nil
+    }
+
     /// Ends delivery: throws the failure found while reading, if any, else returns nil.
     private func finish() throws(MediaError) -> VideoFrame? {
         state = .finished
         if end == nil { end = isLive ? .sourceClosed : .endOfFile }
-        if let error = pendingError {
+        if pendingError == nil && end == .endOfFile { pendingError = damageAtEnd() }
+        if var error = pendingError {
             pendingError = nil
+            if case let .truncated(source, _, detail) = error {  // count the frames drained since
+                error = .truncated(source: source, framesDecoded: stats.framesDecoded, detail: detail)
+            }
             throw error
         }
         return nil
