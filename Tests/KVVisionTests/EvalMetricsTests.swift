@@ -7,6 +7,7 @@ import Testing
 @Suite struct EvalMetricsTests {
     struct Case: CustomTestStringConvertible, Sendable {
         var name: String
+        var groundTruth: String
         var predictions: String
         var expected: [String: ExpectedValue]
         var testDescription: String { name }
@@ -24,6 +25,7 @@ import Testing
               let list = root["cases"] as? [[String: Any]] else { return [] }
         return list.compactMap { c in
             guard let name = c["name"] as? String, let file = c["predictions"] as? String,
+                  let gt = c["ground_truth"] as? String,
                   let raw = c["expected"] as? [String: Any] else { return nil }
             var expected: [String: ExpectedValue] = [:]
             for (key, value) in raw {
@@ -32,13 +34,14 @@ import Testing
                 else if let m = value as? [String: Any] { expected[key] = .map(m.mapValues { ($0 as? NSNumber)?.doubleValue }) }
                 else if let m = value as? [[Int]] { expected[key] = .matrix(m) }
             }
-            return Case(name: name, predictions: file, expected: expected)
+            return Case(name: name, groundTruth: gt, predictions: file, expected: expected)
         }
     }()
 
-    static func evaluate(_ file: String) throws -> EvalReport {
-        let gt = try GroundTruth.read(TestFiles.fixture("eval/gt/gt.txt"))
-        let labels = try ShapesWorldLabels.read(TestFiles.fixture("eval/gt/labels.json"))
+    static func evaluate(_ file: String, groundTruth: String = "gt/gt.txt") throws -> EvalReport {
+        let gtURL = TestFiles.fixture("eval/" + groundTruth)
+        let gt = try GroundTruth.read(gtURL)
+        let labels = try ShapesWorldLabels.read(gtURL.deletingLastPathComponent().appendingPathComponent("labels.json"))
         let pred = try Predictions.read(TestFiles.fixture("eval/" + file))
         return try Evaluator.evaluate(groundTruth: gt, predictions: pred, labels: labels)
     }
@@ -46,11 +49,12 @@ import Testing
     @Test func fixturesCoverEveryPerturbation() {
         let names = Set(Self.cases.map(\.name))
         #expect(names == ["perfect", "dropped", "jittered", "swapped", "split", "merged", "false_positives",
-                          "empty", "empty_frames", "combined_jsonl"])
+                          "empty", "empty_frames", "combined_jsonl",
+                          "crowd_0", "crowd_1", "crowd_2", "crowd_3", "crowd_4", "crowd_5"])
     }
 
     @Test(arguments: cases) func matchesMotmetrics(_ c: Case) throws {
-        let report = try Self.evaluate(c.predictions)
+        let report = try Self.evaluate(c.predictions, groundTruth: c.groundTruth)
         let t = report.tracking
         let counts: [String: Int] = [
             "num_frames": t.frames, "num_objects": t.objects, "num_predictions": t.predictions,

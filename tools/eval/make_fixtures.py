@@ -166,14 +166,58 @@ def make_cases(gt, segments, rng):
     return cases
 
 
+def make_crowd(rng):
+    """A crowded scene: 8 objects wandering in a small area, crossing often, some hidden or absent."""
+    frames = 40
+    rows = []
+    state = {oid: [rng.uniform(20, 120), rng.uniform(20, 100), rng.uniform(-3, 3), rng.uniform(-3, 3),
+                   rng.uniform(20, 35), rng.uniform(20, 35), int(rng.integers(1, 5))] for oid in range(1, 9)}
+    for f in range(1, frames + 1):
+        for oid, st in state.items():
+            st[0] = min(max(st[0] + st[2] + rng.normal(0, 1), 0), 150)
+            st[1] = min(max(st[1] + st[3] + rng.normal(0, 1), 0), 120)
+            if rng.uniform() < 0.05:
+                continue                                  # absent this frame
+            vis = 0.0 if rng.uniform() < 0.08 else float(rng.uniform(0.2, 1.0))
+            rows.append((f, oid, round(st[0], 2), round(st[1], 2), round(st[4], 2), round(st[5], 2), st[6], round(vis, 3)))
+    labels = {"format": "kvvision.shapesworld.labels", "version": 1, "classes": CLASSES, "actions": ACTIONS,
+              "width": W, "height": H, "fps": 25, "frames": frames, "seed": 0,
+              "scenario": {"note": "crowded evaluation fixture (tools/eval/make_fixtures.py)"},
+              "objects": [{"id": oid, "class": CLASSES[st[6] - 1], "color": [90, 90, 200],
+                           "actions": [{"from": 1, "to": frames, "action": "walk"}]} for oid, st in state.items()]}
+    return rows, labels, frames
+
+
+def crowd_case(gt, rng, frames):
+    """Random drops, jitter, id swaps and splits, false positives, predictions on hidden objects."""
+    preds = base_predictions(gt, rng)
+    preds = [q for q in preds if rng.uniform() > rng.uniform(0.0, 0.3)]
+    preds = jitter(preds, rng, rng.uniform(1.0, 4.0))
+    remap = {}
+    for q in preds:
+        if rng.uniform() < 0.02:                           # this object's track changes id from here on
+            remap[q["gt_id"]] = 300 + int(rng.integers(0, 1000))
+        if q["gt_id"] in remap:
+            q["id"] = remap[q["gt_id"]]
+    for f in range(1, frames + 1):                         # occasional swap of two tracks in one frame
+        inframe = [q for q in preds if q["frame"] == f]
+        if len(inframe) >= 2 and rng.uniform() < 0.15:
+            a, b = rng.choice(len(inframe), 2, replace=False)
+            inframe[a]["id"], inframe[b]["id"] = inframe[b]["id"], inframe[a]["id"]
+    fps = false_positives(rng, int(rng.integers(0, 30)))
+    for q in fps:
+        q["frame"] = int(rng.integers(1, frames + 1))
+    return preds + fps
+
+
 # --- writers -----------------------------------------------------------------------------------------
 
-def write_gt(rows, labels):
-    os.makedirs(os.path.join(OUT, "gt"), exist_ok=True)
-    with open(os.path.join(OUT, "gt", "gt.txt"), "w") as f:
+def write_gt(rows, labels, folder="gt"):
+    os.makedirs(os.path.join(OUT, folder), exist_ok=True)
+    with open(os.path.join(OUT, folder, "gt.txt"), "w") as f:
         for fr, oid, x, y, w, h, cls, vis in rows:
             f.write(f"{fr},{oid},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,{cls},{vis:.3f}\n")
-    with open(os.path.join(OUT, "gt", "labels.json"), "w") as f:
+    with open(os.path.join(OUT, folder, "labels.json"), "w") as f:
         json.dump(labels, f, indent=1)
         f.write("\n")
 
@@ -272,11 +316,11 @@ def finite(v):
     return v if np.isfinite(v) else None
 
 
-def score(gt_rows, preds, segments):
+def score(gt_rows, preds, segments, frames=FRAMES):
     gt = gt_frame(gt_rows)
     dt = pred_frame(preds)
     with tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False) as ini:
-        ini.write(f"[Sequence]\nseqLength={FRAMES}\n")
+        ini.write(f"[Sequence]\nseqLength={frames}\n")
     kept = mm.preprocess.preprocessResult(dt, gt, ini.name)
     acc, ana = mm.utils.CLEAR_MOT_M(gt, dt, ini.name, "iou", distth=0.5)
     os.unlink(ini.name)
@@ -329,9 +373,20 @@ def main():
         file = write_jsonl(name, preds) if name.endswith("jsonl") else write_mot(name, preds)
         # Score what was written (values rounded as in the file).
         result = score(gt_rows, preds, segments)
-        expected["cases"].append({"name": name, "predictions": file, "expected": result})
+        expected["cases"].append({"name": name, "ground_truth": "gt/gt.txt", "predictions": file, "expected": result})
         print(f"{name:16s} MOTA {result['mota']}  IDF1 {result['idf1']}  IDSW {result['num_switches']}  "
               f"FP {result['num_false_positives']}  FN {result['num_misses']}  AP50 {result['ap50']}")
+    crowd_rows, crowd_labels, crowd_frames = make_crowd(rng)
+    write_gt(crowd_rows, crowd_labels, "crowd")
+    for k in range(6):
+        name = f"crowd_{k}"
+        preds = sort_preds(crowd_case(crowd_rows, rng, crowd_frames))
+        file = write_mot(name, preds)
+        result = score(crowd_rows, preds, None, crowd_frames)
+        expected["cases"].append({"name": name, "ground_truth": "crowd/gt.txt", "predictions": file, "expected": result})
+        print(f"{name:16s} MOTA {result['mota']:.4f}  IDF1 {result['idf1']:.4f}  IDSW {result['num_switches']}  "
+              f"FP {result['num_false_positives']}  FN {result['num_misses']}  Frag {result['num_fragmentations']}  "
+              f"removed {result['removed_predictions']}")
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
         f.write("\n")
