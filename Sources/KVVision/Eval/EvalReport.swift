@@ -96,8 +96,8 @@ public struct EvalReport: Sendable, Encodable {
             zip(cells, widths).map { String(repeating: " ", count: $1 - $0.count) + $0 }.joined(separator: "  ")
         }
         var lines = [row(header), row(values)]
-        lines.append("\(t.objects) ground-truth boxes (\(ignoredGroundTruth) ignored), \(t.predictions) predictions "
-                     + "(\(removedPredictions) on ignored boxes removed), \(t.frames) frames, \(t.uniqueObjects) objects")
+        lines.append("scored: \(t.objects) ground-truth boxes of \(t.uniqueObjects) objects in \(t.frames) frames, \(t.predictions) predictions; "
+                     + "ignored: \(ignoredGroundTruth) hidden ground-truth boxes and \(removedPredictions) predictions on them")
         if let classes { lines.append("class accuracy \(pct(classes.accuracy)) % over \(classes.total) matched object-frames") }
         return lines.joined(separator: "\n")
     }
