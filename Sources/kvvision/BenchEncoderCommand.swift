@@ -18,6 +18,7 @@ enum BenchEncoderCommand: Command {
       --model MODEL   .safetensors model (or plain timm checkpoint; --heads, --image-size apply)
       --shape NAME    random weights of a named shape: \(ModelConfig.presetNames.joined(separator: ", ")) (default deit-tiny)
       --threads N     worker and OpenBLAS threads (default: KVVISION_THREADS or all cores)
+      --pool-threads N  worker threads for the non-BLAS kernels only (default: --threads)
       --frames N      frames per run (default 30)
       --runs N        runs (default 5)
       --json          machine-readable output: fps, gflops, sgemm_gflops, ratio, …
@@ -63,12 +64,14 @@ enum BenchEncoderCommand: Command {
         let modelPath = try args.option("--model")
         let shape = try args.option("--shape")
         let threads = try args.int("--threads", in: 1...256) ?? Parallel.defaultThreads
+        let poolThreads = try args.int("--pool-threads", in: 1...256)
         let frames = try args.int("--frames", in: 1...100_000) ?? 30
         let runs = try args.int("--runs", in: 1...1000) ?? 5
         let options = try ModelOptions(&args)
         try args.finish()
         if modelPath != nil && shape != nil { throw UsageError("give --model or --shape, not both") }
         Parallel.setThreads(threads)
+        let pool = poolThreads.map { ThreadPool(threads: $0) } ?? Parallel.pool
         let model: VisionTransformer
         let label: String
         if let modelPath {
@@ -91,12 +94,12 @@ enum BenchEncoderCommand: Command {
         })
         let workload = GEMMWorkload(shapes: model.gemmShapes(height: h, width: w))
         let flops = model.flopsPerFrame(height: h, width: w)
-        for _ in 0..<3 { try model.encode(frame, state: &state); workload.run() }
+        for _ in 0..<3 { try model.encode(frame, state: &state, pool: pool); workload.run() }
         var fpsRuns: [Double] = [], sgemmRuns: [Double] = []
         for r in 0..<runs {
             Console.progress("bench encoder: run \(r + 1)/\(runs)")
             var t = now()
-            for _ in 0..<frames { try model.encode(frame, state: &state) }
+            for _ in 0..<frames { try model.encode(frame, state: &state, pool: pool) }
             fpsRuns.append(Double(frames) / (now() - t))
             t = now()
             for _ in 0..<frames { workload.run() }
