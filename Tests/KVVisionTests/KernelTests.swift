@@ -170,6 +170,61 @@ import Testing
         }
     }
 
+    @Test func patchEmbeddingEqualsNaiveStridedConvolutionPlusBase() throws {
+        var rng = SplitMix64(seed: 17)
+        for (c, h, w, p, d) in [(3, 8, 12, 4, 5), (3, 9, 6, 3, 7), (2, 5, 5, 5, 3)] {
+            let image = Self.random([c, h, w], &rng), weight = Self.random([d, c * p * p], &rng)
+            let gh = h / p, gw = w / p
+            let base = Self.random([1 + gh * gw, d], &rng)
+            var patches = Tensor(shape: [0]), tokens = Tensor(shape: [0])
+            try PatchEmbedding.embed(image, patch: p, weight: weight, base: base, patches: &patches, into: &tokens)
+            #expect(tokens.shape == [1 + gh * gw, d])
+            for j in 0..<d { #expect(tokens[0, j] == base[0, j]) }
+            for py in 0..<gh {
+                for px in 0..<gw {
+                    for o in 0..<d {
+                        var acc = Double(base[1 + py * gw + px, o])
+                        for ch in 0..<c {
+                            for ky in 0..<p {
+                                for kx in 0..<p {
+                                    acc += Double(weight[o, (ch * p + ky) * p + kx]) * Double(image[ch, py * p + ky, px * p + kx])
+                                }
+                            }
+                        }
+                        #expect(abs(Double(tokens[1 + py * gw + px, o]) - acc) < 1e-4)
+                    }
+                }
+            }
+        }
+        #expect(throws: TensorError.self) {
+            var a = Tensor(shape: [0])
+            try PatchEmbedding.im2col(Tensor(shape: [3, 10, 8]), patch: 4, into: &a)
+        }
+    }
+
+    @Test func positionResamplingKeepsPrefixIdentityAndConstants() throws {
+        var rng = SplitMix64(seed: 18)
+        let pos = Self.random([1 + 4 * 6, 5], &rng)
+        #expect(try PositionResampling.resample(pos, prefixTokens: 1, from: (4, 6), to: (4, 6)) == pos)
+        for target in [(5, 7), (3, 5), (8, 2), (1, 1)] {
+            let out = try PositionResampling.resample(pos, prefixTokens: 1, from: (4, 6), to: target)
+            #expect(out.shape == [1 + target.0 * target.1, 5])
+            for j in 0..<5 { #expect(out[0, j] == pos[0, j]) }
+            // Normalised weights: a constant grid stays constant.
+            var flat = Tensor(shape: [1 + 24, 5], repeating: 0.75)
+            flat[0, 0] = 9
+            let c = try PositionResampling.resample(flat, prefixTokens: 1, from: (4, 6), to: target)
+            for i in 1..<c.shape[0] { for j in 0..<5 { #expect(abs(c[i, j] - 0.75) < 1e-6) } }
+        }
+        // Antialiased PIL cubic (a = -0.5) also when enlarging: the tap weights of 2 -> 4.
+        let taps = PositionResampling.weights(input: 2, output: 4)
+        #expect(taps[0].0 == 0 && taps[0].1.count == 2)
+        // x = 0.25, 1.25 → k = 0.8671875, −0.0703125, normalised by their sum 0.796875.
+        #expect(abs(taps[0].1[0] - 0.8671875 / 0.796875) < 1e-12)
+        #expect(abs(taps[0].1[1] + 0.0703125 / 0.796875) < 1e-12)
+        #expect(throws: TensorError.self) { try PositionResampling.resample(pos, prefixTokens: 1, from: (5, 5), to: (2, 2)) }
+    }
+
     @Test func threadPoolRunsEveryTaskExactlyOnce() {
         for threads in [1, 2, 3, 5] {
             let pool = ThreadPool(threads: threads)
