@@ -314,7 +314,7 @@ public final class FrameSource {
         let fullRange: Int32 = f.pointee.color_range == AVCOL_RANGE_JPEG ? 1 : 0
         let format = AVPixelFormat(rawValue: f.pointee.format)
         let srcRange = format == AV_PIX_FMT_YUVJ420P || format == AV_PIX_FMT_YUVJ422P || format == AV_PIX_FMT_YUVJ444P ? 1 : fullRange
-        _ = sws_setColorspaceDetails(scaler.context, sws_getCoefficients(matrix), srcRange, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16)
+        _ = sws_setColorspaceDetails(scaler.context, sws_getCoefficients(matrix), srcRange, sws_getCoefficients(SWS_CS_DEFAULT), 0, 0, 1 << 16, 1 << 16)
         let count = outWidth * outHeight * 3
         if pixels.count != count || options.resize == .letterbox {
             pixels = [UInt8](repeating: options.resize == .letterbox ? options.letterboxFill : 0, count: count)
