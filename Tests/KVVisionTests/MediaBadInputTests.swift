@@ -97,7 +97,7 @@ import KVVision
     }
 
     @Test func closedRTSPPortFailsWithinTheTimeout() throws {
-        let url = "rtsp://127.0.0.1:\(SilentTCPServer.closedPort())/x"
+        let url = "rtsp://127.0.0.1:\(LocalTCPServer.closedPort())/x"
         let seconds = Self.elapsed {
             let error = #expect(throws: MediaError.self) { try FrameSource(url, options: FrameSourceOptions(openTimeout: 2, readTimeout: 2)) }
             #expect(error?.description.contains(url) == true)
@@ -107,7 +107,7 @@ import KVVision
 
     @Test(arguments: ["rtsp://127.0.0.1:PORT/live", "http://127.0.0.1:PORT/video.mp4"])
     func serverThatAcceptsButNeverAnswersTimesOut(pattern: String) throws {
-        let server = try SilentTCPServer()
+        let server = try LocalTCPServer()
         defer { server.stop() }
         let url = pattern.replacingOccurrences(of: "PORT", with: String(server.port))
         let seconds = Self.elapsed {
@@ -129,5 +129,23 @@ import KVVision
         #expect(error == .cancelled(source: path))
         #expect(frames == 0)
         #expect(try source.next() == nil)
+    }
+
+    @Test func liveSourceThatClosesEndsWithSourceClosedAfterEveryFrame() throws {
+        // The same bytes end as `.endOfFile` from a file and as `.sourceClosed` from a live
+        // (tcp://) source: FFmpeg reports both as end of file; the daemon must reconnect on the second.
+        let dir = try TestFiles.scratchDirectory()
+        let path = try MediaPattern.writeClip(dir.appendingPathComponent("live.mp4").path, count: 12)
+        let server = try LocalTCPServer(payload: Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        defer { server.stop() }
+        let live = try FrameSource("tcp://127.0.0.1:\(server.port)", options: FrameSourceOptions(openTimeout: 5, readTimeout: 5))
+        #expect(live.isLive)
+        var indices: [Int] = []
+        while let f = try live.next() { indices.append(MediaPattern.index(in: f.pixels, width: 128, height: 96)) }
+        #expect(indices == Array(0..<12))
+        #expect(live.end == .sourceClosed)
+        let file = try FrameSource(path)
+        while try file.next() != nil {}
+        #expect(file.end == .endOfFile)
     }
 }

@@ -94,7 +94,7 @@ import KVVision
         let empty = dir.appendingPathComponent("empty.mp4").path
         _ = FileManager.default.createFile(atPath: empty, contents: Data())
         Self.expectOneLineFailure(try CLIRunner.run(["bench", "decode", empty]), "file is empty")
-        let url = "rtsp://127.0.0.1:\(SilentTCPServer.closedPort())/x"
+        let url = "rtsp://127.0.0.1:\(LocalTCPServer.closedPort())/x"
         Self.expectOneLineFailure(try CLIRunner.run(["probe", "--timeout", "2", url]), url)
     }
 
@@ -104,5 +104,22 @@ import KVVision
             #expect(r.code == 64, "\(args): \(r.stderr)")
             #expect(r.stderr.split(separator: "\n").count == 1)
         }
+    }
+
+    @Test func benchDecodeReadsAPipeFromStdin() throws {
+        // An MP4 with its index in front (VideoWriter's +faststart) decodes from a pipe, which cannot seek.
+        let path = try Self.clip(15)
+        let process = Process()
+        process.executableURL = CLIRunner.binary
+        process.arguments = ["bench", "decode", "pipe:0", "--json"]
+        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(try Self.json(String(decoding: data, as: UTF8.self))["frames"] as? Int == 15)
     }
 }
