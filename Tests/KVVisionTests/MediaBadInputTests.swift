@@ -38,16 +38,7 @@ import KVVision
 
     @Test func truncatedMP4DecodesWhatIsThereThenReportsDamage() throws {
         let dir = try TestFiles.scratchDirectory()
-        // Noise in the top half gives every frame a similar size, so half the file is half the frames.
-        let full = dir.appendingPathComponent("full.mp4").path
-        let writer = try VideoWriter(path: full, width: 128, height: 96)
-        var rng = SplitMix64(seed: 7)
-        for i in 0..<50 {
-            var rgb = MediaPattern.frame(index: i, width: 128, height: 96)
-            for j in 0..<(128 * 40 * 3) { rgb[j] = UInt8(truncatingIfNeeded: rng.next()) }
-            try writer.write(rgb: rgb)
-        }
-        try writer.finish()
+        let full = try MediaPattern.writeNoisyClip(dir.appendingPathComponent("full.mp4").path, count: 50)
         let data = try Data(contentsOf: URL(fileURLWithPath: full))
         let half = dir.appendingPathComponent("half.mp4").path
         _ = FileManager.default.createFile(atPath: half, contents: data.prefix(data.count / 2))
@@ -147,5 +138,25 @@ import KVVision
         let file = try FrameSource(path)
         while try file.next() != nil {}
         #expect(file.end == .endOfFile)
+    }
+
+    @Test func liveSourceThatStopsSendingTimesOutOnRead() throws {
+        // The server sends the first 60 % of a clip, then keeps the connection open in silence:
+        // the frames received are delivered, then the read timeout ends the wait.
+        let dir = try TestFiles.scratchDirectory()
+        let path = try MediaPattern.writeNoisyClip(dir.appendingPathComponent("stall.mp4").path, count: 40)
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let server = try LocalTCPServer(payload: bytes, stallAfter: bytes.count * 6 / 10)
+        defer { server.stop() }
+        let url = "tcp://127.0.0.1:\(server.port)"
+        let source = try FrameSource(url, options: FrameSourceOptions(openTimeout: 5, readTimeout: 1))
+        var frames = 0
+        let seconds = Self.elapsed {
+            #expect(throws: MediaError.timedOut(source: url, stage: "read", seconds: 1)) {
+                while try source.next() != nil { frames += 1 }
+            }
+        }
+        #expect(frames > 5 && frames < 40)
+        #expect(seconds < 20)
     }
 }
