@@ -53,6 +53,7 @@ public final class FrameSource {
     private var state = State.reading
     private var pendingError: MediaError?
     private var consecutiveReadErrors = 0
+    private var tryAgainSince: UInt64 = 0
     private var lastReadError = ""
     private var ptsOrigin: Int64?
     private var lastPts = -Double.infinity
@@ -169,9 +170,19 @@ public final class FrameSource {
     private func readPacket() {
         let p = packet.pointer
         interrupt.arm(seconds: options.readTimeout)
-        let r = av_read_frame(input.pointer, p)
+        var r = av_read_frame(input.pointer, p)
         interrupt.disarm()
-        if r == kvv_averror_eagain() { return }
+        if r == kvv_averror_eagain() {
+            // A live demuxer with nothing yet: wait briefly instead of spinning, within the read timeout.
+            let now = DispatchTime.now().uptimeNanoseconds
+            if tryAgainSince == 0 { tryAgainSince = now }
+            if Double(now - tryAgainSince) / 1e9 < options.readTimeout {
+                usleep(1_000)
+                return
+            }
+            r = kvv_averror(ETIMEDOUT)
+        }
+        tryAgainSince = 0
         if r < 0 {
             if r == kvv_averror_eof() {
                 end = isLive ? .sourceClosed : .endOfFile
