@@ -159,4 +159,28 @@ import KVVision
         #expect(frames > 5 && frames < 40)
         #expect(seconds < 20)
     }
+
+    @Test(arguments: [1, 2, 8])
+    func corruptPacketsAreCountedAndSkippedNotFatal(threads: Int) throws {
+        // Overwrite bytes inside the media data of a clip: the damaged packets are counted, the
+        // stream goes on to its end, and the frames after the next keyframe are intact.
+        let dir = try TestFiles.scratchDirectory()
+        let path = try MediaPattern.writeNoisyClip(dir.appendingPathComponent("ok.mp4").path, count: 100)
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        var rng = SplitMix64(seed: 11)
+        for start in [bytes.count * 3 / 10, bytes.count * 4 / 10] {
+            for i in start..<(start + 3000) { bytes[i] = UInt8(truncatingIfNeeded: rng.next()) }
+        }
+        let damaged = dir.appendingPathComponent("damaged.mp4").path
+        _ = FileManager.default.createFile(atPath: damaged, contents: Data(bytes))
+        let source = try FrameSource(damaged, options: FrameSourceOptions(threads: threads))
+        var last: VideoFrame?
+        while let f = try source.next() { last = f }
+        let s = source.stats
+        #expect(source.end == .endOfFile)
+        #expect(s.corruptPackets > 0, "\(s)")
+        #expect(s.framesDelivered >= 90, "\(s)")
+        // The last frame lies after the keyframe at 2 s, past the damage.
+        #expect(MediaPattern.index(in: try #require(last).pixels, width: 128, height: 96) == 99)
+    }
 }
