@@ -10,7 +10,8 @@ enum BenchDecodeCommand: Command {
     static let summary = "decode + convert speed of the media layer (frames/s, wall time, peak RSS)"
     static let help = """
     Usage: kvvision bench decode INPUT [--size WxH] [--every K] [--threads N] [--letterbox]
-                                       [--scaler NAME] [--max-frames N] [--runs N] [--json]
+                                       [--scaler NAME] [--start SECONDS] [--max-frames N]
+                                       [--runs N] [--json]
 
     Decodes INPUT with FrameSource and converts every kept frame to RGB24 at the target size, the
     way `track` feeds the model, and reports frames, frames/s and wall time (median over runs),
@@ -22,6 +23,7 @@ enum BenchDecodeCommand: Command {
       --threads N       decoder threads, 0 = one per core (default 0)
       --letterbox       keep the aspect ratio and pad (default: stretch)
       --scaler NAME     fast_bilinear | bilinear | bicubic | area | lanczos (default bilinear)
+      --start SECONDS   seek: start at the first frame at or after SECONDS
       --max-frames N    stop after N kept frames
       --runs N          decode the input N times in this process (default 1); RSS is read after
                         the first and the last run, so a leak shows as growth
@@ -61,6 +63,7 @@ enum BenchDecodeCommand: Command {
         options.every = try args.int("--every", in: 1...100_000) ?? 1
         options.threads = try args.int("--threads", in: 0...256) ?? 0
         options.maxFrames = try args.int("--max-frames", in: 1...Int.max)
+        options.startTime = try args.double("--start", in: 0...1e9) ?? 0
         if args.flag("--letterbox") { options.resize = .letterbox }
         if let name = try args.option("--scaler") {
             guard let scaler = FrameSourceOptions.ScalerQuality(rawValue: name) else {

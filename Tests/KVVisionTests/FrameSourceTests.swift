@@ -124,6 +124,7 @@ import KVVision
         #expect(throws: MediaError.self) { try FrameSourceOptions(maxFrames: 0).validate() }
         #expect(throws: MediaError.self) { try FrameSourceOptions(startTime: -1).validate() }
         #expect(throws: MediaError.self) { try FrameSourceOptions(startTime: .nan).validate() }
+        #expect(throws: MediaError.self) { try FrameSourceOptions(startTime: 1e300).validate() }
         #expect(throws: MediaError.self) { try FrameSourceOptions(threads: -1).validate() }
         #expect(throws: MediaError.self) { try FrameSourceOptions(readTimeout: 0).validate() }
         #expect(throws: Never.self) { try FrameSourceOptions(width: 224, height: 224).validate() }

@@ -183,4 +183,31 @@ import KVVision
         // The last frame lies after the keyframe at 2 s, past the damage.
         #expect(MediaPattern.index(in: try #require(last).pixels, width: 128, height: 96) == 99)
     }
+
+    @Test func randomlyDamagedFilesGiveFramesOrTypedErrorsNeverACrash() throws {
+        // 40 copies of a clip, each with 1–32 random bytes overwritten anywhere (index included):
+        // every one either decodes or throws a MediaError; the process survives them all.
+        let dir = try TestFiles.scratchDirectory()
+        let clip = try MediaPattern.writeClip(dir.appendingPathComponent("clip.mp4").path, count: 30)
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: clip)))
+        var rng = SplitMix64(seed: 2024)
+        var decoded = 0, failed = 0
+        for variant in 0..<40 {
+            var bytes = original
+            for _ in 0..<rng.nextInt(in: 1...32) {
+                bytes[rng.nextInt(in: 0...(bytes.count - 1))] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            let path = dir.appendingPathComponent("v\(variant).mp4").path
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            do {
+                let source = try FrameSource(path, options: FrameSourceOptions(width: 32, height: 32))
+                while let f = try source.next() { #expect(f.pixels.count == 32 * 32 * 3) }
+                decoded += 1
+            } catch {
+                #expect(!error.description.isEmpty && !error.description.contains("\n"))
+                failed += 1
+            }
+        }
+        #expect(decoded + failed == 40)
+    }
 }

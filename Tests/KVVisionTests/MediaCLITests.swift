@@ -68,6 +68,15 @@ import KVVision
         #expect((object["peak_rss_bytes"] as? Int ?? 0) > 0)
     }
 
+    @Test func benchDecodeStartAndMaxFramesLimitTheFramesKept() throws {
+        let path = try Self.clip(50)
+        let r = try CLIRunner.run(["bench", "decode", path, "--start", "1", "--max-frames", "7", "--json"])
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(try Self.json(r.stdout)["frames"] as? Int == 7)
+        let rest = try CLIRunner.run(["bench", "decode", path, "--start=1.2", "--json"])
+        #expect(try Self.json(rest.stdout)["frames"] as? Int == 20)
+    }
+
     @Test func benchDecodeHumanOutputNamesTheFigures() throws {
         let r = try CLIRunner.run(["bench", "decode", try Self.clip(5)])
         #expect(r.code == 0)

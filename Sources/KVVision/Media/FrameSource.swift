@@ -117,7 +117,7 @@ public final class FrameSource {
         if options.startTime > 0 {
             guard !isLive else { throw .seekFailed(source: source, seconds: options.startTime, message: "a live source cannot seek") }
             let origin = ctx.pointee.start_time == kvv_nopts_value() ? 0 : ctx.pointee.start_time
-            let target = origin + Int64(options.startTime * Double(kvv_time_base()))
+            let target = origin &+ Int64(options.startTime * Double(kvv_time_base()))
             interrupt.arm(seconds: options.openTimeout)
             ret = avformat_seek_file(ctx, -1, Int64.min, target, target, 0)
             interrupt.disarm()
@@ -256,7 +256,7 @@ public final class FrameSource {
         var pts: Double
         if ts != kvv_nopts_value() {
             if ptsOrigin == nil { ptsOrigin = ts }
-            pts = Double(ts - (ptsOrigin ?? 0)) * timeBase
+            pts = (Double(ts) - Double(ptsOrigin ?? 0)) * timeBase  // in Double: corrupt timestamps must not overflow
         } else {
             pts = lastPts.isFinite ? lastPts + frameDuration : 0
         }
@@ -280,7 +280,8 @@ public final class FrameSource {
 
     /// Scales the decoder's frame straight into `pixels` (RGB24 at the output size).
     private func convert(_ f: UnsafeMutablePointer<AVFrame>) throws(MediaError) {
-        let key = [f.pointee.width, f.pointee.height, f.pointee.format, Int32(f.pointee.colorspace.rawValue), Int32(f.pointee.color_range.rawValue)]
+        let key = [f.pointee.width, f.pointee.height, f.pointee.format,
+                   Int32(truncatingIfNeeded: f.pointee.colorspace.rawValue), Int32(truncatingIfNeeded: f.pointee.color_range.rawValue)]
         if key != scaleKey { try configureScaler(f, key: key) }
         let rowBytes = outWidth * 3
         let offset = (geometry.offsetY * outWidth + geometry.offsetX) * 3
