@@ -210,4 +210,20 @@ import KVVision
         }
         #expect(decoded + failed == 40)
     }
+
+    @Test func httpFileWithKnownLengthEndsAsAFile() throws {
+        // An MP4 served over HTTP with a Content-Length is a file, not a live source.
+        let dir = try TestFiles.scratchDirectory()
+        let path = try MediaPattern.writeClip(dir.appendingPathComponent("web.mp4").path, count: 10)
+        let body = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let header = "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        let server = try LocalTCPServer(payload: Array(header.utf8) + body)
+        defer { server.stop() }
+        let source = try FrameSource("http://127.0.0.1:\(server.port)/web.mp4", options: FrameSourceOptions(openTimeout: 5, readTimeout: 5))
+        #expect(source.isLive == false)
+        var indices: [Int] = []
+        while let f = try source.next() { indices.append(MediaPattern.index(in: f.pixels, width: 128, height: 96)) }
+        #expect(indices == Array(0..<10))
+        #expect(source.end == .endOfFile)
+    }
 }
