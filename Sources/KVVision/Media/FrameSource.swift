@@ -15,7 +15,10 @@ import Foundation
 ///   decoder is flushed and its remaining frames delivered, so no trailing frame is lost.
 /// - finished: `next()` returns nil and `end` says why (`.endOfFile`, `.sourceClosed`,
 ///   `.frameLimit`). A failure found while reading (timeout, cancel, a damaged or truncated file)
-///   is thrown once, after the frames decoded before it have been delivered.
+///   is thrown once, after the frames decoded before it have been delivered. For a live source a
+///   broken connection is an end (`.sourceClosed`: reconnect), silence past the read timeout is
+///   `.timedOut`. A file whose demuxer ends early (packets it cannot read, or fewer packets than
+///   the container's index announces) ends with `.truncated`.
 /// Frames before `startTime` and frames dropped by the stride are decoded but never scaled.
 ///
 /// Invariants: delivered frames have strictly increasing `pts` and `index`; every FFmpeg handle
