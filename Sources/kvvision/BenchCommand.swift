@@ -10,6 +10,7 @@ enum BenchCommand: Command {
     static var kinds: [any Command.Type] {
         [
             BenchDecodeCommand.self,
+            BenchEncoderCommand.self,
         ]
     }
 

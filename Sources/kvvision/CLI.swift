@@ -12,6 +12,8 @@ enum CLI {
             ProbeCommand.self,
             EvalCommand.self,
             BenchCommand.self,
+            InspectCommand.self,
+            EncodeCommand.self,
         ]
     }
 
