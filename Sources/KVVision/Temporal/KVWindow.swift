@@ -1,0 +1,246 @@
+import Foundation
+
+/// One stream's temporal KV cache: W frame slots of `1 + M` token rows each, for `kvHeads` heads
+/// of `headDim` channels, in f32, f16 or int8 (see `KVWindowConfig`, `KVWindowPolicy`).
+///
+/// Storage: `keys` and `values` are `KVRowStore`s of `W · (1 + M)` rows; slot s owns rows
+/// `s·(1+M) ..< (s+1)·(1+M)`, its first `tokenCount` rows valid. Keys are stored already rotated by
+/// their frame's temporal RoPE, so eviction or reordering never rewrites a key, and attention may
+/// read the rows in storage order (softmax is order-free). Bookkeeping lives apart from K/V, in
+/// per-slot arrays (first/last frame index, time, insertion sequence, merge weight, token count)
+/// and one Int32 owner per token row.
+///
+/// State machine of a slot: empty (firstFrame = −1) → holding one frame (weight 1) → for `merge`,
+/// holding a run of similar frames (weight > 1) → overwritten when the policy picks it again. Slot
+/// choice: `fifo` cycles 0…W−1; `sinks(S)` fills 0…S−1 with the stream's first S frames and cycles
+/// S…W−1 after that; `merge` cycles like `fifo` but first tries to fold the frame into the newest slot.
+///
+/// Invariants: all arrays are allocated in `init` and never resized; `memoryBytes` is read from
+/// their capacities and equals `config.memoryBytes` for the whole life of the window; admitted frame
+/// indices strictly increase. Thread-safety: a value type; one stream, one thread.
+public struct KVWindow: Sendable {
+    /// Shape, policy and storage.
+    public let config: KVWindowConfig
+    /// Rotated keys, `[W·(1+M), kvHeads·headDim]`.
+    public private(set) var keys: KVRowStore
+    /// Values, same layout as `keys`.
+    public private(set) var values: KVRowStore
+    private var slotFirstFrame: [Int]
+    private var slotLastFrame: [Int]
+    private var slotSequence: [Int]
+    private var slotTime: [Double]
+    private var slotWeight: [Float]
+    private var slotTokenCount: [Int]
+    private var tokenOwner: [Int32]
+    private var mergeReference: [Float]
+    private var nextSequence = 0
+    private var ringCursor = 0
+    private var newest: Int?
+    /// Frames admitted so far (merged ones included).
+    public private(set) var framesAdmitted = 0
+    /// Index of the last admitted frame, or nil before the first.
+    public private(set) var lastFrame: Int?
+
+    /// What `admit` did with a frame.
+    public struct Admission: Sendable, Equatable {
+        /// The slot that now holds the frame.
+        public var slot: Int
+        /// True when the frame was merged into an existing slot (`merge` policy).
+        public var merged: Bool
+    }
+
+    /// A resident slot's bookkeeping.
+    public struct Slot: Sendable, Equatable {
+        public var index: Int
+        /// First and last frame index the slot holds (equal unless merged).
+        public var firstFrame: Int
+        public var lastFrame: Int
+        /// Time (seconds) of the last frame written into the slot.
+        public var time: Double
+        /// Frames the slot counts as (1 unless merged; `α·w + 1` per merge).
+        public var weight: Float
+        /// Valid token rows (scene token first).
+        public var tokenCount: Int
+        /// Owner of each valid token.
+        public var owners: [Int]
+    }
+
+    /// Allocates the whole window; throws when the config is invalid.
+    public init(config: KVWindowConfig) throws(TemporalError) {
+        try config.validate()
+        self.config = config
+        let rows = config.tokenRows, w = config.window
+        keys = KVRowStore(format: config.storage, rows: rows, heads: config.kvHeads, headDim: config.headDim)
+        values = KVRowStore(format: config.storage, rows: rows, heads: config.kvHeads, headDim: config.headDim)
+        slotFirstFrame = [Int](repeating: -1, count: w)
+        slotLastFrame = [Int](repeating: -1, count: w)
+        slotSequence = [Int](repeating: -1, count: w)
+        slotTime = [Double](repeating: 0, count: w)
+        slotWeight = [Float](repeating: 0, count: w)
+        slotTokenCount = [Int](repeating: 0, count: w)
+        tokenOwner = [Int32](repeating: 0, count: rows)
+        if case .merge = config.policy {
+            mergeReference = [Float](repeating: 0, count: config.tokensPerFrame * config.kvHeads * config.headDim)
+        } else {
+            mergeReference = []
+        }
+    }
+
+    /// Bytes allocated by the window, from its arrays' capacities (equals `config.memoryBytes`).
+    public var memoryBytes: Int {
+        keys.allocatedBytes + values.allocatedBytes
+            + slotFirstFrame.capacity * MemoryLayout<Int>.stride + slotLastFrame.capacity * MemoryLayout<Int>.stride
+            + slotSequence.capacity * MemoryLayout<Int>.stride + slotTime.capacity * MemoryLayout<Double>.stride
+            + slotWeight.capacity * MemoryLayout<Float>.stride + slotTokenCount.capacity * MemoryLayout<Int>.stride
+            + tokenOwner.capacity * MemoryLayout<Int32>.stride + mergeReference.capacity * MemoryLayout<Float>.stride
+    }
+
+    /// Empties every slot (storage keeps its allocation; stale rows are masked by bookkeeping).
+    public mutating func reset() {
+        for s in 0..<config.window {
+            slotFirstFrame[s] = -1
+            slotLastFrame[s] = -1
+            slotSequence[s] = -1
+            slotWeight[s] = 0
+            slotTokenCount[s] = 0
+        }
+        nextSequence = 0
+        ringCursor = 0
+        newest = nil
+        framesAdmitted = 0
+        lastFrame = nil
+    }
+
+    /// Slots currently holding frames.
+    public var residentSlots: Int { slotFirstFrame.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) } }
+
+    /// Resident slot indices, oldest first (by when the slot was last (re)filled; a merged slot
+    /// keeps its place).
+    public func temporalOrder() -> [Int] {
+        (0..<config.window).filter { slotFirstFrame[$0] >= 0 }.sorted { slotSequence[$0] < slotSequence[$1] }
+    }
+
+    /// Bookkeeping of slot `index`, or nil when it is empty or out of range.
+    public func slot(_ index: Int) -> Slot? {
+        guard index >= 0, index < config.window, slotFirstFrame[index] >= 0 else { return nil }
+        let t = config.tokensPerFrame, n = slotTokenCount[index]
+        return Slot(index: index, firstFrame: slotFirstFrame[index], lastFrame: slotLastFrame[index],
+                    time: slotTime[index], weight: slotWeight[index], tokenCount: n,
+                    owners: (0..<n).map { Int(tokenOwner[index * t + $0]) })
+    }
+
+    /// Writes one frame: `keys` (rotated) and `values` are `[n, kvHeads·headDim]` with 1 ≤ n ≤ 1 + M,
+    /// `contentKeys` the same keys before rotation (used by `merge` to measure similarity),
+    /// `owners` one id per token (each within Int32).
+    @discardableResult
+    public mutating func admit(frame: Int, time: Double, owners: [Int], keys newKeys: Tensor, values newValues: Tensor,
+                               contentKeys: Tensor) throws(TemporalError) -> Admission {
+        let width = config.kvHeads * config.headDim, t = config.tokensPerFrame
+        let n = newKeys.rank == 2 ? newKeys.shape[0] : -1
+        guard n >= 1, n <= t, newKeys.shape == [n, width], newValues.shape == [n, width], contentKeys.shape == [n, width] else {
+            throw .tokens(frame: frame, expected: "[1...\(t), \(width)] keys, values and content keys", found: newKeys.shape)
+        }
+        guard owners.count == n else { throw .owners(frame: frame, reason: "\(owners.count) owners for \(n) tokens") }
+        guard owners.allSatisfy({ Int32(exactly: $0) != nil }) else {
+            throw .owners(frame: frame, reason: "owner id outside the 32-bit range")
+        }
+        if let lastFrame, frame <= lastFrame { throw .frameOrder(frame: frame, previous: lastFrame) }
+
+        do {
+            if case let .merge(threshold, alpha) = config.policy, let s = newest, canMerge(into: s, owners: owners, contentKeys: contentKeys, threshold: threshold) {
+                let w = slotWeight[s]
+                let newWeight = alpha * w + 1
+                let keep = alpha * w / newWeight, add = 1 / newWeight
+                for i in 0..<n {
+                    try keys.blend(row: s * t + i, keep: keep, add: add, from: newKeys, sourceRow: i)
+                    try values.blend(row: s * t + i, keep: keep, add: add, from: newValues, sourceRow: i)
+                }
+                for e in 0..<(n * width) { mergeReference[e] = keep * mergeReference[e] + add * contentKeys.storage[e] }
+                slotWeight[s] = newWeight
+                slotLastFrame[s] = frame
+                slotTime[s] = time
+                framesAdmitted += 1
+                lastFrame = frame
+                return Admission(slot: s, merged: true)
+            }
+            let s = nextSlot()
+            for i in 0..<n {
+                try keys.store(row: s * t + i, from: newKeys, sourceRow: i)
+                try values.store(row: s * t + i, from: newValues, sourceRow: i)
+                tokenOwner[s * t + i] = Int32(owners[i])
+            }
+            if !mergeReference.isEmpty {
+                for e in 0..<(n * width) { mergeReference[e] = contentKeys.storage[e] }
+            }
+            slotFirstFrame[s] = frame
+            slotLastFrame[s] = frame
+            slotTime[s] = time
+            slotWeight[s] = 1
+            slotTokenCount[s] = n
+            slotSequence[s] = nextSequence
+            nextSequence += 1
+            newest = s
+            framesAdmitted += 1
+            lastFrame = frame
+            return Admission(slot: s, merged: false)
+        } catch {
+            throw .kernel(frame: frame, underlying: error)
+        }
+    }
+
+    /// The slot the policy gives to a frame that is not merged.
+    private mutating func nextSlot() -> Int {
+        switch config.policy {
+        case .fifo, .merge:
+            let s = ringCursor
+            ringCursor = (ringCursor + 1) % config.window
+            return s
+        case let .sinks(count):
+            if nextSequence < count { return nextSequence }
+            let s = count + ringCursor
+            ringCursor = (ringCursor + 1) % (config.window - count)
+            return s
+        }
+    }
+
+    /// True when the frame matches slot `s` token for token (count, owners, cosine of un-rotated keys).
+    private func canMerge(into s: Int, owners: [Int], contentKeys: Tensor, threshold: Float) -> Bool {
+        let t = config.tokensPerFrame, n = owners.count, width = config.kvHeads * config.headDim
+        guard slotTokenCount[s] == n else { return false }
+        for i in 0..<n where tokenOwner[s * t + i] != Int32(owners[i]) { return false }
+        for i in 0..<n {
+            var dot: Float = 0, aa: Float = 0, bb: Float = 0
+            for c in 0..<width {
+                let a = contentKeys.storage[i * width + c], b = mergeReference[i * width + c]
+                dot += a * b
+                aa += a * a
+                bb += b * b
+            }
+            let cosine: Float = (aa == 0 && bb == 0) ? 1 : (aa == 0 || bb == 0) ? 0 : dot / (aa.squareRoot() * bb.squareRoot())
+            if !(cosine >= threshold) { return false }
+        }
+        return true
+    }
+
+    /// Fills `bias` (`[queryOwners.count, tokenRows]`) with each key's additive score: −∞ for
+    /// empty rows and for keys the restriction hides from that query, `log(weight)` otherwise.
+    public func fillBias(queryOwners: [Int], restriction: AttentionRestriction, into bias: inout Tensor) {
+        let n = queryOwners.count, r = config.tokenRows, t = config.tokensPerFrame
+        bias.resize([n, r])
+        for j in 0..<r {
+            let s = j / t
+            let valid = slotFirstFrame[s] >= 0 && j - s * t < slotTokenCount[s]
+            let base: Float = valid ? logf(slotWeight[s]) : -.infinity
+            let owner = Int(tokenOwner[j])
+            for i in 0..<n {
+                var visible = valid
+                switch restriction {
+                case .all: break
+                case let .owners(list): visible = visible && list.contains(owner)
+                case .sameOwner: visible = visible && owner == queryOwners[i]
+                }
+                bias.storage[i * r + j] = visible ? base : -.infinity
+            }
+        }
+    }
+}
