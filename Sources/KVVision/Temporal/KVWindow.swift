@@ -15,8 +15,8 @@ import Foundation
 /// choice: `fifo` cycles 0…W−1; `sinks(S)` fills 0…S−1 with the stream's first S frames and cycles
 /// S…W−1 after that; `merge` cycles like `fifo` but first tries to fold the frame into the newest slot.
 ///
-/// Invariants: all arrays are allocated in `init` and never resized; `memoryBytes` is read from
-/// their capacities and equals `config.memoryBytes` for the whole life of the window; admitted frame
+/// Invariants: all arrays are allocated in `init` and never resized; `memoryBytes` (element counts)
+/// equals `config.memoryBytes` and `allocatedBytes` (capacities) stays constant for the window's life; admitted frame
 /// indices strictly increase. Thread-safety: a value type; one stream, one thread.
 public struct KVWindow: Sendable {
     /// Shape, policy and storage.
@@ -86,13 +86,18 @@ public struct KVWindow: Sendable {
         }
     }
 
-    /// Bytes allocated by the window, from its arrays' capacities (equals `config.memoryBytes`).
-    public var memoryBytes: Int {
-        keys.allocatedBytes + values.allocatedBytes
-            + slotFirstFrame.capacity * MemoryLayout<Int>.stride + slotLastFrame.capacity * MemoryLayout<Int>.stride
-            + slotSequence.capacity * MemoryLayout<Int>.stride + slotTime.capacity * MemoryLayout<Double>.stride
-            + slotWeight.capacity * MemoryLayout<Float>.stride + slotTokenCount.capacity * MemoryLayout<Int>.stride
-            + tokenOwner.capacity * MemoryLayout<Int32>.stride + mergeReference.capacity * MemoryLayout<Float>.stride
+    /// Bytes of the window's storage: element count × stride summed over every array it allocated
+    /// in `init` (K/V, scales, owners, bookkeeping, merge reference). Equals `config.memoryBytes`.
+    public var memoryBytes: Int { byteCount { count, _ in count } }
+
+    /// Bytes the allocator actually handed out for those arrays (their capacities): at least
+    /// `memoryBytes`, larger only by the allocator's size rounding, and constant for the window's life.
+    public var allocatedBytes: Int { byteCount { _, capacity in capacity } }
+
+    private func byteCount(_ pick: (_ count: Int, _ capacity: Int) -> Int) -> Int {
+        func b<T>(_ a: [T]) -> Int { pick(a.count, a.capacity) * MemoryLayout<T>.stride }
+        return keys.byteCount(pick) + values.byteCount(pick) + b(slotFirstFrame) + b(slotLastFrame) + b(slotSequence)
+            + b(slotTime) + b(slotWeight) + b(slotTokenCount) + b(tokenOwner) + b(mergeReference)
     }
 
     /// Empties every slot (storage keeps its allocation; stale rows are masked by bookkeeping).

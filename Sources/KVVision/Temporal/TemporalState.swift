@@ -32,10 +32,10 @@ public struct TemporalState: Sendable {
         attended = Tensor(shape: [t, queryWidth])
     }
 
-    /// Bytes of the window plus the scratch tensors.
-    public var memoryBytes: Int {
+    /// Bytes allocated for the window plus the scratch tensors (array capacities).
+    public var allocatedBytes: Int {
         let scratch = [output, queries, contentKeys, keys, values, bias, scores, attended]
             .reduce(0) { $0 + $1.storage.capacity * MemoryLayout<Float>.stride }
-        return window.memoryBytes + scratch
+        return window.allocatedBytes + scratch
     }
 }

@@ -14,8 +14,8 @@ public enum KVStorageFormat: String, Codable, Sendable, CaseIterable {
 ///
 /// Layout: row-major `[rows, heads, headDim]` in the format's array; for int8 a parallel
 /// `[rows, heads]` Float array of scales (per-token, per-head symmetric quantisation). All storage
-/// is allocated in `init` and never grows: `allocatedBytes` is computed from the arrays' capacities
-/// and equals `bytes(format:rows:heads:headDim:)`.
+/// is allocated in `init` and never grows: `storedBytes` equals `bytes(format:rows:heads:headDim:)`;
+/// `allocatedBytes` (capacities) adds only the allocator's rounding.
 ///
 /// Thread-safety: a value type; mutate from one thread.
 public struct KVRowStore: Sendable {
@@ -58,10 +58,16 @@ public struct KVRowStore: Sendable {
         }
     }
 
-    /// Bytes actually allocated, from the arrays' capacities.
-    public var allocatedBytes: Int {
-        f32.capacity * MemoryLayout<Float>.stride + f16.capacity * MemoryLayout<Float16>.stride
-            + i8.capacity * MemoryLayout<Int8>.stride + scales.capacity * MemoryLayout<Float>.stride
+    /// Bytes of the stored elements and scales (element counts × stride); equals `bytes(format:…)`.
+    public var storedBytes: Int { byteCount { count, _ in count } }
+
+    /// Bytes the allocator handed out (array capacities): `storedBytes` plus allocator rounding.
+    public var allocatedBytes: Int { byteCount { _, capacity in capacity } }
+
+    /// Sums `pick(count, capacity) × stride` over the backing arrays.
+    public func byteCount(_ pick: (_ count: Int, _ capacity: Int) -> Int) -> Int {
+        func b<T>(_ a: [T]) -> Int { pick(a.count, a.capacity) * MemoryLayout<T>.stride }
+        return b(f32) + b(f16) + b(i8) + b(scales)
     }
 
     /// Stores row `sourceRow` of `source` (a `[n, width]` tensor) into `row`, quantising as needed.
