@@ -9,6 +9,7 @@ enum BenchCommand: Command {
     /// The benchmark kinds, in listing order.
     static var kinds: [any Command.Type] {
         [
+            BenchTemporalCommand.self,
         ]
     }
 

@@ -32,7 +32,7 @@ public struct KVWindow: Sendable {
     private var slotWeight: [Float]
     private var slotTokenCount: [Int]
     private var tokenOwner: [Int32]
-    private var mergeReference: [Float]
+    private var mergeReference: KVRowStore
     private var nextSequence = 0
     private var ringCursor = 0
     private var newest: Int?
@@ -79,11 +79,9 @@ public struct KVWindow: Sendable {
         slotWeight = [Float](repeating: 0, count: w)
         slotTokenCount = [Int](repeating: 0, count: w)
         tokenOwner = [Int32](repeating: 0, count: rows)
-        if case .merge = config.policy {
-            mergeReference = [Float](repeating: 0, count: config.tokensPerFrame * config.kvHeads * config.headDim)
-        } else {
-            mergeReference = []
-        }
+        let isMerge: Bool = if case .merge = config.policy { true } else { false }
+        mergeReference = KVRowStore(format: config.storage, rows: isMerge ? config.tokensPerFrame : 0,
+                                    heads: config.kvHeads, headDim: config.headDim)
     }
 
     /// Bytes of the window's storage: element count × stride summed over every array it allocated
@@ -97,7 +95,7 @@ public struct KVWindow: Sendable {
     private func byteCount(_ pick: (_ count: Int, _ capacity: Int) -> Int) -> Int {
         func b<T>(_ a: [T]) -> Int { pick(a.count, a.capacity) * MemoryLayout<T>.stride }
         return keys.byteCount(pick) + values.byteCount(pick) + b(slotFirstFrame) + b(slotLastFrame) + b(slotSequence)
-            + b(slotTime) + b(slotWeight) + b(slotTokenCount) + b(tokenOwner) + b(mergeReference)
+            + b(slotTime) + b(slotWeight) + b(slotTokenCount) + b(tokenOwner) + mergeReference.byteCount(pick)
     }
 
     /// Empties every slot (storage keeps its allocation; stale rows are masked by bookkeeping).
@@ -160,7 +158,7 @@ public struct KVWindow: Sendable {
                     try keys.blend(row: s * t + i, keep: keep, add: add, from: newKeys, sourceRow: i)
                     try values.blend(row: s * t + i, keep: keep, add: add, from: newValues, sourceRow: i)
                 }
-                for e in 0..<(n * width) { mergeReference[e] = keep * mergeReference[e] + add * contentKeys.storage[e] }
+                for i in 0..<n { try mergeReference.blend(row: i, keep: keep, add: add, from: contentKeys, sourceRow: i) }
                 slotWeight[s] = newWeight
                 slotLastFrame[s] = frame
                 slotTime[s] = time
@@ -174,8 +172,8 @@ public struct KVWindow: Sendable {
                 try values.store(row: s * t + i, from: newValues, sourceRow: i)
                 tokenOwner[s * t + i] = Int32(owners[i])
             }
-            if !mergeReference.isEmpty {
-                for e in 0..<(n * width) { mergeReference[e] = contentKeys.storage[e] }
+            if mergeReference.rows > 0 {
+                for i in 0..<n { try mergeReference.store(row: i, from: contentKeys, sourceRow: i) }
             }
             slotFirstFrame[s] = frame
             slotLastFrame[s] = frame
@@ -216,7 +214,8 @@ public struct KVWindow: Sendable {
         for i in 0..<n {
             var dot: Float = 0, aa: Float = 0, bb: Float = 0
             for c in 0..<width {
-                let a = contentKeys.storage[i * width + c], b = mergeReference[i * width + c]
+                let a = contentKeys.storage[i * width + c]
+                let b = mergeReference.element(row: i, head: c / config.headDim, channel: c % config.headDim)
                 dot += a * b
                 aa += a * a
                 bb += b * b
