@@ -87,7 +87,7 @@ struct TemporalBench {
             let tokens = try (0..<(w + frames)).map { _ in try BenchRandom.tensor([1 + objects, Self.modelDim], scale: 1, seed: &seed) }
             let config = KVWindowConfig(window: w, maxObjects: objects, kvHeads: 2, headDim: 48)
             var state = try temporal.makeState(window: config)
-            var scratch = try temporal.makeState(window: config)
+            var scratch = try temporal.makeRecomputeScratch(window: config)
             var frameIndex = 0
             for i in 0..<w { try temporal.step(&state, tokens: tokens[i], frame: frameIndex); frameIndex += 1 }
             var stepTimes: [Double] = [], recomputeTimes: [Double] = []

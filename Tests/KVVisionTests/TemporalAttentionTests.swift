@@ -118,7 +118,7 @@ import Testing
         let (model, _) = try Self.model()
         let config = KVWindowConfig(window: 4, maxObjects: 2, kvHeads: 2, headDim: 8)
         var streamed = try model.makeState(window: config)
-        var scratch = try model.makeState(window: config)
+        var scratch = try model.makeRecomputeScratch(window: config)
         let frames = TemporalStreams.random(frames: 9, maxTokens: 3, dim: Self.dim, seed: 48)
         for (t, f) in frames.enumerated() {
             let a = try model.step(&streamed, tokens: TemporalStreams.tensor(f), frame: f.index, owners: f.owners)

@@ -132,15 +132,19 @@ public struct KVWindow: Sendable {
                     owners: (0..<n).map { Int(tokenOwner[index * t + $0]) })
     }
 
-    /// Writes one frame: `keys` (rotated) and `values` are `[n, kvHeads·headDim]` with 1 ≤ n ≤ 1 + M,
-    /// `contentKeys` the same keys before rotation (used by `merge` to measure similarity),
-    /// `owners` one id per token (each within Int32).
+    /// Writes one frame: rows `rows` (default: all) of `keys` (rotated) and `values`, tensors of
+    /// `kvHeads·headDim` columns, are its 1 ≤ n ≤ 1 + M tokens; `contentKeys` holds the same keys
+    /// before rotation (used by `merge` to measure similarity); `owners` one id per token (each
+    /// within Int32).
     @discardableResult
     public mutating func admit(frame: Int, time: Double, owners: [Int], keys newKeys: Tensor, values newValues: Tensor,
-                               contentKeys: Tensor) throws(TemporalError) -> Admission {
+                               contentKeys: Tensor, rows: Range<Int>? = nil) throws(TemporalError) -> Admission {
         let width = config.kvHeads * config.headDim, t = config.tokensPerFrame
-        let n = newKeys.rank == 2 ? newKeys.shape[0] : -1
-        guard n >= 1, n <= t, newKeys.shape == [n, width], newValues.shape == [n, width], contentKeys.shape == [n, width] else {
+        let total = newKeys.rank == 2 ? newKeys.shape[0] : -1
+        let rows = rows ?? 0..<max(0, total)
+        let n = rows.count, r0 = rows.lowerBound
+        guard n >= 1, n <= t, rows.lowerBound >= 0, rows.upperBound <= total, newKeys.shape == [total, width],
+              newValues.shape == [total, width], contentKeys.shape == [total, width] else {
             throw .tokens(frame: frame, expected: "[1...\(t), \(width)] keys, values and content keys", found: newKeys.shape)
         }
         guard owners.count == n else { throw .owners(frame: frame, reason: "\(owners.count) owners for \(n) tokens") }
@@ -150,15 +154,16 @@ public struct KVWindow: Sendable {
         if let lastFrame, frame <= lastFrame { throw .frameOrder(frame: frame, previous: lastFrame) }
 
         do {
-            if case let .merge(threshold, alpha) = config.policy, let s = newest, canMerge(into: s, owners: owners, contentKeys: contentKeys, threshold: threshold) {
+            if case let .merge(threshold, alpha) = config.policy, let s = newest,
+               canMerge(into: s, owners: owners, contentKeys: contentKeys, firstRow: r0, threshold: threshold) {
                 let w = slotWeight[s]
                 let newWeight = alpha * w + 1
                 let keep = alpha * w / newWeight, add = 1 / newWeight
                 for i in 0..<n {
-                    try keys.blend(row: s * t + i, keep: keep, add: add, from: newKeys, sourceRow: i)
-                    try values.blend(row: s * t + i, keep: keep, add: add, from: newValues, sourceRow: i)
+                    try keys.blend(row: s * t + i, keep: keep, add: add, from: newKeys, sourceRow: r0 + i)
+                    try values.blend(row: s * t + i, keep: keep, add: add, from: newValues, sourceRow: r0 + i)
                 }
-                for i in 0..<n { try mergeReference.blend(row: i, keep: keep, add: add, from: contentKeys, sourceRow: i) }
+                for i in 0..<n { try mergeReference.blend(row: i, keep: keep, add: add, from: contentKeys, sourceRow: r0 + i) }
                 slotWeight[s] = newWeight
                 slotLastFrame[s] = frame
                 slotTime[s] = time
@@ -168,12 +173,12 @@ public struct KVWindow: Sendable {
             }
             let s = nextSlot()
             for i in 0..<n {
-                try keys.store(row: s * t + i, from: newKeys, sourceRow: i)
-                try values.store(row: s * t + i, from: newValues, sourceRow: i)
+                try keys.store(row: s * t + i, from: newKeys, sourceRow: r0 + i)
+                try values.store(row: s * t + i, from: newValues, sourceRow: r0 + i)
                 tokenOwner[s * t + i] = Int32(owners[i])
             }
             if mergeReference.rows > 0 {
-                for i in 0..<n { try mergeReference.store(row: i, from: contentKeys, sourceRow: i) }
+                for i in 0..<n { try mergeReference.store(row: i, from: contentKeys, sourceRow: r0 + i) }
             }
             slotFirstFrame[s] = frame
             slotLastFrame[s] = frame
@@ -207,14 +212,14 @@ public struct KVWindow: Sendable {
     }
 
     /// True when the frame matches slot `s` token for token (count, owners, cosine of un-rotated keys).
-    private func canMerge(into s: Int, owners: [Int], contentKeys: Tensor, threshold: Float) -> Bool {
+    private func canMerge(into s: Int, owners: [Int], contentKeys: Tensor, firstRow r0: Int, threshold: Float) -> Bool {
         let t = config.tokensPerFrame, n = owners.count, width = config.kvHeads * config.headDim
         guard slotTokenCount[s] == n else { return false }
         for i in 0..<n where tokenOwner[s * t + i] != Int32(owners[i]) { return false }
         for i in 0..<n {
             var dot: Float = 0, aa: Float = 0, bb: Float = 0
             for c in 0..<width {
-                let a = contentKeys.storage[i * width + c]
+                let a = contentKeys.storage[(r0 + i) * width + c]
                 let b = mergeReference.element(row: i, head: c / config.headDim, channel: c % config.headDim)
                 dot += a * b
                 aa += a * a

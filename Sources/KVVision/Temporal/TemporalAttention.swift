@@ -79,33 +79,73 @@ public struct TemporalAttention: Sendable {
         }
     }
 
-    /// The no-cache baseline: empties `state`'s window, projects the K/V of every frame in `frames`
-    /// afresh (oldest first; the last one is the current frame), and attends with the current
-    /// frame's queries. `state`'s window must hold at least `frames.count` slots. Equals `step`'s
-    /// output for a `fifo` f32 window holding the same frames.
+    /// Scratch for the no-cache baseline `recompute`: a window and the stacked projections of
+    /// all its frames. Sized by the first call and reused after.
+    public struct RecomputeScratch: Sendable {
+        var state: TemporalState
+        var tokens = Tensor(shape: [0, 0])
+        var contentKeys = Tensor(shape: [0, 0])
+        var keys = Tensor(shape: [0, 0])
+        var values = Tensor(shape: [0, 0])
+    }
+
+    /// Scratch for `recompute` over windows of up to `window.window` frames.
+    public func makeRecomputeScratch(window: KVWindowConfig) throws(TemporalError) -> RecomputeScratch {
+        RecomputeScratch(state: try makeState(window: window))
+    }
+
+    /// The no-cache baseline: projects the K/V of every frame in `frames` afresh (all tokens of all
+    /// frames in one matrix product each for K and V, then RoPE per frame), writes them into an
+    /// emptied window, and attends with the current frame's queries (the last frame is the current
+    /// one; `frames` oldest first). Equals `step`'s output for a `fifo` f32 window holding the same
+    /// frames.
     @discardableResult
-    public func recompute(_ state: inout TemporalState, frames: [Frame],
+    public func recompute(_ scratch: inout RecomputeScratch, frames: [Frame],
                           restriction: AttentionRestriction = .all) throws(TemporalError) -> Tensor {
         guard let current = frames.last else { throw .tokens(frame: -1, expected: "at least one frame", found: []) }
-        guard frames.count <= state.window.config.window else {
-            throw .invalidConfig(field: "window", value: "\(state.window.config.window)", reason: "recompute needs \(frames.count) slots")
+        let window = scratch.state.window.config
+        guard frames.count <= window.window else {
+            throw .invalidConfig(field: "window", value: "\(window.window)", reason: "recompute needs \(frames.count) slots")
         }
-        state.window.reset()
-        for f in frames {
-            let n = try checkTokens(f.tokens, frame: f.frame, window: state.window.config)
-            do { try project(f.tokens, frame: f.frame, state: &state) } catch { throw .kernel(frame: f.frame, underlying: error) }
-            try state.window.admit(frame: f.frame, time: Double(f.frame), owners: f.owners ?? [Int](repeating: 0, count: n),
-                                   keys: state.keys, values: state.values, contentKeys: state.contentKeys)
-        }
-        let n = current.tokens.shape[0]
+        var total = 0
+        for f in frames { total += try checkTokens(f.tokens, frame: f.frame, window: window) }
+        scratch.state.window.reset()
         do {
-            try GEMM.matmul(current.tokens, weights.q, transposeB: true, bias: weights.qBias, into: &state.queries)
-            try rope.apply(&state.queries, heads: config.queryHeads, position: Double(current.frame))
+            scratch.tokens.resize([total, config.modelDim])
+            var row = 0
+            for f in frames {
+                try scratch.tokens.copyRows(from: f.tokens, to: row)
+                row += f.tokens.shape[0]
+            }
+            try GEMM.matmul(scratch.tokens, weights.k, transposeB: true, bias: weights.kBias, into: &scratch.contentKeys)
+            try GEMM.matmul(scratch.tokens, weights.v, transposeB: true, bias: weights.vBias, into: &scratch.values)
+            scratch.keys.assign(from: scratch.contentKeys)
+            row = 0
+            for f in frames {
+                let rows = row..<(row + f.tokens.shape[0])
+                try rope.apply(&scratch.keys, heads: config.kvHeads, position: Double(f.frame), rows: rows)
+                row = rows.upperBound
+            }
         } catch {
             throw .kernel(frame: current.frame, underlying: error)
         }
-        try attend(&state, frame: current.frame, owners: current.owners ?? [Int](repeating: 0, count: n), restriction: restriction)
-        return state.output
+        var row = 0
+        for f in frames {
+            let n = f.tokens.shape[0]
+            try scratch.state.window.admit(frame: f.frame, time: Double(f.frame), owners: f.owners ?? [Int](repeating: 0, count: n),
+                                           keys: scratch.keys, values: scratch.values, contentKeys: scratch.contentKeys,
+                                           rows: row..<(row + n))
+            row += n
+        }
+        let n = current.tokens.shape[0]
+        do {
+            try GEMM.matmul(current.tokens, weights.q, transposeB: true, bias: weights.qBias, into: &scratch.state.queries)
+            try rope.apply(&scratch.state.queries, heads: config.queryHeads, position: Double(current.frame))
+        } catch {
+            throw .kernel(frame: current.frame, underlying: error)
+        }
+        try attend(&scratch.state, frame: current.frame, owners: current.owners ?? [Int](repeating: 0, count: n), restriction: restriction)
+        return scratch.state.output
     }
 
     // MARK: - Pieces

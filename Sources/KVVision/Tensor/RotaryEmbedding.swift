@@ -32,15 +32,18 @@ public struct RotaryEmbedding: Sendable, Equatable {
         inverseFrequencies = (0..<half).map { i in pow(base, -2 * Double(i) / Double(rotaryDim)) }
     }
 
-    /// Rotates, in place, every row of `x` (rows of `heads · headDim` channels) by `position`.
-    public func apply(_ x: inout Tensor, heads: Int, position: Double) throws(TensorError) {
+    /// Rotates, in place, rows `rows` (default: all) of `x` (rows of `heads · headDim` channels) by `position`.
+    public func apply(_ x: inout Tensor, heads: Int, position: Double, rows: Range<Int>? = nil) throws(TensorError) {
         let width = heads * headDim
         guard x.rank == 2, x.shape[1] == width else {
             throw .shapeMismatch(op: "rotary embedding", expected: [-1, width], found: x.shape)
         }
-        let rows = x.shape[0]
+        let rows = rows ?? 0..<x.shape[0]
+        guard rows.lowerBound >= 0, rows.upperBound <= x.shape[0] else {
+            throw .shapeMismatch(op: "rotary embedding rows \(rows)", expected: [-1, width], found: x.shape)
+        }
         let half = rotaryDim / 2
-        guard half > 0, rows > 0 else { return }
+        guard half > 0, !rows.isEmpty else { return }
         let freqs = inverseFrequencies
         let hd = headDim
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * half) { table in
@@ -51,7 +54,7 @@ public struct RotaryEmbedding: Sendable, Equatable {
             }
             x.storage.withUnsafeMutableBufferPointer { xp in
                 let base = xp.baseAddress!
-                for r in 0..<rows {
+                for r in rows {
                     for h in 0..<heads {
                         let p = base + r * width + h * hd
                         for i in 0..<half {
