@@ -1,5 +1,3 @@
-import Foundation
-
 /// Attention of a few query rows over every row of a KV store, with an additive bias per
 /// (query, key) — the read side of the temporal KV window.
 ///
@@ -85,7 +83,7 @@ public enum WindowAttention {
                                     }
                                 }
                             }
-                            // p = softmax(scores + bias), rows of all −∞ become zeros.
+                            // p = softmax(scores + bias); masked keys get exactly 0, rows of all −∞ become zeros.
                             for i in 0..<n {
                                 let row = s + i * r, brow = b + i * r
                                 var m = -Float.infinity
@@ -95,17 +93,11 @@ public enum WindowAttention {
                                     if x > m { m = x }
                                 }
                                 if m == -Float.infinity {
-                                    for j in 0..<r { row[j] = 0 }
+                                    row.update(repeating: 0, count: r)
                                     continue
                                 }
-                                var sum: Float = 0
-                                for j in 0..<r {
-                                    let e = row[j] == -Float.infinity ? 0 : expf(row[j] - m)
-                                    row[j] = e
-                                    sum += e
-                                }
-                                let inv = 1 / sum
-                                for j in 0..<r { row[j] *= inv }
+                                Softmax.softmaxRow(row, r)
+                                for j in 0..<r where brow[j] == -Float.infinity { row[j] = 0 }
                             }
                             // out_h = P V_g
                             let oh = o + h * d
