@@ -49,9 +49,7 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
 
     /// Checks every field's range; throws `.invalidConfig` naming the first bad one.
     public func validate() throws(TemporalError) {
-        func check(_ ok: Bool, _ field: String, _ value: Any, _ reason: String) throws(TemporalError) {
-            if !ok { throw .invalidConfig(field: field, value: "\(value)", reason: reason) }
-        }
+        let check = TemporalError.require
         try check((1...4096).contains(window), "window", window, "must be in 1...4096")
         try check((0...1024).contains(maxObjects), "maxObjects", maxObjects, "must be in 0...1024")
         try check((1...256).contains(kvHeads), "kvHeads", kvHeads, "must be in 1...256")

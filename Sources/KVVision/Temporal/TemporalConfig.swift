@@ -41,9 +41,7 @@ public struct TemporalConfig: Codable, Sendable, Equatable {
 
     /// Checks ranges and divisibility; throws `.invalidConfig` naming the first bad field.
     public func validate() throws(TemporalError) {
-        func check(_ ok: Bool, _ field: String, _ value: Any, _ reason: String) throws(TemporalError) {
-            if !ok { throw .invalidConfig(field: field, value: "\(value)", reason: reason) }
-        }
+        let check = TemporalError.require
         try check((1...65536).contains(modelDim), "modelDim", modelDim, "must be in 1...65536")
         try check((1...256).contains(queryHeads), "queryHeads", queryHeads, "must be in 1...256")
         try check((1...256).contains(kvHeads), "kvHeads", kvHeads, "must be in 1...256")

@@ -20,6 +20,11 @@ public enum TemporalError: KVVisionError, Equatable {
     /// A kernel rejected its operands (a bug: shapes are validated before kernels run).
     case kernel(frame: Int, underlying: TensorError)
 
+    /// Throws `.invalidConfig(field:value:reason:)` unless `ok` (config `validate()` helper).
+    static func require(_ ok: Bool, _ field: String, _ value: Any, _ reason: String) throws(TemporalError) {
+        if !ok { throw .invalidConfig(field: field, value: "\(value)", reason: reason) }
+    }
+
     public var description: String {
         switch self {
         case let .invalidConfig(field, value, reason):
