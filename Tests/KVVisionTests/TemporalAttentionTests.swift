@@ -76,6 +76,14 @@ import Testing
             let x = try TemporalStreams.tensor(f)
             let restricted = try model.step(&state, tokens: x, frame: f.index, owners: f.owners, restriction: .owners([7]))
             #expect(TemporalStreams.maxError(restricted, reference.outputs(current: f, window: window) { _, k in k == 7 }) < 1e-5)
+            // Several owners: a second stream of the same frames restricted to the scene and owner 9.
+            var other = try model.makeState(window: KVWindowConfig(window: 4, maxObjects: 2, kvHeads: 2, headDim: 8))
+            for g in window {
+                let out = try model.step(&other, tokens: TemporalStreams.tensor(g), frame: g.index, owners: g.owners, restriction: .owners([0, 9]))
+                if g.index == f.index {
+                    #expect(TemporalStreams.maxError(out, reference.outputs(current: f, window: window) { _, k in k == 0 || k == 9 }) < 1e-5)
+                }
+            }
             // Owner 7's own query against a stream made of owner 7's tokens only.
             let alone = window.map { TemporalReference.Frame(tokens: [$0.tokens[1]], index: $0.index, owners: [7]) }
             let expected = reference.outputs(current: alone.last!, window: alone)
@@ -141,6 +149,12 @@ import Testing
         #expect(throws: TemporalError.owners(frame: 0, reason: "owner id outside the 32-bit range")) {
             try model.step(&state, tokens: Tensor(shape: [1, Self.dim]), frame: 0, owners: [Int(Int32.max) + 1])
         }
+        var bad = Tensor(shape: [1, Self.dim])
+        bad.storage[3] = .nan
+        #expect(throws: TemporalError.nonFiniteTokens(frame: 0)) { try model.step(&state, tokens: bad, frame: 0) }
+        bad.storage[3] = .infinity
+        #expect(throws: TemporalError.nonFiniteTokens(frame: 0)) { try model.step(&state, tokens: bad, frame: 0) }
+        #expect(state.window.framesAdmitted == 0)
         try model.step(&state, tokens: Tensor(shape: [1, Self.dim]), frame: 5)
         #expect(throws: TemporalError.frameOrder(frame: 5, previous: 5)) { try model.step(&state, tokens: Tensor(shape: [1, Self.dim]), frame: 5) }
         #expect(throws: TemporalError.windowMismatch(field: "kvHeads", model: 2, window: 4)) {

@@ -236,19 +236,25 @@ public struct KVWindow: Sendable {
     public func fillBias(queryOwners: [Int], restriction: AttentionRestriction, into bias: inout Tensor) {
         let n = queryOwners.count, r = config.tokenRows, t = config.tokensPerFrame
         bias.resize([n, r])
-        for j in 0..<r {
-            let s = j / t
-            let valid = slotFirstFrame[s] >= 0 && j - s * t < slotTokenCount[s]
-            let base: Float = valid ? logf(slotWeight[s]) : -.infinity
-            let owner = Int(tokenOwner[j])
+        guard n > 0 else { return }
+        // Row 0: validity, merge weight and (for .owners) the owner filter, the same for every query.
+        for s in 0..<config.window {
+            let filled = slotFirstFrame[s] >= 0
+            let base: Float = filled ? logf(slotWeight[s]) : -.infinity
+            for k in 0..<t {
+                let j = s * t + k
+                var visible = filled && k < slotTokenCount[s]
+                if case let .owners(list) = restriction, visible { visible = list.contains(Int(tokenOwner[j])) }
+                bias.storage[j] = visible ? base : -.infinity
+            }
+        }
+        for i in 1..<n {
+            for j in 0..<r { bias.storage[i * r + j] = bias.storage[j] }
+        }
+        if case .sameOwner = restriction {
             for i in 0..<n {
-                var visible = valid
-                switch restriction {
-                case .all: break
-                case let .owners(list): visible = visible && list.contains(owner)
-                case .sameOwner: visible = visible && owner == queryOwners[i]
-                }
-                bias.storage[i * r + j] = visible ? base : -.infinity
+                let owner = Int32(truncatingIfNeeded: queryOwners[i])
+                for j in 0..<r where tokenOwner[j] != owner { bias.storage[i * r + j] = -.infinity }
             }
         }
     }

@@ -155,6 +155,8 @@ public struct TemporalAttention: Sendable {
               tokens.shape[0] <= window.tokensPerFrame else {
             throw .tokens(frame: frame, expected: "[1...\(window.tokensPerFrame), \(config.modelDim)]", found: tokens.shape)
         }
+        // A NaN or ∞ would stay in the cache for W frames and poison every output that reads it.
+        guard tokens.storage.allSatisfy(\.isFinite) else { throw .nonFiniteTokens(frame: frame) }
         return tokens.shape[0]
     }
 

@@ -13,6 +13,8 @@ public enum TemporalError: KVVisionError, Equatable {
     case windowMismatch(field: String, model: Int, window: Int)
     /// A frame's token matrix does not fit the model or the window.
     case tokens(frame: Int, expected: String, found: [Int])
+    /// A frame's tokens contain NaN or ∞ (rejected before they reach the cache).
+    case nonFiniteTokens(frame: Int)
     /// A frame's owner list does not match its tokens (count, or an id outside Int32).
     case owners(frame: Int, reason: String)
     /// Frames must arrive with strictly increasing indices.
@@ -37,6 +39,8 @@ public enum TemporalError: KVVisionError, Equatable {
             return "KV window \(field) = \(window) does not match the temporal model's \(model)"
         case let .tokens(frame, expected, found):
             return "frame \(frame): temporal tokens have shape \(found), expected \(expected)"
+        case let .nonFiniteTokens(frame):
+            return "frame \(frame): temporal tokens contain NaN or infinity"
         case let .owners(frame, reason):
             return "frame \(frame): token owners: \(reason)"
         case let .frameOrder(frame, previous):
