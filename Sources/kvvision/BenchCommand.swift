@@ -11,6 +11,7 @@ enum BenchCommand: Command {
         [
             BenchDecodeCommand.self,
             BenchEncoderCommand.self,
+            BenchTemporalCommand.self,
         ]
     }
 
