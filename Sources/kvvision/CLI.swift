@@ -9,6 +9,7 @@ enum CLI {
     /// All subcommands, in the order `--help` lists them.
     static var commands: [any Command.Type] {
         [
+            SynthCommand.self,
             BenchCommand.self,
         ]
     }
