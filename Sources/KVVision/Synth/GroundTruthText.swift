@@ -4,8 +4,8 @@
 /// `frame,id,x,y,w,h,1,class,visibility` — frame 1-based; id ≥ 1, stable for the object's whole
 /// life; x, y, w, h the visible box (see `ObjectTruth`) with 2 decimals; column 7 always 1;
 /// class 1-based into labels.json `"classes"`; visibility 0…1 with 3 decimals, where any object
-/// with at least one visible pixel is written as at least 0.001 so that "0.000" always means
-/// fully hidden. Numbers are formatted with integer arithmetic only (no locale).
+/// with at least one visible pixel is written as at least 0.001 (so "0.000" always means fully
+/// hidden) and a partly hidden one as at most 0.999. Numbers are formatted with integer arithmetic only (no locale).
 ///
 /// Thread-safety: stateless, `Sendable`.
 public enum GroundTruthText {
@@ -23,7 +23,8 @@ public enum GroundTruthText {
     public static func visibility(_ o: ObjectTruth) -> String {
         guard o.totalPixels > 0, o.visiblePixels > 0 else { return "0.000" }
         // Round half up in integers: thousandths = floor((1000·v + t/2) / t).
-        let thousandths = max(1, (o.visiblePixels * 1000 * 2 + o.totalPixels) / (2 * o.totalPixels))
+        var thousandths = max(1, (o.visiblePixels * 1000 * 2 + o.totalPixels) / (2 * o.totalPixels))
+        if o.visiblePixels < o.totalPixels { thousandths = min(999, thousandths) }
         return "\(thousandths / 1000).\(pad(thousandths % 1000, 3))"
     }
 

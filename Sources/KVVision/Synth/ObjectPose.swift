@@ -5,4 +5,10 @@ public struct ObjectPose: Sendable, Equatable {
     public var x: Double
     public var y: Double
     public var angle: Double
+
+    public init(x: Double, y: Double, angle: Double) {
+        self.x = x
+        self.y = y
+        self.angle = angle
+    }
 }

@@ -41,7 +41,7 @@ public struct ScenarioConfig: Codable, Sendable, Equatable {
     public var occlusionRate: Double = 0.3
     /// Probability that a moving object reaching an edge leaves the frame (and later comes back) instead of bouncing. Default 0.35.
     public var exitRate: Double = 0.35
-    /// Probability that an object copies the class and colour of an earlier one and starts next to it. Default 0.3.
+    /// Probability that an object copies the class and colour of an earlier, still unpaired one and starts next to it (look-alike pairs). Default 0.3.
     public var lookalikeRate: Double = 0.3
     /// Sensor noise: standard deviation in 8-bit levels per channel (0…64). Default 4.
     public var noise: Double = 4

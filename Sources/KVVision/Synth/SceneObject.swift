@@ -11,6 +11,12 @@ public struct SceneObject: Sendable, Equatable {
         public var first: Int
         public var last: Int
         public var action: ObjectAction
+
+        public init(first: Int, last: Int, action: ObjectAction) {
+            self.first = first
+            self.last = last
+            self.action = action
+        }
     }
 
     public var id: Int
@@ -26,6 +32,19 @@ public struct SceneObject: Sendable, Equatable {
     /// The id of the earlier object this one copies (class and colour), if it is a look-alike.
     public var lookalikeOf: Int?
     public var segments: [Segment]
+
+    /// An object; `markerColor` defaults to the contrasting black or white.
+    public init(id: Int, shapeClass: ShapeClass, color: [UInt8], markerColor: [UInt8]? = nil, size: Double, depth: Int,
+                lookalikeOf: Int? = nil, segments: [Segment]) {
+        self.id = id
+        self.shapeClass = shapeClass
+        self.color = color
+        self.markerColor = markerColor ?? SceneScript.markerColor(for: color)
+        self.size = size
+        self.depth = depth
+        self.lookalikeOf = lookalikeOf
+        self.segments = segments
+    }
 
     /// The action at 0-based `frame` (the last segment's past the end).
     public func action(at frame: Int) -> ObjectAction {

@@ -42,6 +42,27 @@ public struct SceneScript: Sendable {
         var exitX = 0.0, exitY = 0.0
     }
 
+    /// A hand-made script (tests, tools): `poses` frame-major, `frames × objects.count` of them.
+    /// Throws when the config does not validate or the objects and poses do not fit it.
+    public init(config: ScenarioConfig, seed: UInt64, objects: [SceneObject], poses: [ObjectPose]) throws(SynthError) {
+        try config.validate()
+        guard poses.count == config.frames * objects.count else {
+            throw .invalidParameter(name: "poses", value: "\(poses.count)", expected: "\(config.frames) frames × \(objects.count) objects")
+        }
+        guard Set(objects.map(\.id)).count == objects.count, objects.allSatisfy({ $0.id >= 1 }) else {
+            throw .invalidParameter(name: "objects", value: "ids \(objects.map(\.id))", expected: "unique positive ids")
+        }
+        guard objects.allSatisfy({ $0.size.isFinite && $0.size > 0 && $0.size <= 4096 && $0.color.count == 3 && $0.markerColor.count == 3 }),
+              poses.allSatisfy({ $0.x.isFinite && $0.y.isFinite && $0.angle.isFinite }) else {
+            throw .invalidParameter(name: "objects", value: "sizes, colours or poses", expected: "finite sizes 0...4096, RGB colours, finite poses")
+        }
+        self.config = config
+        self.seed = seed
+        frames = config.frames
+        self.objects = objects
+        self.poses = poses
+    }
+
     /// Simulates the clip. Throws when the config does not validate.
     public init(config: ScenarioConfig, seed: UInt64) throws(SynthError) {
         try config.validate()
@@ -62,8 +83,10 @@ public struct SceneScript: Sendable {
             var size = rng.uniform(config.objectSize)
             var twin: Int?
             var s = State()
-            if i > 0, rng.chance(config.lookalikeRate) {
-                let j = rng.int(in: 0...(i - 1))
+            // Look-alikes come in pairs: an object may copy one earlier object that is not yet paired.
+            let unpaired = objects.indices.filter { j in objects[j].lookalikeOf == nil && !objects.contains { $0.lookalikeOf == objects[j].id } }
+            if !unpaired.isEmpty, rng.chance(config.lookalikeRate) {
+                let j = unpaired[rng.int(in: 0...(unpaired.count - 1))]
                 twin = objects[j].id
                 shape = objects[j].shapeClass
                 color = objects[j].color
@@ -119,7 +142,8 @@ public struct SceneScript: Sendable {
         let w = Double(config.width), h = Double(config.height)
         let length = max(1, Int((rng.uniform(config.segmentSeconds) * Double(config.fps)).rounded()))
         s.segmentEnd = frame + length
-        s.action = ObjectAction.allCases[rng.weighted(config.actionWeights)]
+        let previous = frame == 0 ? nil : s.action
+        s.action = Self.nextAction(config.actionWeights, excluding: previous, &rng)
         s.vx = 0; s.vy = 0; s.spin = 0; s.jitterX = 0; s.jitterY = 0
         var heading = rng.uniform(0...(2 * Double.pi))
 
@@ -127,7 +151,7 @@ public struct SceneScript: Sendable {
             // Re-enter from a random edge, heading inward.
             var weights = config.actionWeights
             for a in ObjectAction.allCases where !a.moves { weights[a.rawValue] = 0 }
-            s.action = weights.contains(where: { $0 > 0 }) ? ObjectAction.allCases[rng.weighted(weights)] : .walk
+            s.action = weights.contains(where: { $0 > 0 }) ? Self.nextAction(weights, excluding: previous, &rng) : .walk
             let off = extentRadius(size: size) + 1
             let edge = rng.int(in: 0...3)
             let inward = [0.0, Double.pi, Double.pi / 2, -Double.pi / 2][edge]
@@ -224,6 +248,14 @@ public struct SceneScript: Sendable {
         }
     }
 
+    /// An action drawn by `weights`, different from `previous` whenever another action has weight,
+    /// so consecutive segments change.
+    private static func nextAction(_ weights: [Double], excluding previous: ObjectAction?, _ rng: inout SynthRandom) -> ObjectAction {
+        var w = weights
+        if let p = previous, w.enumerated().contains(where: { $0.offset != p.rawValue && $0.element > 0 }) { w[p.rawValue] = 0 }
+        return ObjectAction.allCases[rng.weighted(w)]
+    }
+
     /// A random permutation of 0..<n (Fisher–Yates).
     private static func permutation(_ n: Int, _ rng: inout SynthRandom) -> [Int] {
         var p = Array(0..<n)
@@ -251,7 +283,7 @@ public struct SceneScript: Sendable {
     }
 
     /// Black on light bodies, white on dark ones (Rec. 601 luma).
-    static func markerColor(for color: [UInt8]) -> [UInt8] {
+    public static func markerColor(for color: [UInt8]) -> [UInt8] {
         let luma = 0.299 * Double(color[0]) + 0.587 * Double(color[1]) + 0.114 * Double(color[2])
         return luma > 128 ? [20, 20, 20] : [240, 240, 240]
     }
