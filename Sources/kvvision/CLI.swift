@@ -10,6 +10,7 @@ enum CLI {
     static var commands: [any Command.Type] {
         [
             SynthCommand.self,
+            EvalCommand.self,
             BenchCommand.self,
         ]
     }

@@ -51,9 +51,8 @@ enum SynthCommand: Command {
         }
         do { try config.validate() } catch { throw UsageError(error.description) }
 
-        _ = noVideo
         let summary = try ClipExporter.export(
-            config: config, seed: UInt64(seed), to: out, modelSize: npy,
+            config: config, seed: UInt64(seed), to: out, modelSize: npy, video: !noVideo,
             progress: { done, total in if done % 25 == 0 || done == total { Console.progress("synth: frame \(done)/\(total)") } })
         Console.endProgress()
         let files = summary.files

@@ -21,13 +21,39 @@ import Testing
         }
     }
 
+    static func decode(_ url: URL) throws -> [[UInt8]] {
+        let source = try FrameSource(url.path)
+        var frames: [[UInt8]] = []
+        while let frame = try source.next() { frames.append(frame.pixels) }
+        return frames
+    }
+
+    @Test func sameSeedGivesIdenticalDecodedVideoCloseToTheRenderedFrames() throws {
+        let c = try SynthSceneTests.small("standard", seconds: 0.6)
+        let a = try Self.export(c, seed: 31, npy: (160, 120)), b = try Self.export(c, seed: 31, npy: nil)
+        let d = try Self.export(c, seed: 32, npy: nil)
+        let fa = try Self.decode(a.appendingPathComponent("video.mp4")), fb = try Self.decode(b.appendingPathComponent("video.mp4"))
+        let fd = try Self.decode(d.appendingPathComponent("video.mp4"))
+        #expect(fa.count == c.frames && fb.count == c.frames)
+        #expect(fa == fb)
+        #expect(fa != fd)
+        // The decoded video is the rendered clip (frames.npy at full size) up to H.264 loss.
+        let npy = try Self.bytes(a, "frames.npy")
+        let frameBytes = 160 * 120 * 3, start = npy.count - c.frames * frameBytes
+        for (t, decoded) in fa.enumerated() {
+            let rendered = npy[(start + t * frameBytes)..<(start + (t + 1) * frameBytes)]
+            let mae = Double(zip(decoded, rendered).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }) / Double(frameBytes)
+            #expect(mae < 8, "frame \(t): mean absolute error \(mae) against the rendered frame")
+        }
+    }
+
     @Test func gtLinesFollowTheMOTChallengeFormat() throws {
         let c = try SynthSceneTests.small("hard", seconds: 2)
         let dir = try Self.export(c, seed: 5, npy: nil)
         let text = String(decoding: try Self.bytes(dir, "gt.txt"), as: UTF8.self)
         #expect(text.hasSuffix("\n"))
         let lines = text.split(separator: "\n")
-        let labels = try JSONDecoder().decode(ShapesWorldLabels.self, from: try Self.bytes(dir, "labels.json"))
+        let labels = try JSONDecoder().decode(SynthLabels.self, from: try Self.bytes(dir, "labels.json"))
         #expect(lines.count == labels.frames * labels.objects.count)
         var previous = (0, 0)
         for line in lines {
@@ -56,7 +82,7 @@ import Testing
     @Test func labelsDescribeTheClipAndItsActionSegments() throws {
         let c = try SynthSceneTests.small("standard", seconds: 3)
         let dir = try Self.export(c, seed: 9, npy: nil)
-        let labels = try JSONDecoder().decode(ShapesWorldLabels.self, from: try Self.bytes(dir, "labels.json"))
+        let labels = try JSONDecoder().decode(SynthLabels.self, from: try Self.bytes(dir, "labels.json"))
         #expect(labels.format == "kvvision.shapesworld.labels" && labels.version == 1)
         #expect(labels.classes == ["circle", "square", "triangle", "cross"])
         #expect(labels.actions == ["idle", "walk", "run", "jump", "spin"])

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Renders a whole ShapesWorld clip into a directory: `gt.txt`, `labels.json`, optionally
-/// `frames.npy` at a model size, and every frame handed to a video sink (`video.mp4`).
+/// Renders a whole ShapesWorld clip into a directory: `video.mp4` (H.264 via Media's
+/// `VideoWriter`), `gt.txt`, `labels.json`, and optionally `frames.npy` at a model size.
 ///
 /// Invariants: frames are rendered once, in order, into one reused buffer; the ground truth is
 /// accumulated as text (a few dozen bytes per object and frame) and written at the end; a failed
@@ -20,11 +20,12 @@ public enum ClipExporter {
     ///
     /// - Parameters:
     ///   - modelSize: when set, also writes `frames.npy` (area-resampled frames at that size).
-    ///   - videoFrame: called with every RGB24 frame in order (the caller encodes `video.mp4`).
+    ///   - video: whether to write `video.mp4`.
+    ///   - quality: the H.264 CRF of `video.mp4` (0 best … 51 worst).
     ///   - progress: called after each frame with (frames done, total).
     public static func export(config: ScenarioConfig, seed: UInt64, to directory: String,
                               modelSize: (width: Int, height: Int)? = nil,
-                              videoFrame: ([UInt8]) throws -> Void = { _ in },
+                              video: Bool = true, quality: Int = 23,
                               progress: (Int, Int) -> Void = { _, _ in }) throws -> Summary {
         let script = try SceneScript(config: config, seed: seed)
         let renderer = ShapesWorldRenderer(script: script)
@@ -40,27 +41,33 @@ public enum ClipExporter {
             npy = try NPYFrameWriter(path: directory + "/frames.npy", frames: script.frames, width: size.width, height: size.height)
             resampler = AreaResampler(sourceWidth: config.width, sourceHeight: config.height, width: size.width, height: size.height)
         }
+        let writer = video ? try VideoWriter(path: directory + "/video.mp4", width: config.width, height: config.height,
+                                             fps: config.fps, quality: quality) : nil
         var rgb = [UInt8](repeating: 0, count: renderer.frameBytes)
         var gt = ""
         gt.reserveCapacity(script.frames * script.objects.count * 40)
         for frame in 0..<script.frames {
             let truth = try renderer.render(frame: frame, into: &rgb)
             gt += GroundTruthText.lines(truth)
-            try videoFrame(rgb)
-            if let writer = npy, resampler != nil {
+            try writer?.write(rgb: rgb)
+            if let npy, resampler != nil {
                 resampler!.resample(rgb, into: &small)
-                try writer.append(small)
+                try npy.append(small)
             }
             progress(frame + 1, script.frames)
         }
-        if let writer = npy {
+        if let writer {
             try writer.finish()
+            files.append("video.mp4")
+        }
+        if let npy {
+            try npy.finish()
             files.append("frames.npy")
         }
         try write(Data(gt.utf8), to: directory + "/gt.txt")
         files.append("gt.txt")
         let labels: Data
-        do { labels = try ShapesWorldLabels(script: script).encoded() } catch {
+        do { labels = try SynthLabels(script: script).encoded() } catch {
             throw SynthError.write(path: directory + "/labels.json", reason: "\(error)")
         }
         try write(labels, to: directory + "/labels.json")

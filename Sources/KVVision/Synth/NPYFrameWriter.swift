@@ -28,13 +28,7 @@ public final class NPYFrameWriter {
             throw .write(path: path, reason: "cannot create file")
         }
         self.handle = handle
-        var header = "{'descr': '|u1', 'fortran_order': False, 'shape': (\(frames), \(height), \(width), 3), }"
-        let unpadded = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
-        let length = UInt16(header.utf8.count)
-        bytes += [UInt8(length & 0xFF), UInt8(length >> 8)]
-        bytes += Array(header.utf8)
+        let bytes = NpyFile.header(descr: "|u1", shape: [frames, height, width, 3])
         try write(bytes)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 
-/// The `labels.json` of a ShapesWorld clip: vocabularies, clip facts, the full scenario and seed,
+/// The `labels.json` document of a ShapesWorld clip as Synth writes it (Eval reads the parts it
+/// needs with its own `ShapesWorldLabels`): vocabularies, clip facts, the full scenario and seed,
 /// and every object's identity, colour and action segments.
 ///
 /// Format (`"format": "kvvision.shapesworld.labels"`, `"version": 1`), keys sorted:
@@ -10,7 +11,7 @@ import Foundation
 /// [{"from", "to", "action"}]}]` with 1-based inclusive frame ranges that cover every frame.
 ///
 /// Thread-safety: a value type, `Sendable`.
-public struct ShapesWorldLabels: Codable, Sendable, Equatable {
+public struct SynthLabels: Codable, Sendable, Equatable {
     public struct Segment: Codable, Sendable, Equatable {
         public var from: Int
         public var to: Int
