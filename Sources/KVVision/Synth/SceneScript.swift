@@ -4,8 +4,10 @@ import Foundation
 /// pose in every frame, simulated once up front from the scenario and seed.
 ///
 /// State machine per object (`Mode`): `inside` → (moving, reaches an edge, chance `exitRate`)
-/// `exiting` → (no pixel can be in the image) `outside`, parked → (at a segment boundary, after at
-/// least one second out) re-enters from a random edge walking or running inward as `entering` →
+/// `exiting` (walking or running on outward) → (no pixel can be in the image) `outside`, parked →
+/// (at the next segment boundary at least half a second later; segments that start out of sight
+/// last the preset's minimum up to one second more) re-enters from a random edge walking or
+/// running inward as `entering` →
 /// (centre clear of the edges) `inside`. Inside, moving objects bounce off the edges; `entering`
 /// objects never decide to leave. Identity never changes.
 ///
@@ -147,11 +149,14 @@ public struct SceneScript: Sendable {
         s.vx = 0; s.vy = 0; s.spin = 0; s.jitterX = 0; s.jitterY = 0
         var heading = rng.uniform(0...(2 * Double.pi))
 
-        if s.mode == .outside && s.outsideFrames >= config.fps {
+        var moving = config.actionWeights
+        for a in ObjectAction.allCases where !a.moves { moving[a.rawValue] = 0 }
+        let movingAction = { (rng: inout SynthRandom) -> ObjectAction in
+            moving.contains(where: { $0 > 0 }) ? Self.nextAction(moving, excluding: previous, &rng) : .walk
+        }
+        if s.mode == .outside && s.outsideFrames * 2 >= config.fps {
             // Re-enter from a random edge, heading inward.
-            var weights = config.actionWeights
-            for a in ObjectAction.allCases where !a.moves { weights[a.rawValue] = 0 }
-            s.action = weights.contains(where: { $0 > 0 }) ? Self.nextAction(weights, excluding: previous, &rng) : .walk
+            s.action = movingAction(&rng)
             let off = extentRadius(size: size) + 1
             let edge = rng.int(in: 0...3)
             let inward = [0.0, Double.pi, Double.pi / 2, -Double.pi / 2][edge]
@@ -165,8 +170,12 @@ public struct SceneScript: Sendable {
             s.mode = .entering
             s.outsideFrames = 0
         } else if s.mode == .outside {
-            return  // parked out of sight until the next boundary
+            // Parked out of sight for one short segment, then back.
+            let short = config.segmentSeconds.lowerBound...min(config.segmentSeconds.upperBound, config.segmentSeconds.lowerBound + 1)
+            s.segmentEnd = frame + max(1, Int((rng.uniform(short) * Double(config.fps)).rounded()))
+            return
         } else if s.mode == .exiting {
+            s.action = movingAction(&rng)
             heading = atan2(s.exitY, s.exitX)  // keep leaving
         } else if s.action.moves, rng.chance(config.occlusionRate) {
             // Head for another object that is in view: a crossing.
@@ -235,7 +244,7 @@ public struct SceneScript: Sendable {
                 if hitY { s.vy = -s.vy }
             }
         case .exiting:
-            let e = extentRadius(size: size) + 30  // + a jump's lift
+            let e = extentRadius(size: size)  // exiting objects always walk or run, so no hop lifts them
             if s.x < -e || s.x > w + e || s.y < -e || s.y > h + e {
                 s.mode = .outside
                 s.outsideFrames = 0
