@@ -10,10 +10,11 @@ enum CLI {
     static var commands: [any Command.Type] {
         [
             ProbeCommand.self,
-            EvalCommand.self,
-            BenchCommand.self,
             InspectCommand.self,
             EncodeCommand.self,
+            SynthCommand.self,
+            EvalCommand.self,
+            BenchCommand.self,
         ]
     }
 
