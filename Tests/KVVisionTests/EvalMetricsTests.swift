@@ -41,7 +41,7 @@ import Testing
     static func evaluate(_ file: String, groundTruth: String = "gt/gt.txt") throws -> EvalReport {
         let gtURL = TestFiles.fixture("eval/" + groundTruth)
         let gt = try GroundTruth.read(gtURL)
-        let labels = try ShapesWorldLabels.read(gtURL.deletingLastPathComponent().appendingPathComponent("labels.json"))
+        let labels = try EvalLabels.read(gtURL.deletingLastPathComponent().appendingPathComponent("labels.json"))
         let pred = try Predictions.read(TestFiles.fixture("eval/" + file))
         return try Evaluator.evaluate(groundTruth: gt, predictions: pred, labels: labels)
     }
