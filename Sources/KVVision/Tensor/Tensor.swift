@@ -52,6 +52,17 @@ public struct Tensor: Sendable, Equatable {
         shape = newShape
     }
 
+    /// Copies `other`'s shape and elements into this tensor, reusing its allocation when it
+    /// is large enough (unlike assignment, which would share storage and copy on the next write).
+    public mutating func copyElements(from other: Tensor) {
+        resize(other.shape)
+        storage.withUnsafeMutableBufferPointer { dst in
+            other.storage.withUnsafeBufferPointer { src in
+                if let d = dst.baseAddress, let s = src.baseAddress { d.update(from: s, count: src.count) }
+            }
+        }
+    }
+
     /// Element access by full index (slow path; for tests and small bookkeeping).
     public subscript(_ index: Int...) -> Float {
         get { storage[offset(index)] }
@@ -77,6 +88,10 @@ public enum TensorError: KVVisionError, Equatable {
     case reshape(from: [Int], to: [Int])
     /// An operation got operands whose shapes do not fit.
     case shapeMismatch(op: String, expected: [Int], found: [Int])
+    /// A file could not be opened, read, mapped or written.
+    case io(path: String, message: String)
+    /// A `.npy` file is not a float32, little-endian, C-order array this reader accepts.
+    case npyFormat(path: String, problem: String)
 
     public var description: String {
         switch self {
@@ -86,6 +101,10 @@ public enum TensorError: KVVisionError, Equatable {
             return "cannot reshape tensor \(from) to \(to): element counts differ"
         case let .shapeMismatch(op, expected, found):
             return "\(op): expected shape \(expected), found \(found)"
+        case let .io(path, message):
+            return "\(path): \(message)"
+        case let .npyFormat(path, problem):
+            return "\(path): not a supported .npy file: \(problem)"
         }
     }
 }

@@ -1,0 +1,68 @@
+import CFFmpeg
+
+/// Owner of one opened input `AVFormatContext` (a demuxer and its I/O), with the interrupt
+/// callback installed before the first blocking call.
+///
+/// Invariants: `pointer` is non-NULL and opened (`avformat_open_input` succeeded) for the object's
+/// whole life; `deinit` closes it exactly once (`avformat_close_input`). `interrupt` outlives every
+/// FFmpeg call on the context because the context holds it.
+///
+/// Thread-safety: not thread-safe (except `interrupt.cancel()`); used by one source or probe.
+final class FFInputContext {
+    let pointer: UnsafeMutablePointer<AVFormatContext>
+    let location: InputLocation
+    let interrupt: MediaInterrupt
+
+    /// Opens `location` and reads its stream information, each under `options.openTimeout`.
+    init(_ location: InputLocation, options: FrameSourceOptions, interrupt: MediaInterrupt) throws(MediaError) {
+        FFmpegLog.configure()
+        try location.checkLocalFile()
+        self.location = location
+        self.interrupt = interrupt
+        guard let context = avformat_alloc_context() else { throw .allocationFailed(what: "format context") }
+        context.pointee.interrupt_callback = interrupt.callback
+
+        var dict: OpaquePointer?
+        defer { av_dict_free(&dict) }
+        let microseconds = String(Int64(min(options.openTimeout, options.readTimeout) * 1_000_000))
+        if location.isRTSP {
+            av_dict_set(&dict, "rtsp_transport", options.rtspTransport.rawValue, 0)
+            av_dict_set(&dict, "timeout", microseconds, 0)  // socket I/O timeout in µs (rw_timeout is rejected)
+        } else if location.isNetwork {
+            av_dict_set(&dict, "rw_timeout", microseconds, 0)
+            av_dict_set(&dict, "timeout", microseconds, 0)
+        }
+
+        var opened: UnsafeMutablePointer<AVFormatContext>? = context
+        interrupt.arm(seconds: options.openTimeout)
+        var ret = avformat_open_input(&opened, location.source, nil, &dict)
+        interrupt.disarm()
+        // On failure avformat_open_input frees the context and sets `opened` to NULL.
+        guard ret >= 0, let opened else { throw Self.failure(ret, location, interrupt, options.openTimeout, stage: "open") }
+        pointer = opened
+
+        interrupt.arm(seconds: options.openTimeout)
+        ret = avformat_find_stream_info(opened, nil)
+        interrupt.disarm()
+        if ret < 0 { throw Self.failure(ret, location, interrupt, options.openTimeout, stage: "open") }
+    }
+
+    /// The typed error for a failed blocking call: cancelled, timed out, or FFmpeg's own message.
+    static func failure(_ ret: Int32, _ location: InputLocation, _ interrupt: MediaInterrupt, _ seconds: Double, stage: String) -> MediaError {
+        if interrupt.isCancelled { return .cancelled(source: location.source) }
+        if interrupt.expired || ret == kvv_averror_exit() || ret == kvv_averror(ETIMEDOUT) {
+            return .timedOut(source: location.source, stage: stage, seconds: seconds)
+        }
+        return .openFailed(source: location.source, message: MediaError.ffmpegMessage(ret))
+    }
+
+    /// The streams as typed pointers.
+    var streams: [UnsafeMutablePointer<AVStream>] {
+        (0..<Int(pointer.pointee.nb_streams)).compactMap { pointer.pointee.streams[$0] }
+    }
+
+    deinit {
+        var p: UnsafeMutablePointer<AVFormatContext>? = pointer
+        avformat_close_input(&p)
+    }
+}

@@ -1,0 +1,44 @@
+/// Per-stream scratch of the ViT encoder for one input size: every buffer a frame needs,
+/// allocated once, so steady-state encoding allocates nothing.
+///
+/// Invariants: all buffers are sized for `height × width` input and the model it was made by
+/// (`VisionTransformer.makeState`); `tokens` holds the last frame's output `[1+P, D]`.
+/// `base` is `cls + pos[0]` in row 0 and `pos[i] + patch bias` in rows 1… (position embedding
+/// resampled to this grid when it differs from the trained one).
+///
+/// Thread-safety: a value type owned by one stream; never share one state between threads.
+public struct EncoderState: Sendable {
+    /// Input height and width in pixels.
+    public let height: Int
+    public let width: Int
+    /// Patch grid rows and columns.
+    public let grid: (h: Int, w: Int)
+    /// Output tokens of the last `encode`, `[1+P, D]`.
+    public internal(set) var tokens: Tensor
+
+    var base: Tensor
+    var patches: Tensor
+    var x: Tensor
+    var y: Tensor
+    var qkv: Tensor
+    var attn: Tensor
+    var scores: Tensor
+    var hidden: Tensor
+
+    init(height: Int, width: Int, config: ModelConfig, base: Tensor) {
+        self.height = height
+        self.width = width
+        let p = config.patchSize
+        grid = (height / p, width / p)
+        let n = 1 + grid.h * grid.w, d = config.dim
+        self.base = base
+        tokens = Tensor(shape: [n, d])
+        patches = Tensor(shape: [grid.h * grid.w, 3 * p * p])
+        x = Tensor(shape: [n, d])
+        y = Tensor(shape: [n, d])
+        qkv = Tensor(shape: [n, 3 * d])
+        attn = Tensor(shape: [n, d])
+        scores = Tensor(shape: [config.heads, n, n])
+        hidden = Tensor(shape: [n, config.mlpDim])
+    }
+}

@@ -1,0 +1,186 @@
+/// The spatial encoder: a timm-compatible ViT (class token, learned absolute position embedding,
+/// pre-norm blocks with qkv bias, exact GELU MLP, final LayerNorm). Output per frame: tokens
+/// `[1+P, D]`, the same as timm's `forward_features`.
+///
+/// Weights use timm names (see docs/model.md "Spatial encoder tensors"). Block order per layer:
+/// `x += proj(attn(norm1(x)))`, `x += fc2(gelu(fc1(norm2(x))))`. In the implementation the proj
+/// and fc2 biases are not added by their GEMMs but folded into the next LayerNorm pass, which adds
+/// them to the residual stream first (one pass over memory fewer per GEMM).
+///
+/// Invariants: immutable after load; every weight has the shape the config implies.
+/// Thread-safety: `Sendable` and immutable — share one model across threads and streams; each
+/// stream owns its `EncoderState`.
+public struct VisionTransformer: Sendable {
+    struct Block: Sendable {
+        var norm1W, norm1B, qkvW, qkvB, projW, projB, norm2W, norm2B, fc1W, fc1B, fc2W, fc2B: Tensor
+    }
+
+    public let config: ModelConfig
+    let cls: Tensor        // [D]
+    let pos: Tensor        // [1+P, D]
+    let patchW: Tensor     // [D, 3·p·p]
+    let patchB: Tensor     // [D]
+    let blocks: [Block]
+    let normW: Tensor, normB: Tensor
+
+    /// Names and shapes of every tensor the encoder needs, in load order.
+    public static func requiredTensors(_ c: ModelConfig) -> [(name: String, shape: [Int])] {
+        let d = c.dim, p = c.patchSize, n = 1 + c.grid.h * c.grid.w
+        var list: [(String, [Int])] = [("cls_token", [1, 1, d]), ("pos_embed", [1, n, d]),
+                                       ("patch_embed.proj.weight", [d, 3, p, p]), ("patch_embed.proj.bias", [d])]
+        for i in 0..<c.depth {
+            let b = "blocks.\(i)."
+            list += [(b + "norm1.weight", [d]), (b + "norm1.bias", [d]), (b + "attn.qkv.weight", [3 * d, d]), (b + "attn.qkv.bias", [3 * d]),
+                     (b + "attn.proj.weight", [d, d]), (b + "attn.proj.bias", [d]), (b + "norm2.weight", [d]), (b + "norm2.bias", [d]),
+                     (b + "mlp.fc1.weight", [c.mlpDim, d]), (b + "mlp.fc1.bias", [c.mlpDim]), (b + "mlp.fc2.weight", [d, c.mlpDim]),
+                     (b + "mlp.fc2.bias", [d])]
+        }
+        list += [("norm.weight", [d]), ("norm.bias", [d])]
+        return list
+    }
+
+    /// Loads the encoder from `file` with `config`; returns the tensors it did not use.
+    public static func load(_ file: SafetensorsFile, config: ModelConfig) throws(WeightsError) -> (model: VisionTransformer, unused: [String]) {
+        try config.validate()
+        var loader = WeightsLoader(file: file)
+        var byName: [String: Tensor] = [:]
+        let d = config.dim, p = config.patchSize, n = 1 + config.grid.h * config.grid.w
+        for (name, shape) in requiredTensors(config) {
+            let view: [Int]? = switch name {
+            case "cls_token": [d]
+            case "pos_embed": [n, d]
+            case "patch_embed.proj.weight": [d, 3 * p * p]
+            default: nil
+            }
+            byName[name] = try loader.take(name, shape: shape, as: view)
+        }
+        return (try VisionTransformer(config: config, tensors: byName), loader.unused)
+    }
+
+    /// Opens `path`, reads or infers its config, and loads the encoder.
+    public static func load(path: String, heads: Int? = nil, imageSize: [Int]? = nil) throws(WeightsError) -> (model: VisionTransformer, unused: [String]) {
+        let file = try SafetensorsFile(path: path)
+        return try load(file, config: ModelConfig.from(file, heads: heads, imageSize: imageSize))
+    }
+
+    /// A model with random weights (uniform, seeded) of `config`'s shape, for benchmarks.
+    public static func random(config: ModelConfig, seed: UInt64 = 1) throws(WeightsError) -> VisionTransformer {
+        try config.validate()
+        var state = seed
+        func next() -> Float {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Float(Double((z ^ (z >> 31)) >> 11) / Double(1 << 53) * 0.1 - 0.05)
+        }
+        var byName: [String: Tensor] = [:]
+        let d = config.dim, p = config.patchSize, n = 1 + config.grid.h * config.grid.w
+        for (name, shape) in requiredTensors(config) {
+            let view: [Int] = switch name {
+            case "cls_token": [d]
+            case "pos_embed": [n, d]
+            case "patch_embed.proj.weight": [d, 3 * p * p]
+            default: shape
+            }
+            let isScale = name.hasSuffix("norm1.weight") || name.hasSuffix("norm2.weight") || name == "norm.weight"
+            let count = view.reduce(1, *)
+            byName[name] = try? Tensor(shape: view, storage: (0..<count).map { _ in isScale ? 1 + next() : next() })
+        }
+        return try VisionTransformer(config: config, tensors: byName)
+    }
+
+    private init(config: ModelConfig, tensors t: [String: Tensor]) throws(WeightsError) {
+        func get(_ name: String) throws(WeightsError) -> Tensor {
+            guard let v = t[name] else { throw .missingTensor(path: config.name, tensor: name) }
+            return v
+        }
+        self.config = config
+        cls = try get("cls_token")
+        pos = try get("pos_embed")
+        patchW = try get("patch_embed.proj.weight")
+        patchB = try get("patch_embed.proj.bias")
+        var blocks: [Block] = []
+        for i in 0..<config.depth {
+            let b = "blocks.\(i)."
+            blocks.append(Block(norm1W: try get(b + "norm1.weight"), norm1B: try get(b + "norm1.bias"),
+                                qkvW: try get(b + "attn.qkv.weight"), qkvB: try get(b + "attn.qkv.bias"),
+                                projW: try get(b + "attn.proj.weight"), projB: try get(b + "attn.proj.bias"),
+                                norm2W: try get(b + "norm2.weight"), norm2B: try get(b + "norm2.bias"),
+                                fc1W: try get(b + "mlp.fc1.weight"), fc1B: try get(b + "mlp.fc1.bias"),
+                                fc2W: try get(b + "mlp.fc2.weight"), fc2B: try get(b + "mlp.fc2.bias")))
+        }
+        self.blocks = blocks
+        normW = try get("norm.weight")
+        normB = try get("norm.bias")
+    }
+
+    /// Number of parameters of the encoder.
+    public var parameterCount: Int {
+        var n = cls.count + pos.count + patchW.count + patchB.count + normW.count + normB.count
+        for b in blocks {
+            n += [b.norm1W, b.norm1B, b.qkvW, b.qkvB, b.projW, b.projB, b.norm2W, b.norm2B, b.fc1W, b.fc1B, b.fc2W, b.fc2B].reduce(0) { $0 + $1.count }
+        }
+        return n
+    }
+
+    /// The GEMMs of one frame at `height × width`: (m, n, k, how many per frame).
+    public func gemmShapes(height: Int, width: Int) -> [(m: Int, n: Int, k: Int, count: Int)] {
+        let c = config, p = c.patchSize, np = (height / p) * (width / p), t = np + 1, d = c.dim
+        return [(np, d, 3 * p * p, 1), (t, 3 * d, d, c.depth), (t, t, c.headDim, c.depth * c.heads),
+                (t, c.headDim, t, c.depth * c.heads), (t, d, d, c.depth), (t, c.mlpDim, d, c.depth), (t, d, c.mlpDim, c.depth)]
+    }
+
+    /// Multiply-add FLOPs (2 per MAC) of the GEMMs of one frame.
+    public func flopsPerFrame(height: Int, width: Int) -> Int {
+        gemmShapes(height: height, width: width).reduce(0) { $0 + 2 * $1.m * $1.n * $1.k * $1.count }
+    }
+
+    /// Scratch for `height × width` input (multiples of the patch size); resamples the position
+    /// embedding when the grid differs from the trained one.
+    public func makeState(height: Int, width: Int) throws(WeightsError) -> EncoderState {
+        let p = config.patchSize
+        guard height > 0, width > 0, height % p == 0, width % p == 0, height <= 16384, width <= 16384 else {
+            throw .badInput(expected: "[3, H, W] with H and W positive multiples of \(p)", found: [3, height, width])
+        }
+        let d = config.dim
+        let gh = height / p, gw = width / p
+        var posHere: Tensor
+        do {
+            posHere = try PositionResampling.resample(pos, prefixTokens: 1, from: config.grid, to: (gh, gw))
+        } catch { throw .kernel(error) }
+        for j in 0..<d { posHere.storage[j] += cls.storage[j] }
+        for r in 1..<(1 + gh * gw) {
+            for j in 0..<d { posHere.storage[r * d + j] += patchB.storage[j] }
+        }
+        return EncoderState(height: height, width: width, config: config, base: posHere)
+    }
+
+    /// Encodes one normalised frame `[3, H, W]` (H, W as `state`'s); the tokens are left in `state.tokens`.
+    public func encode(_ image: Tensor, state: inout EncoderState, pool: ThreadPool = Parallel.pool) throws(WeightsError) {
+        guard image.shape == [3, state.height, state.width] else {
+            throw .badInput(expected: "[3, \(state.height), \(state.width)]", found: image.shape)
+        }
+        do {
+            try forward(image, &state, pool)
+        } catch { throw .kernel(error) }
+    }
+
+    private func forward(_ image: Tensor, _ s: inout EncoderState, _ pool: ThreadPool) throws(TensorError) {
+        let eps = config.layerNormEps
+        try PatchEmbedding.embed(image, patch: config.patchSize, weight: patchW, base: s.base, patches: &s.patches, into: &s.x, pool: pool)
+        var pending: Tensor? = nil
+        for b in blocks {
+            try LayerNorm.apply(&s.x, addingBias: pending, weight: b.norm1W, bias: b.norm1B, eps: eps, into: &s.y, pool: pool)
+            try GEMM.matmul(s.y, b.qkvW, transposeB: true, bias: b.qkvB, into: &s.qkv)
+            try MultiHeadAttention.selfAttention(qkv: s.qkv, heads: config.heads, into: &s.attn, scores: &s.scores, pool: pool)
+            try GEMM.matmul(s.attn, b.projW, transposeB: true, into: &s.x, accumulate: true)
+            try LayerNorm.apply(&s.x, addingBias: b.projB, weight: b.norm2W, bias: b.norm2B, eps: eps, into: &s.y, pool: pool)
+            try GEMM.matmul(s.y, b.fc1W, transposeB: true, into: &s.hidden)
+            try Activation.gelu(&s.hidden, bias: b.fc1B, pool: pool)
+            try GEMM.matmul(s.hidden, b.fc2W, transposeB: true, into: &s.x, accumulate: true)
+            pending = b.fc2B
+        }
+        try LayerNorm.apply(&s.x, addingBias: pending, weight: normW, bias: normB, eps: eps, into: &s.tokens, pool: pool)
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A TCP listener on 127.0.0.1 that accepts connections and never sends a byte: a camera or web
+/// server that stopped answering. Also hands out a port that is certainly closed.
+///
+/// Thread-safety: accepted sockets are tracked under a lock; `stop()` (or deinit) closes everything.
+final class SilentTCPServer: @unchecked Sendable {
+    let port: Int
+    private let listener: Int32
+    private let lock = NSLock()
+    private var accepted: [Int32] = []
+    private var stopped = false
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0, listen(fd, 16) == 0 else { close(fd); throw POSIXError(.EADDRINUSE) }
+        listener = fd
+        port = Self.localPort(fd)
+        let thread = Thread { [self] in acceptLoop() }
+        thread.start()
+    }
+
+    /// A port on 127.0.0.1 with nothing listening (bound, read, closed again).
+    static func closedPort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let port = localPort(fd)
+        close(fd)
+        return port
+    }
+
+    private static func localPort(_ fd: Int32) -> Int {
+        var addr = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    private func acceptLoop() {
+        while true {
+            let c = accept(listener, nil, nil)
+            lock.lock()
+            defer { lock.unlock() }
+            if stopped { if c >= 0 { close(c) }; return }
+            if c >= 0 { accepted.append(c) } else if errno != EINTR { return }
+        }
+    }
+
+    /// Closes the listener and every accepted connection.
+    func stop() {
+        lock.lock()
+        let wasStopped = stopped
+        stopped = true
+        let open = accepted
+        accepted = []
+        lock.unlock()
+        guard !wasStopped else { return }
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        for c in open { close(c) }
+    }
+
+    deinit { stop() }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+@testable import KVVision
+
+/// The ViT encoder against timm reference outputs (tools/reference/make_vit_fixtures.py).
+@Suite struct VisionTransformerTests {
+    static func path(_ name: String) -> String { TestFiles.fixture("vit/" + name).path }
+
+    /// Encodes every frame of `input` and returns (max abs error, max error relative to the
+    /// largest reference magnitude) against `expected`.
+    static func compare(model: String, input: String, expected: String) throws -> (abs: Double, rel: Double) {
+        let (vit, unused) = try VisionTransformer.load(path: path(model))
+        #expect(unused.isEmpty, "unused tensors: \(unused)")
+        let x = try NpyFile.read(path: path(input))
+        let want = try NpyFile.read(path: path(expected))
+        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        var state = try vit.makeState(height: h, width: w)
+        let tokens = want.count / n
+        #expect(want.shape == [n, 1 + (h / 8) * (w / 8), vit.config.dim])
+        var worst = 0.0, scale = 0.0
+        for f in 0..<n {
+            let frame = try Tensor(shape: [3, h, w], storage: Array(x.storage[(f * 3 * h * w)..<((f + 1) * 3 * h * w)]))
+            try vit.encode(frame, state: &state)
+            #expect(state.tokens.count == tokens)
+            for i in 0..<tokens {
+                let ref = Double(want.storage[f * tokens + i])
+                worst = max(worst, abs(Double(state.tokens.storage[i]) - ref))
+                scale = max(scale, abs(ref))
+            }
+        }
+        print("vit fixture \(model) \(input): max abs error \(worst), relative \(worst / scale)")
+        return (worst, worst / scale)
+    }
+
+    @Test func tinyF32MatchesTimmTo1e4() throws {
+        let e = try Self.compare(model: "tiny.safetensors", input: "input.npy", expected: "expected.npy")
+        #expect(e.abs <= 1e-4)
+    }
+
+    @Test func tinyF16WeightsMatchTimmWithTheSameRoundedWeights() throws {
+        let e = try Self.compare(model: "tiny-f16.safetensors", input: "input.npy", expected: "expected-f16.npy")
+        #expect(e.abs <= 1e-4)
+    }
+
+    @Test func largerGridResamplesPositionEmbeddingLikeTimm() throws {
+        let e = try Self.compare(model: "tiny.safetensors", input: "input-grid.npy", expected: "expected-grid.npy")
+        #expect(e.abs <= 1e-4)
+    }
+
+    @Test func smallerGridResamplesPositionEmbeddingLikeTimm() throws {
+        let e = try Self.compare(model: "tiny.safetensors", input: "input-grid-small.npy", expected: "expected-grid-small.npy")
+        #expect(e.abs <= 1e-4)
+    }
+
+    @Test func configComesFromMetadata() throws {
+        let (vit, _) = try VisionTransformer.load(path: Self.path("tiny.safetensors"))
+        #expect(vit.config.imageSize == [32, 48])
+        #expect(vit.config.dim == 64 && vit.config.depth == 2 && vit.config.heads == 4 && vit.config.patchSize == 8)
+        #expect(vit.config.mlpDim == 256)
+        #expect(vit.parameterCount == 64 + 25 * 64 + 64 * 192 + 64 + 2 * (4 * 64 + 192 * 64 + 192 + 64 * 64 + 64 + 256 * 64 + 256 + 64 * 256 + 64) + 128)
+    }
+
+    @Test func encodingTheSameFrameTwiceGivesIdenticalTokensAndReusesBuffers() throws {
+        let vit = try VisionTransformer.random(config: ModelConfig(imageSize: [16, 24], patchSize: 8, dim: 32, depth: 2, heads: 2))
+        var state = try vit.makeState(height: 16, width: 24)
+        var rng = SplitMix64(seed: 3)
+        let frame = try Tensor(shape: [3, 16, 24], storage: (0..<(3 * 16 * 24)).map { _ in rng.nextFloat() })
+        try vit.encode(frame, state: &state)
+        let first = state.tokens
+        try vit.encode(frame, state: &state)
+        #expect(state.tokens == first)
+        #expect(state.tokens.shape == [7, 32])
+    }
+
+    @Test func rejectsFrameOfWrongSizeAndGridsNotMultipleOfPatch() throws {
+        let vit = try VisionTransformer.random(config: ModelConfig(imageSize: [16, 16], patchSize: 8, dim: 16, depth: 1, heads: 2))
+        var state = try vit.makeState(height: 16, width: 16)
+        #expect(throws: WeightsError.self) { try vit.encode(Tensor(shape: [3, 8, 16]), state: &state) }
+        #expect(throws: WeightsError.self) { try vit.makeState(height: 12, width: 16) }
+    }
+
+    @Test func normalisationMapsBytesToMeanStdScaledCHW() throws {
+        let norm = try ImageNormalization(mean: [0.5, 0.25, 0], std: [0.5, 0.25, 1])
+        let rgb: [UInt8] = [255, 0, 51, 0, 255, 102]  // 2x1 image
+        var out = Tensor(shape: [0])
+        try norm.apply(rgb: rgb, width: 2, height: 1, into: &out)
+        #expect(out.shape == [3, 1, 2])
+        let want: [Float] = [1, -1, -1, 3, 0.2, 0.4]
+        for (a, b) in zip(out.storage, want) { #expect(abs(a - b) < 1e-6) }
+        #expect(throws: WeightsError.self) { try norm.apply(rgb: [1, 2], width: 2, height: 1, into: &out) }
+        #expect(throws: WeightsError.self) { try ImageNormalization(mean: [0, 0, 0], std: [1, 0, 1]) }
+    }
+}
