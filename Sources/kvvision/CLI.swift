@@ -9,10 +9,12 @@ enum CLI {
     /// All subcommands, in the order `--help` lists them.
     static var commands: [any Command.Type] {
         [
-            EvalCommand.self,
-            BenchCommand.self,
+            ProbeCommand.self,
             InspectCommand.self,
             EncodeCommand.self,
+            SynthCommand.self,
+            EvalCommand.self,
+            BenchCommand.self,
         ]
     }
 
