@@ -12,13 +12,16 @@ DIR=${KVV_BENCH_DIR:-/tmp/kvvision-bench-deit}
 [ -f "$DIR/deit-tiny.safetensors" ] || $PY tools/reference/make_vit_fixtures.py --deit-tiny "$DIR" >&2
 swift build -c release >&2
 BIN=.build/release/kvvision
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq 1 "$ROUNDS"); do
   $BIN bench encoder --model "$DIR/deit-tiny.safetensors" --heads 3 --threads "$THREADS" --frames 30 --runs 5 --json > "$DIR/kvv-$r.json"
   $PY tools/bench/encoder_peers.py --model "$DIR/deit-tiny.safetensors" --threads "$THREADS" --frames 30 --runs 5 --onnx "$DIR/deit-tiny.onnx" > "$DIR/peers-$r.json"
 done
-$PY - "$DIR" "$ROUNDS" "$THREADS" <<'PYEOF'
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+$PY - "$DIR" "$ROUNDS" "$THREADS" "$LOAD_BEFORE" "$LOAD_AFTER" "$(nproc)" <<'PYEOF'
 import json, statistics, sys
 d, rounds, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+print(f"machine: {sys.argv[6]} cores; load average before {sys.argv[4]}, after {sys.argv[5]} (figures are only comparable on an idle machine)")
 kv = [json.load(open(f"{d}/kvv-{r}.json")) for r in range(1, rounds + 1)]
 pe = [json.load(open(f"{d}/peers-{r}.json")) for r in range(1, rounds + 1)]
 m = statistics.median
