@@ -147,6 +147,31 @@ import Testing
         }
     }
 
+    @Test func pooledAttentionAndRowSplitGEMMMatchNaiveLoops() throws {
+        var rng = SplitMix64(seed: 19)
+        let blasThreads = GEMM.threads
+        GEMM.setThreads(1)
+        defer { GEMM.setThreads(blasThreads) }
+        let pool = ThreadPool(threads: 3)
+        let (nq, nk, heads, kvHeads, dh) = (97, 70, 4, 2, 6)
+        let q = Self.random([nq, heads * dh], &rng, scale: 2)
+        let k = Self.random([nk, kvHeads * dh], &rng, scale: 2), v = Self.random([nk, kvHeads * dh], &rng)
+        var out = Tensor(shape: [0]), scores = Tensor(shape: [0])
+        try MultiHeadAttention.forward(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, into: &out, scores: &scores, pool: pool)
+        let ref = Self.naiveAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads)
+        for i in ref.indices { #expect(abs(Double(out.storage[i]) - ref[i]) < 1e-5) }
+        let a = Self.random([101, 13], &rng), w = Self.random([9, 13], &rng), bias = Self.random([9], &rng)
+        var c = Tensor(shape: [0])
+        try GEMM.matmul(a, w, transposeB: true, bias: bias, into: &c, pool: pool)
+        for i in 0..<101 {
+            for j in 0..<9 {
+                var acc = Double(bias[j])
+                for p in 0..<13 { acc += Double(a[i, p]) * Double(w[j, p]) }
+                #expect(abs(Double(c[i, j]) - acc) < 1e-4)
+            }
+        }
+    }
+
     @Test func selfAttentionOnFusedQKVEqualsSeparateTensors() throws {
         var rng = SplitMix64(seed: 16)
         let n = 11, heads = 3, dh = 7, d = heads * dh

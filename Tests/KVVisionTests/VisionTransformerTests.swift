@@ -47,6 +47,20 @@ import Testing
         #expect(e.abs <= 1e-4)
     }
 
+    @Test func poolSplitGEMMsAndFusedAttentionGiveTheSameTokens() throws {
+        let (vit, _) = try VisionTransformer.load(path: Self.path("tiny.safetensors"))
+        let x = try NpyFile.read(path: Self.path("input.npy"))
+        let want = try NpyFile.read(path: Self.path("expected.npy"))
+        let frame = try Tensor(shape: [3, 32, 48], storage: Array(x.storage[0..<(3 * 32 * 48)]))
+        var state = try vit.makeState(height: 32, width: 48)
+        let blasThreads = GEMM.threads
+        GEMM.setThreads(1)  // pool mode: rows and (head, query block) tasks over the pool
+        defer { GEMM.setThreads(blasThreads) }
+        try vit.encode(frame, state: &state, pool: ThreadPool(threads: 3))
+        let worst = zip(state.tokens.storage, want.storage.prefix(state.tokens.count)).map { abs($0 - $1) }.max() ?? 1
+        #expect(worst <= 1e-4)
+    }
+
     @Test func configComesFromMetadata() throws {
         let (vit, _) = try VisionTransformer.load(path: Self.path("tiny.safetensors"))
         #expect(vit.config.imageSize == [32, 48])
