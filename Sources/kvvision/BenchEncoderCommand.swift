@@ -19,8 +19,8 @@ enum BenchEncoderCommand: Command {
       --shape NAME    random weights of a named shape: \(ModelConfig.presetNames.joined(separator: ", ")) (default deit-tiny)
       --threads N     worker and OpenBLAS threads (default: KVVISION_THREADS or all cores)
       --pool-threads N  worker threads for the non-BLAS kernels only (default: --threads)
-      --gemm MODE     blas: OpenBLAS threads parallelise each GEMM (default); pool: OpenBLAS
-                      single-threaded, GEMM rows and attention heads split over kvvision's pool
+      --gemm MODE     pool (default): OpenBLAS single-threaded, GEMM rows and attention
+                      (head, query block) tasks split over kvvision's pool; blas: OpenBLAS threads
       --frames N      frames per run (default 30)
       --runs N        runs (default 5)
       --json          machine-readable output: fps, gflops, sgemm_gflops, ratio, …
@@ -68,7 +68,7 @@ enum BenchEncoderCommand: Command {
         let shape = try args.option("--shape")
         let threads = try args.int("--threads", in: 1...256) ?? Parallel.defaultThreads
         let poolThreads = try args.int("--pool-threads", in: 1...256)
-        let gemm = try args.option("--gemm", expected: "blas or pool") { Parallel.GEMMThreading(rawValue: $0) } ?? .blas
+        let gemm = try args.option("--gemm", expected: "blas or pool") { Parallel.GEMMThreading(rawValue: $0) } ?? .pool
         let frames = try args.int("--frames", in: 1...100_000) ?? 30
         let runs = try args.int("--runs", in: 1...1000) ?? 5
         let options = try ModelOptions(&args)

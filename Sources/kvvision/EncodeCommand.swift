@@ -6,7 +6,7 @@ enum EncodeCommand: Command {
     static let name = "encode"
     static let summary = "run the ViT encoder on a float32 NCHW .npy and write the tokens as .npy"
     static let help = """
-    Usage: kvvision encode --model MODEL --input-tensor X.npy --out Y.npy [--threads N] [--gemm blas|pool] [--heads N] [--image-size WxH]
+    Usage: kvvision encode --model MODEL --input-tensor X.npy --out Y.npy [--threads N] [--gemm pool|blas] [--heads N] [--image-size WxH]
 
     Reads X.npy, float32 [N, 3, H, W] already normalised (H and W multiples of the patch size; a
     grid other than the trained one resamples the position embedding as timm does), and writes
@@ -17,7 +17,7 @@ enum EncodeCommand: Command {
       --input-tensor X     input .npy (float32, little-endian, C order)
       --out Y              output .npy
       --threads N          worker and OpenBLAS threads (default: KVVISION_THREADS or all cores)
-      --gemm blas|pool     GEMM threading: OpenBLAS threads (default) or kvvision's pool
+      --gemm pool|blas     GEMM threading: kvvision's pool (default) or OpenBLAS threads
     \(ModelOptions.help)
     """
 
@@ -26,7 +26,7 @@ enum EncodeCommand: Command {
         guard let inputPath = try args.option("--input-tensor") else { throw UsageError("missing --input-tensor") }
         guard let outPath = try args.option("--out") else { throw UsageError("missing --out") }
         let threads = try args.int("--threads", in: 1...256)
-        let gemm = try args.option("--gemm", expected: "blas or pool") { Parallel.GEMMThreading(rawValue: $0) } ?? .blas
+        let gemm = try args.option("--gemm", expected: "blas or pool") { Parallel.GEMMThreading(rawValue: $0) } ?? .pool
         let options = try ModelOptions(&args)
         try args.finish()
         Parallel.setThreads(threads ?? Parallel.defaultThreads, gemm: gemm)
