@@ -10,6 +10,8 @@ enum BenchCommand: Command {
     static var kinds: [any Command.Type] {
         [
             BenchDecodeCommand.self,
+            BenchEncoderCommand.self,
+            BenchTemporalCommand.self,
         ]
     }
 

@@ -10,6 +10,9 @@ enum CLI {
     static var commands: [any Command.Type] {
         [
             ProbeCommand.self,
+            InspectCommand.self,
+            EncodeCommand.self,
+            SynthCommand.self,
             EvalCommand.self,
             BenchCommand.self,
         ]
