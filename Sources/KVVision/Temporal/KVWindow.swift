@@ -132,6 +132,9 @@ public struct KVWindow: Sendable {
                     owners: (0..<n).map { Int(tokenOwner[index * t + $0]) })
     }
 
+    /// Owner id of token row `row` (meaningful only for rows `fillBias` leaves finite).
+    func owner(row: Int) -> Int { Int(tokenOwner[row]) }
+
     /// Writes one frame: rows `rows` (default: all) of `keys` (rotated) and `values`, tensors of
     /// `kvHeads·headDim` columns, are its 1 ≤ n ≤ 1 + M tokens; `contentKeys` holds the same keys
     /// before rotation (used by `merge` to measure similarity); `owners` one id per token (each

@@ -18,6 +18,8 @@ public struct TemporalState: Sendable {
     var bias: Tensor
     var scores: Tensor
     var attended: Tensor
+    /// Per-head scores for `ownerAffinity`, sized on first use.
+    var headScores = Tensor(shape: [0])
 
     init(window: KVWindow, modelDim: Int, queryWidth: Int) {
         self.window = window
@@ -34,7 +36,7 @@ public struct TemporalState: Sendable {
 
     /// Bytes allocated for the window plus the scratch tensors (array capacities).
     public var allocatedBytes: Int {
-        let scratch = [output, queries, contentKeys, keys, values, bias, scores, attended]
+        let scratch = [output, queries, contentKeys, keys, values, bias, scores, attended, headScores]
             .reduce(0) { $0 + $1.storage.capacity * MemoryLayout<Float>.stride }
         return window.allocatedBytes + scratch
     }
