@@ -204,7 +204,9 @@ public struct TemporalAttention: Sendable {
             throw .tokens(frame: frame, expected: "[1...\(window.tokensPerFrame), \(config.modelDim)]", found: tokens.shape)
         }
         // A NaN or ∞ would stay in the cache for W frames and poison every output that reads it.
-        guard tokens.storage.allSatisfy(\.isFinite) else { throw .nonFiniteTokens(frame: frame) }
+        var finite = true
+        for x in tokens.storage { finite = finite && x.isFinite }
+        guard finite else { throw .nonFiniteTokens(frame: frame) }
         return tokens.shape[0]
     }
 
