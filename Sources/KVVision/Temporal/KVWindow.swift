@@ -70,7 +70,8 @@ public struct KVWindow: Sendable {
         try config.validate()
         self.config = config
         let rows = config.tokenRows, w = config.window
-        keys = KVRowStore(format: config.storage, rows: rows, heads: config.kvHeads, headDim: config.headDim)
+        keys = KVRowStore(format: config.storage, rows: rows, heads: config.kvHeads, headDim: config.headDim,
+                          channelGroup: config.keyChannelGroup)
         values = KVRowStore(format: config.storage, rows: rows, heads: config.kvHeads, headDim: config.headDim)
         slotFirstFrame = [Int](repeating: -1, count: w)
         slotLastFrame = [Int](repeating: -1, count: w)
@@ -162,10 +163,8 @@ public struct KVWindow: Sendable {
                 let w = slotWeight[s]
                 let newWeight = alpha * w + 1
                 let keep = alpha * w / newWeight, add = 1 / newWeight
-                for i in 0..<n {
-                    try keys.blend(row: s * t + i, keep: keep, add: add, from: newKeys, sourceRow: r0 + i)
-                    try values.blend(row: s * t + i, keep: keep, add: add, from: newValues, sourceRow: r0 + i)
-                }
+                try keys.blendRows(first: s * t, keep: keep, add: add, from: newKeys, sourceRows: rows)
+                try values.blendRows(first: s * t, keep: keep, add: add, from: newValues, sourceRows: rows)
                 for i in 0..<n { try mergeReference.blend(row: i, keep: keep, add: add, from: contentKeys, sourceRow: r0 + i) }
                 slotWeight[s] = newWeight
                 slotLastFrame[s] = frame
@@ -175,11 +174,9 @@ public struct KVWindow: Sendable {
                 return Admission(slot: s, merged: true)
             }
             let s = nextSlot()
-            for i in 0..<n {
-                try keys.store(row: s * t + i, from: newKeys, sourceRow: r0 + i)
-                try values.store(row: s * t + i, from: newValues, sourceRow: r0 + i)
-                tokenOwner[s * t + i] = Int32(owners[i])
-            }
+            try keys.blendRows(first: s * t, keep: 0, add: 1, from: newKeys, sourceRows: rows)
+            try values.blendRows(first: s * t, keep: 0, add: 1, from: newValues, sourceRows: rows)
+            for i in 0..<n { tokenOwner[s * t + i] = Int32(owners[i]) }
             if mergeReference.rows > 0 {
                 for i in 0..<n { try mergeReference.store(row: i, from: contentKeys, sourceRow: r0 + i) }
             }

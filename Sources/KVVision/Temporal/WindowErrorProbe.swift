@@ -23,6 +23,7 @@ public struct WindowErrorProbe: Sendable {
         var reference = candidate
         reference.policy = .fifo
         reference.storage = .f32
+        reference.keyScales = .perToken
         self.model = model
         exact = try model.makeState(window: reference)
         lossy = try model.makeState(window: candidate)

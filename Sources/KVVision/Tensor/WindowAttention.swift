@@ -120,11 +120,42 @@ public enum WindowAttention {
             keys.f16.withUnsafeBufferPointer { kp in
                 dequantisedScores(q, qStride, n: n, kp.baseAddress! + g * d, kvStride, r: r, d: d, into: s) { _ in scale }
             }
+        case .int8 where keys.channelGroup > 0:
+            keys.i8.withUnsafeBufferPointer { kp in
+                keys.scales.withUnsafeBufferPointer { ksp in
+                    perChannelScores(q, qStride, n: n, kp.baseAddress! + g * d, kvStride, r: r, d: d, groupRows: keys.channelGroup,
+                                     scales: ksp.baseAddress! + g * d, scaleStride: kvStride, scale: scale, into: s)
+                }
+            }
         case .int8:
             keys.i8.withUnsafeBufferPointer { kp in
                 keys.scales.withUnsafeBufferPointer { ksp in
                     dequantisedScores(q, qStride, n: n, kp.baseAddress! + g * d, kvStride, r: r, d: d, into: s) { j in
                         scale * ksp[j * kvHeads + g]
+                    }
+                }
+            }
+        }
+    }
+
+    /// Scores against int8 keys with per-channel scales per group of `groupRows` rows: the scales
+    /// are folded into a per-group copy of the queries, `q̃ = scale · q ⊙ s_group`, then
+    /// `s[i, j] = q̃_i · k8_j`.
+    @inline(__always)
+    private static func perChannelScores(
+        _ q: UnsafePointer<Float>, _ qStride: Int, n: Int, _ k: UnsafePointer<Int8>, _ kStride: Int, r: Int, d: Int,
+        groupRows: Int, scales: UnsafePointer<Float>, scaleStride: Int, scale: Float, into s: UnsafeMutablePointer<Float>
+    ) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: n * d) { qt in
+            for group in 0..<(r / groupRows) {
+                let sc = scales + group * scaleStride
+                for i in 0..<n { for c in 0..<d { qt[i * d + c] = q[i * qStride + c] * sc[c] * scale } }
+                for j in (group * groupRows)..<((group + 1) * groupRows) {
+                    let kj = k + j * kStride
+                    for i in 0..<n {
+                        var acc: Float = 0
+                        for c in 0..<d { acc += qt[i * d + c] * Float(kj[c]) }
+                        s[i * r + j] = acc
                     }
                 }
             }
