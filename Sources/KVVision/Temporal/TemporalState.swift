@@ -4,8 +4,9 @@
 /// Create with `TemporalAttention.makeState(window:)`; pass `inout` to `step`. The model
 /// (`TemporalAttention`) stays immutable and shared; each stream owns one state.
 ///
-/// Invariants: scratch tensors never exceed `1 + M` token rows, so after the first frame no step
-/// allocates. Thread-safety: a value type; one stream, one thread.
+/// Invariants: scratch tensors are sized for `1 + M` token rows at creation and reused, so a step
+/// allocates no tensor memory (the only per-step heap allocation is the default owner list when
+/// `owners` is nil; `ownerAffinity` sizes `headScores` on first use and returns a fresh result). Thread-safety: a value type; one stream, one thread.
 public struct TemporalState: Sendable {
     /// The stream's KV window.
     public internal(set) var window: KVWindow
