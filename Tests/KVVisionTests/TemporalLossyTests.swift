@@ -45,6 +45,23 @@ import Testing
         #expect(plain.maxError <= 0.01 * plain.maxExact)
     }
 
+    @Test func mergedInt8SlotsStayWithinTheInt8BoundOfMergedF32Slots() throws {
+        let model = try TemporalAttention(config: Self.config, weights: TemporalReference.randomWeights(Self.config, seed: 5))
+        let merge = KVWindowConfig(window: 8, maxObjects: 3, kvHeads: 2, headDim: 16, policy: .merge(threshold: 0.995, alpha: 0.9))
+        for keyScales in KVWindowConfig.KeyScales.allCases {
+            var candidate = merge
+            candidate.storage = .int8
+            candidate.keyScales = keyScales
+            var probe = try WindowErrorProbe(model: model, candidate: candidate, reference: merge)
+            for f in TemporalStreams.slow(frames: 48, tokens: 4, dim: 32, seed: 11, step: 0.01) {
+                try probe.step(tokens: TemporalStreams.tensor(f), frame: f.index, owners: f.owners)
+            }
+            print("temporal lossy: merge int8 \(keyScales) vs merge f32: max \(probe.maxError) mean \(probe.meanError), slots \(probe.candidateResidentSlots)")
+            #expect(probe.candidateResidentSlots < 8)  // frames were merged (and re-quantised) along the way
+            #expect(probe.maxError > 0 && probe.maxError <= 0.01 * probe.maxExact, "\(keyScales)")
+        }
+    }
+
     @Test(arguments: [false, true])
     func f16ErrorIsAtLeastTenTimesSmallerThanInt8(slow: Bool) throws {
         let half = try Self.measure(.fifo, .f16, slow: slow)

@@ -89,12 +89,16 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
     }
 
     /// Bytes the window allocates: K/V storage, per-token owners, per-slot bookkeeping and, for
-    /// `merge`, the newest slot's un-rotated reference keys (in the window's storage format). Equal to `KVWindow.memoryBytes`.
+    /// `merge`, the newest slot's un-rotated keys in f32 (plus, with f16/int8 storage, its rotated
+    /// keys and values as exact f32 running means). Equal to `KVWindow.memoryBytes`.
     public var memoryBytes: Int {
         let perSlot = 3 * MemoryLayout<Int>.stride + MemoryLayout<Double>.stride + MemoryLayout<Float>.stride
             + MemoryLayout<Int>.stride // first frame, last frame, sequence, time, weight, token count
         var bytes = storageBytes + tokenRows * MemoryLayout<Int32>.stride + window * perSlot
-        if case .merge = policy { bytes += KVRowStore.bytes(format: storage, rows: tokensPerFrame, heads: kvHeads, headDim: headDim) }
+        if case .merge = policy {
+            let slot = tokensPerFrame * kvHeads * headDim * MemoryLayout<Float>.stride
+            bytes += storage == .f32 ? slot : 3 * slot
+        }
         return bytes
     }
 }
