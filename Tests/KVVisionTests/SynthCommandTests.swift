@@ -15,6 +15,33 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("frames.npy").path))
     }
 
+    /// The repository's `samples/` folder.
+    static let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("samples")
+
+    @Test(arguments: ["easy", "standard", "hard"])
+    func samplesAreReproducedByteForByteFromTheirLabels(preset: String) throws {
+        let dir = try TestFiles.scratchDirectory()
+        let sample = Self.samples.appendingPathComponent(preset)
+        let r = try CLIRunner.run(["synth", "--scenario", sample.appendingPathComponent("labels.json").path, "--out", dir.path, "--no-video"])
+        #expect(r.code == 0, "\(r.stderr)")
+        for name in ["gt.txt", "labels.json"] {
+            let committed = try Data(contentsOf: sample.appendingPathComponent(name))
+            #expect(try Data(contentsOf: dir.appendingPathComponent(name)) == committed,
+                    "samples/\(preset)/\(name) is not what the renderer makes now: regenerate it (samples/README.md)")
+        }
+    }
+
+    @Test func scenarioFileProblemsAreOneLineErrors() throws {
+        let dir = try TestFiles.scratchDirectory()
+        let missing = dir.appendingPathComponent("nope.json").path
+        let r = try CLIRunner.run(["synth", "--scenario", missing, "--out", dir.path, "--seed", "1"])
+        #expect(r.code == 1)
+        #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains(missing))
+        let both = try CLIRunner.run(["synth", "--scenario", missing, "--preset", "easy", "--out", dir.path, "--seed", "1"])
+        #expect(both.code == 64)
+    }
+
     @Test func helpDescribesTheOutputs() throws {
         let r = try CLIRunner.run(["synth", "--help"])
         #expect(r.code == 0)

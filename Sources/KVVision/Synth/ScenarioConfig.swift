@@ -54,6 +54,32 @@ public struct ScenarioConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
+    private enum CodingKeys: String, CodingKey {
+        case preset, width, height, fps, duration, objects, objectSize, walkSpeed, runSpeed, jumpHeight, jumpPeriod
+        case spinSpeed, segmentSeconds, actionWeights, occlusionRate, exitRate, lookalikeRate, noise, distractors
+        case backgroundContrast, backgroundDrift
+    }
+
+    /// Decodes a scenario; every key is optional: missing ones take the value of the named
+    /// `preset` (default `standard`). Does not validate; call `validate()`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let name = try c.decodeIfPresent(String.self, forKey: .preset) ?? "standard"
+        do { self = try Self.preset(name) } catch {
+            throw DecodingError.dataCorruptedError(forKey: .preset, in: c, debugDescription: error.description)
+        }
+        func read<T: Decodable>(_ key: CodingKeys, _ field: inout T) throws {
+            if let value = try c.decodeIfPresent(T.self, forKey: key) { field = value }
+        }
+        try read(.width, &width); try read(.height, &height); try read(.fps, &fps); try read(.duration, &duration)
+        try read(.objects, &objects); try read(.objectSize, &objectSize); try read(.walkSpeed, &walkSpeed)
+        try read(.runSpeed, &runSpeed); try read(.jumpHeight, &jumpHeight); try read(.jumpPeriod, &jumpPeriod)
+        try read(.spinSpeed, &spinSpeed); try read(.segmentSeconds, &segmentSeconds); try read(.actionWeights, &actionWeights)
+        try read(.occlusionRate, &occlusionRate); try read(.exitRate, &exitRate); try read(.lookalikeRate, &lookalikeRate)
+        try read(.noise, &noise); try read(.distractors, &distractors)
+        try read(.backgroundContrast, &backgroundContrast); try read(.backgroundDrift, &backgroundDrift)
+    }
+
     /// The number of frames: `duration × fps`, rounded, at least 1.
     public var frames: Int { max(1, Int((duration * Double(fps)).rounded())) }
 
