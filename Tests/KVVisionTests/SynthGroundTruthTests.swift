@@ -174,6 +174,33 @@ import Testing
         #expect(GroundTruthText.visibility(o(1, 8)) == "0.125")
     }
 
+    @Test func stagedFilesAppearOnlyWhenCommitted() throws {
+        let dir = try TestFiles.scratchDirectory()
+        let path = dir.appendingPathComponent("gt.txt").path
+        do {
+            let abandoned = try StagedFile(path: path)
+            try abandoned.append("1,1,0.00,0.00,1.00,1.00,1,1,1.000\n")
+            #expect(FileManager.default.fileExists(atPath: path + ".partial"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(!FileManager.default.fileExists(atPath: path + ".partial"))
+        let file = try StagedFile(path: path)
+        try file.append("abc")
+        try file.append([0x0A])
+        try file.commit()
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "abc\n")
+        #expect(!FileManager.default.fileExists(atPath: path + ".partial"))
+        // A frames.npy whose frame count falls short of its header is refused and never appears.
+        let npyPath = dir.appendingPathComponent("frames.npy").path
+        do {
+            let npy = try NPYFrameWriter(path: npyPath, frames: 2, width: 2, height: 2)
+            try npy.append([UInt8](repeating: 7, count: 12))
+            #expect(throws: SynthError.self) { try npy.append([1, 2, 3]) }
+            #expect(throws: SynthError.self) { try npy.finish() }
+        }
+        #expect(!FileManager.default.fileExists(atPath: npyPath))
+    }
+
     @Test func exportToAnUnusablePathFailsWithTheFileNamed() throws {
         let dir = try TestFiles.scratchDirectory()
         let file = dir.appendingPathComponent("plain.txt")

@@ -4,7 +4,7 @@
 /// Defaults are the `standard` preset at 320×240, 25 fps, 10 s. Ranges encode as two-element
 /// JSON arrays `[min, max]`. Invariants (checked by `validate()`): sizes even and 32…4096 (H.264
 /// 4:2:0 needs even sides), rates in 0…1, ranges non-negative, object size at most half the
-/// shorter side, at least one positive action weight. The same config and seed always give the
+/// shorter side, at least one positive action weight, frames × most objects ≤ 4,000,000. The same config and seed always give the
 /// same clip.
 ///
 /// Thread-safety: a value type, `Sendable`.
@@ -143,6 +143,9 @@ public struct ScenarioConfig: Codable, Sendable, Equatable {
         try check((1...240).contains(fps), "fps", "\(fps)", "frames per second in 1...240")
         try check(duration.isFinite && duration > 0 && duration <= 3600, "duration", "\(duration)", "seconds in (0, 3600]")
         try check(objects.lowerBound >= 0 && objects.upperBound <= 64, "objects", "\(objects.lowerBound)-\(objects.upperBound)", "a count range within 0...64")
+        // The scene plan holds one pose per object and frame: keep it under ~100 MB.
+        try check(frames * max(1, objects.upperBound) <= 4_000_000, "duration", "\(duration) s at \(fps) fps with up to \(objects.upperBound) objects",
+                  "at most 4,000,000 object-frames (frames × most objects)")
         let maxSize = Double(min(width, height)) / 2
         try range(objectSize, "objectSize", 4...max(4, maxSize))
         try range(walkSpeed, "walkSpeed", 0...10_000)
