@@ -43,12 +43,12 @@ enum EvalCommand: Command {
         }
         let groundTruth = try GroundTruth.read(gtURL)
         let predictions = try Predictions.read(URL(fileURLWithPath: predPath))
-        var labels: ShapesWorldLabels?
+        var labels: EvalLabels?
         if let labelsPath {
-            labels = try ShapesWorldLabels.read(URL(fileURLWithPath: labelsPath))
+            labels = try EvalLabels.read(URL(fileURLWithPath: labelsPath))
         } else {
             let beside = gtURL.deletingLastPathComponent().appendingPathComponent("labels.json")
-            if FileManager.default.fileExists(atPath: beside.path) { labels = try ShapesWorldLabels.read(beside) }
+            if FileManager.default.fileExists(atPath: beside.path) { labels = try EvalLabels.read(beside) }
         }
         let report = try Evaluator.evaluate(groundTruth: groundTruth, predictions: predictions, labels: labels)
         if json {

@@ -113,7 +113,7 @@ import Testing
         for (text, fragment) in cases {
             try Data(text.utf8).write(to: url)
             do {
-                _ = try ShapesWorldLabels.read(url)
+                _ = try EvalLabels.read(url)
                 Issue.record("accepted \(text)")
             } catch {
                 #expect(error.description.hasPrefix(url.path + ": invalid labels: "), "\(error.description)")
@@ -123,7 +123,7 @@ import Testing
     }
 
     @Test func groundTruthClassOutsideLabelsIsAnError() throws {
-        let labels = try ShapesWorldLabels.read(TestFiles.fixture("eval/gt/labels.json"))
+        let labels = try EvalLabels.read(TestFiles.fixture("eval/gt/labels.json"))
         let gt = try GroundTruth.parse("1,1,0,0,10,10,1,1,1\n1,2,0,0,10,10,1,9,1\n", path: "gt.txt")
         let pred = try Predictions.parse("", path: "p.txt")
         #expect(throws: EvalError.malformedLine(path: "gt.txt", line: 2, reason: "class 9 is not in labels.json classes (4 classes)")) {

@@ -41,7 +41,7 @@ import Testing
     static func evaluate(_ file: String, groundTruth: String = "gt/gt.txt") throws -> EvalReport {
         let gtURL = TestFiles.fixture("eval/" + groundTruth)
         let gt = try GroundTruth.read(gtURL)
-        let labels = try ShapesWorldLabels.read(gtURL.deletingLastPathComponent().appendingPathComponent("labels.json"))
+        let labels = try EvalLabels.read(gtURL.deletingLastPathComponent().appendingPathComponent("labels.json"))
         let pred = try Predictions.read(TestFiles.fixture("eval/" + file))
         return try Evaluator.evaluate(groundTruth: gt, predictions: pred, labels: labels)
     }
@@ -145,5 +145,32 @@ import Testing
         #expect((tracking["mota"] as? NSNumber)?.doubleValue == 0)
         #expect((tracking["misses"] as? NSNumber)?.intValue == 1)
         #expect(json["format"] as? String == "kvvision.eval")
+    }
+
+    @Test func ap50InterpolatesPrecisionOverAllRecallPoints() throws {
+        let a = EvalBox(x: 0, y: 0, w: 10, h: 10), b = EvalBox(x: 50, y: 50, w: 10, h: 10)
+        let truth = [(frame: 1, box: a), (frame: 1, box: b)]
+        // Scores 0.9 TP, 0.8 FP (second box on the already-taken a), 0.7 TP:
+        // recall 0.5, 0.5, 1; precision 1, 0.5, 2/3 → AP = 0.5·1 + 0.5·(2/3).
+        let preds = [(frame: 1, box: b, score: 0.7), (frame: 1, box: a, score: 0.9), (frame: 1, box: a, score: 0.8)]
+        let ap = try #require(DetectionAP.ap50(truth: truth, predictions: preds))
+        #expect(abs(ap - (0.5 + 0.5 * 2 / 3)) < 1e-12)
+        #expect(DetectionAP.ap50(truth: [], predictions: preds) == nil)
+        #expect(DetectionAP.ap50(truth: truth, predictions: []) == 0)
+        // A box in another frame never matches.
+        #expect(DetectionAP.ap50(truth: truth, predictions: [(frame: 2, box: a, score: 1)]) == 0)
+    }
+
+    @Test func confusionMatrixCountsUnknownAndMissingLabelsAsOther() {
+        var m = ConfusionMatrix(labels: ["idle", "walk"])
+        m.add(truth: 0, predicted: "idle")
+        m.add(truth: 1, predicted: "idle")
+        m.add(truth: 1, predicted: "fly")
+        m.add(truth: 1, predicted: nil)
+        m.add(truth: 7, predicted: "walk")   // out of range: ignored
+        #expect(m.counts == [[1, 0, 0], [1, 0, 2]])
+        #expect(m.total == 4 && m.correct == 1 && m.accuracy == 0.25)
+        #expect(m.recall == [1, 0])
+        #expect(ConfusionMatrix(labels: ["a"]).accuracy == nil)
     }
 }

@@ -17,7 +17,7 @@
 /// Thread-safety: stateless namespace; evaluation is a pure function of its inputs.
 public enum Evaluator {
     public static func evaluate(groundTruth gt: GroundTruth, predictions pred: Predictions,
-                                labels: ShapesWorldLabels? = nil) throws(EvalError) -> EvalReport {
+                                labels: EvalLabels? = nil) throws(EvalError) -> EvalReport {
         if let labels {
             for row in gt.rows {
                 if let c = row.classIndex, c > labels.classes.count {

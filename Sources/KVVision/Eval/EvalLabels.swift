@@ -1,7 +1,9 @@
 import Foundation
 
 /// The parts of a ShapesWorld `labels.json` that evaluation needs: class and action names and each
-/// object's action segments.
+/// object's action segments. A tolerant reader: Synth's `ShapesWorldLabels` writes the file; this
+/// decodes only the keys scoring uses, so evaluation does not depend on the renderer's scenario type
+/// and accepts labels from other tools that follow the format.
 ///
 /// File format (written by `kvvision synth`, see docs/shapesworld.md): `{"format":
 /// "kvvision.shapesworld.labels","version":1,"classes":[…],"actions":[…],"objects":[{"id":1,
@@ -12,7 +14,7 @@ import Foundation
 /// `actions` and `from ≤ to`, object ids unique.
 ///
 /// Thread-safety: immutable value, `Sendable`.
-public struct ShapesWorldLabels: Sendable, Decodable {
+public struct EvalLabels: Sendable, Decodable {
     public struct Segment: Sendable, Decodable {
         public var from: Int
         public var to: Int
@@ -31,12 +33,12 @@ public struct ShapesWorldLabels: Sendable, Decodable {
     public var objects: [Object]
 
     /// Reads and validates a labels.json file.
-    public static func read(_ url: URL) throws(EvalError) -> ShapesWorldLabels {
+    public static func read(_ url: URL) throws(EvalError) -> EvalLabels {
         let path = url.path
         let text = try EvalFile.text(url)
-        let labels: ShapesWorldLabels
+        let labels: EvalLabels
         do {
-            labels = try JSONDecoder().decode(ShapesWorldLabels.self, from: Data(text.utf8))
+            labels = try JSONDecoder().decode(EvalLabels.self, from: Data(text.utf8))
         } catch let error as DecodingError {
             throw .malformedLabels(path: path, reason: JSONLinesReason.describe(error))
         } catch {
