@@ -96,34 +96,25 @@ public struct ScenarioConfig: Codable, Sendable, Equatable {
         var c = ScenarioConfig()
         c.preset = name
         switch name {
-        case "easy":
-            c.objects = 2...3
-            c.objectSize = 28...64
-            c.actionWeights = [1, 2, 0.5, 1, 1]
-            c.occlusionRate = 0.1
-            c.exitRate = 0.15
-            c.lookalikeRate = 0
-            c.noise = 2
-            c.distractors = 0
-            c.backgroundContrast = 0.3
-            c.backgroundDrift = 1
-        case "standard":
-            break
-        case "hard":
-            c.objects = 5...8
-            c.objectSize = 20...56
-            c.actionWeights = [1, 1, 1.5, 1, 1]
-            c.occlusionRate = 0.5
-            c.exitRate = 0.5
-            c.lookalikeRate = 0.6
-            c.noise = 8
-            c.distractors = 5
-            c.backgroundContrast = 0.8
-            c.backgroundDrift = 6
-        default:
-            throw .unknownPreset(name: name)
+        case "easy": c.setDifficulty(2...3, 28...64, [1, 2, 0.5, 1, 1], rates: (0.1, 0.15, 0), noise: 2, distractors: 0, background: (0.3, 1))
+        case "standard": break  // the defaults
+        case "hard": c.setDifficulty(5...8, 20...56, [1, 1, 1.5, 1, 1], rates: (0.5, 0.5, 0.6), noise: 8, distractors: 5, background: (0.8, 6))
+        default: throw .unknownPreset(name: name)
         }
         return c
+    }
+
+    /// Sets the parameters that differ between presets; `rates` are (occlusion, exit, look-alike),
+    /// `background` is (contrast, drift).
+    private mutating func setDifficulty(_ objects: ClosedRange<Int>, _ sizes: ClosedRange<Double>, _ weights: [Double],
+                                        rates: (Double, Double, Double), noise: Double, distractors: Int, background: (Double, Double)) {
+        self.objects = objects
+        objectSize = sizes
+        actionWeights = weights
+        (occlusionRate, exitRate, lookalikeRate) = rates
+        self.noise = noise
+        self.distractors = distractors
+        (backgroundContrast, backgroundDrift) = background
     }
 
     /// Checks every documented range; throws the first violation.
