@@ -9,6 +9,9 @@ enum BenchCommand: Command {
     /// The benchmark kinds, in listing order.
     static var kinds: [any Command.Type] {
         [
+            BenchDecodeCommand.self,
+            BenchEncoderCommand.self,
+            BenchTemporalCommand.self,
         ]
     }
 

@@ -9,6 +9,10 @@ enum CLI {
     /// All subcommands, in the order `--help` lists them.
     static var commands: [any Command.Type] {
         [
+            ProbeCommand.self,
+            InspectCommand.self,
+            EncodeCommand.self,
+            SynthCommand.self,
             EvalCommand.self,
             BenchCommand.self,
         ]

@@ -124,6 +124,7 @@ import KVVision
         #expect(throws: MediaError.self) { try FrameSourceOptions(maxFrames: 0).validate() }
         #expect(throws: MediaError.self) { try FrameSourceOptions(startTime: -1).validate() }
         #expect(throws: MediaError.self) { try FrameSourceOptions(startTime: .nan).validate() }
+        #expect(throws: MediaError.self) { try FrameSourceOptions(startTime: 1e300).validate() }
         #expect(throws: MediaError.self) { try FrameSourceOptions(threads: -1).validate() }
         #expect(throws: MediaError.self) { try FrameSourceOptions(readTimeout: 0).validate() }
         #expect(throws: Never.self) { try FrameSourceOptions(width: 224, height: 224).validate() }
@@ -138,5 +139,31 @@ import KVVision
         #expect(throws: (any Error).self) {
             try JSONDecoder().decode(FrameSourceOptions.self, from: Data(#"{"resize":"squash"}"#.utf8))
         }
+    }
+
+    @Test func localPathWithColonOpensAsAFile() throws {
+        let dir = try TestFiles.scratchDirectory()
+        let path = try MediaPattern.writeClip(dir.appendingPathComponent("cam:1.mp4").path, count: 3)
+        let source = try FrameSource(path)
+        var n = 0
+        while try source.next() != nil { n += 1 }
+        #expect(n == 3)
+    }
+
+    @Test func namedPipeIsNotMistakenForAnEmptyFile() throws {
+        let dir = try TestFiles.scratchDirectory()
+        let clip = try MediaPattern.writeClip(dir.appendingPathComponent("clip.mp4").path, count: 4)
+        let fifo = dir.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: clip))
+        let writer = Thread {
+            if let handle = FileHandle(forWritingAtPath: fifo) { handle.write(bytes); try? handle.close() }
+        }
+        writer.start()
+        let source = try FrameSource(fifo)
+        var n = 0
+        while try source.next() != nil { n += 1 }
+        #expect(n == 4)
+        #expect(source.end == .endOfFile)
     }
 }

@@ -187,6 +187,18 @@ import Testing
         }
     }
 
+    @Test func threadPoolBackToBackJobsNeverRunStaleOrDuplicateTasks() {
+        let pool = ThreadPool(threads: 3)
+        let total = Mutex<Int>(0)
+        var expected = 0
+        for job in 0..<3000 {
+            let n = 1 + job % 9
+            expected += (0..<n).reduce(0) { $0 + $1 * 1000 + job % 1000 }
+            pool.run(n) { i in total.withLock { $0 += i * 1000 + job % 1000 } }
+        }
+        #expect(total.withLock { $0 } == expected)
+    }
+
     @Test func setThreadsConfiguresPoolAndBLAS() {
         let before = Parallel.threads
         Parallel.setThreads(2)

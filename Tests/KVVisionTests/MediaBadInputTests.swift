@@ -38,16 +38,7 @@ import KVVision
 
     @Test func truncatedMP4DecodesWhatIsThereThenReportsDamage() throws {
         let dir = try TestFiles.scratchDirectory()
-        // Noise in the top half gives every frame a similar size, so half the file is half the frames.
-        let full = dir.appendingPathComponent("full.mp4").path
-        let writer = try VideoWriter(path: full, width: 128, height: 96)
-        var rng = SplitMix64(seed: 7)
-        for i in 0..<50 {
-            var rgb = MediaPattern.frame(index: i, width: 128, height: 96)
-            for j in 0..<(128 * 40 * 3) { rgb[j] = UInt8(truncatingIfNeeded: rng.next()) }
-            try writer.write(rgb: rgb)
-        }
-        try writer.finish()
+        let full = try MediaPattern.writeNoisyClip(dir.appendingPathComponent("full.mp4").path, count: 50)
         let data = try Data(contentsOf: URL(fileURLWithPath: full))
         let half = dir.appendingPathComponent("half.mp4").path
         _ = FileManager.default.createFile(atPath: half, contents: data.prefix(data.count / 2))
@@ -97,7 +88,7 @@ import KVVision
     }
 
     @Test func closedRTSPPortFailsWithinTheTimeout() throws {
-        let url = "rtsp://127.0.0.1:\(SilentTCPServer.closedPort())/x"
+        let url = "rtsp://127.0.0.1:\(LocalTCPServer.closedPort())/x"
         let seconds = Self.elapsed {
             let error = #expect(throws: MediaError.self) { try FrameSource(url, options: FrameSourceOptions(openTimeout: 2, readTimeout: 2)) }
             #expect(error?.description.contains(url) == true)
@@ -105,22 +96,11 @@ import KVVision
         #expect(seconds < 20)
     }
 
-    @Test func rtspServerThatNeverAnswersTimesOut() throws {
-        let server = try SilentTCPServer()
+    @Test(arguments: ["rtsp://127.0.0.1:PORT/live", "http://127.0.0.1:PORT/video.mp4"])
+    func serverThatAcceptsButNeverAnswersTimesOut(pattern: String) throws {
+        let server = try LocalTCPServer()
         defer { server.stop() }
-        let url = "rtsp://127.0.0.1:\(server.port)/live"
-        let seconds = Self.elapsed {
-            #expect(throws: MediaError.timedOut(source: url, stage: "open", seconds: 1)) {
-                try FrameSource(url, options: FrameSourceOptions(openTimeout: 1, readTimeout: 1))
-            }
-        }
-        #expect(seconds < 20)
-    }
-
-    @Test func httpServerThatNeverAnswersTimesOut() throws {
-        let server = try SilentTCPServer()
-        defer { server.stop() }
-        let url = "http://127.0.0.1:\(server.port)/video.mp4"
+        let url = pattern.replacingOccurrences(of: "PORT", with: String(server.port))
         let seconds = Self.elapsed {
             #expect(throws: MediaError.timedOut(source: url, stage: "open", seconds: 1)) {
                 try FrameSource(url, options: FrameSourceOptions(openTimeout: 1, readTimeout: 1))
@@ -140,5 +120,110 @@ import KVVision
         #expect(error == .cancelled(source: path))
         #expect(frames == 0)
         #expect(try source.next() == nil)
+    }
+
+    @Test func liveSourceThatClosesEndsWithSourceClosedAfterEveryFrame() throws {
+        // The same bytes end as `.endOfFile` from a file and as `.sourceClosed` from a live
+        // (tcp://) source: FFmpeg reports both as end of file; the daemon must reconnect on the second.
+        let dir = try TestFiles.scratchDirectory()
+        let path = try MediaPattern.writeClip(dir.appendingPathComponent("live.mp4").path, count: 12)
+        let server = try LocalTCPServer(payload: Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        defer { server.stop() }
+        let live = try FrameSource("tcp://127.0.0.1:\(server.port)", options: FrameSourceOptions(openTimeout: 5, readTimeout: 5))
+        #expect(live.isLive)
+        var indices: [Int] = []
+        while let f = try live.next() { indices.append(MediaPattern.index(in: f.pixels, width: 128, height: 96)) }
+        #expect(indices == Array(0..<12))
+        #expect(live.end == .sourceClosed)
+        let file = try FrameSource(path)
+        while try file.next() != nil {}
+        #expect(file.end == .endOfFile)
+    }
+
+    @Test func liveSourceThatStopsSendingTimesOutOnRead() throws {
+        // The server sends the first 60 % of a clip, then keeps the connection open in silence:
+        // the frames received are delivered, then the read timeout ends the wait.
+        let dir = try TestFiles.scratchDirectory()
+        let path = try MediaPattern.writeNoisyClip(dir.appendingPathComponent("stall.mp4").path, count: 40)
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let server = try LocalTCPServer(payload: bytes, stallAfter: bytes.count * 6 / 10)
+        defer { server.stop() }
+        let url = "tcp://127.0.0.1:\(server.port)"
+        let source = try FrameSource(url, options: FrameSourceOptions(openTimeout: 5, readTimeout: 1))
+        var frames = 0
+        let seconds = Self.elapsed {
+            #expect(throws: MediaError.timedOut(source: url, stage: "read", seconds: 1)) {
+                while try source.next() != nil { frames += 1 }
+            }
+        }
+        #expect(frames > 5 && frames < 40)
+        #expect(seconds < 20)
+    }
+
+    @Test(arguments: [1, 2, 8])
+    func corruptPacketsAreCountedAndSkippedNotFatal(threads: Int) throws {
+        // Overwrite bytes inside the media data of a clip: the damaged packets are counted, the
+        // stream goes on to its end, and the frames after the next keyframe are intact.
+        let dir = try TestFiles.scratchDirectory()
+        let path = try MediaPattern.writeNoisyClip(dir.appendingPathComponent("ok.mp4").path, count: 100)
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        var rng = SplitMix64(seed: 11)
+        for start in [bytes.count * 3 / 10, bytes.count * 4 / 10] {
+            for i in start..<(start + 3000) { bytes[i] = UInt8(truncatingIfNeeded: rng.next()) }
+        }
+        let damaged = dir.appendingPathComponent("damaged.mp4").path
+        _ = FileManager.default.createFile(atPath: damaged, contents: Data(bytes))
+        let source = try FrameSource(damaged, options: FrameSourceOptions(threads: threads))
+        var last: VideoFrame?
+        while let f = try source.next() { last = f }
+        let s = source.stats
+        #expect(source.end == .endOfFile)
+        #expect(s.corruptPackets > 0, "\(s)")
+        #expect(s.framesDelivered >= 90, "\(s)")
+        // The last frame lies after the keyframe at 2 s, past the damage.
+        #expect(MediaPattern.index(in: try #require(last).pixels, width: 128, height: 96) == 99)
+    }
+
+    @Test func randomlyDamagedFilesGiveFramesOrTypedErrorsNeverACrash() throws {
+        // 40 copies of a clip, each with 1–32 random bytes overwritten anywhere (index included):
+        // every one either decodes or throws a MediaError; the process survives them all.
+        let dir = try TestFiles.scratchDirectory()
+        let clip = try MediaPattern.writeClip(dir.appendingPathComponent("clip.mp4").path, count: 30)
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: clip)))
+        var rng = SplitMix64(seed: 2024)
+        var decoded = 0, failed = 0
+        for variant in 0..<40 {
+            var bytes = original
+            for _ in 0..<rng.nextInt(in: 1...32) {
+                bytes[rng.nextInt(in: 0...(bytes.count - 1))] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            let path = dir.appendingPathComponent("v\(variant).mp4").path
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            do {
+                let source = try FrameSource(path, options: FrameSourceOptions(width: 32, height: 32))
+                while let f = try source.next() { #expect(f.pixels.count == 32 * 32 * 3) }
+                decoded += 1
+            } catch {
+                #expect(!error.description.isEmpty && !error.description.contains("\n"))
+                failed += 1
+            }
+        }
+        #expect(decoded + failed == 40)
+    }
+
+    @Test func httpFileWithKnownLengthEndsAsAFile() throws {
+        // An MP4 served over HTTP with a Content-Length is a file, not a live source.
+        let dir = try TestFiles.scratchDirectory()
+        let path = try MediaPattern.writeClip(dir.appendingPathComponent("web.mp4").path, count: 10)
+        let body = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let header = "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        let server = try LocalTCPServer(payload: Array(header.utf8) + body)
+        defer { server.stop() }
+        let source = try FrameSource("http://127.0.0.1:\(server.port)/web.mp4", options: FrameSourceOptions(openTimeout: 5, readTimeout: 5))
+        #expect(source.isLive == false)
+        var indices: [Int] = []
+        while let f = try source.next() { indices.append(MediaPattern.index(in: f.pixels, width: 128, height: 96)) }
+        #expect(indices == Array(0..<10))
+        #expect(source.end == .endOfFile)
     }
 }

@@ -54,4 +54,19 @@ enum MediaPattern {
         try writer.finish()
         return path
     }
+
+    /// Like `writeClip`, with seeded noise over the top rows so every frame codes to a similar
+    /// size (a cut at half the file is then near half the frames). The stripes stay readable.
+    @discardableResult
+    static func writeNoisyClip(_ path: String, count: Int, width: Int = 128, height: Int = 96) throws -> String {
+        let writer = try VideoWriter(path: path, width: width, height: height)
+        var rng = SplitMix64(seed: 7)
+        for i in 0..<count {
+            var rgb = frame(index: i, width: width, height: height)
+            for j in 0..<(width * (height * 5 / 12) * 3) { rgb[j] = UInt8(truncatingIfNeeded: rng.next()) }
+            try writer.write(rgb: rgb)
+        }
+        try writer.finish()
+        return path
+    }
 }

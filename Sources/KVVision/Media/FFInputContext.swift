@@ -35,7 +35,7 @@ final class FFInputContext {
 
         var opened: UnsafeMutablePointer<AVFormatContext>? = context
         interrupt.arm(seconds: options.openTimeout)
-        var ret = avformat_open_input(&opened, location.source, nil, &dict)
+        var ret = avformat_open_input(&opened, location.ffmpegURL, nil, &dict)
         interrupt.disarm()
         // On failure avformat_open_input frees the context and sets `opened` to NULL.
         guard ret >= 0, let opened else { throw Self.failure(ret, location, interrupt, options.openTimeout, stage: "open") }

@@ -15,7 +15,10 @@ import Foundation
 ///   decoder is flushed and its remaining frames delivered, so no trailing frame is lost.
 /// - finished: `next()` returns nil and `end` says why (`.endOfFile`, `.sourceClosed`,
 ///   `.frameLimit`). A failure found while reading (timeout, cancel, a damaged or truncated file)
-///   is thrown once, after the frames decoded before it have been delivered.
+///   is thrown once, after the frames decoded before it have been delivered. For a live source a
+///   broken connection is an end (`.sourceClosed`: reconnect), silence past the read timeout is
+///   `.timedOut`. A file whose demuxer ends early (packets it cannot read, or fewer packets than
+///   the container's index announces) ends with `.truncated`.
 /// Frames before `startTime` and frames dropped by the stride are decoded but never scaled.
 ///
 /// Invariants: delivered frames have strictly increasing `pts` and `index`; every FFmpeg handle
@@ -53,6 +56,7 @@ public final class FrameSource {
     private var state = State.reading
     private var pendingError: MediaError?
     private var consecutiveReadErrors = 0
+    private var tryAgainSince: UInt64 = 0
     private var lastReadError = ""
     private var ptsOrigin: Int64?
     private var lastPts = -Double.infinity
@@ -116,7 +120,7 @@ public final class FrameSource {
         if options.startTime > 0 {
             guard !isLive else { throw .seekFailed(source: source, seconds: options.startTime, message: "a live source cannot seek") }
             let origin = ctx.pointee.start_time == kvv_nopts_value() ? 0 : ctx.pointee.start_time
-            let target = origin + Int64(options.startTime * Double(kvv_time_base()))
+            let target = origin &+ Int64(options.startTime * Double(kvv_time_base()))
             interrupt.arm(seconds: options.openTimeout)
             ret = avformat_seek_file(ctx, -1, Int64.min, target, target, 0)
             interrupt.disarm()
@@ -169,9 +173,19 @@ public final class FrameSource {
     private func readPacket() {
         let p = packet.pointer
         interrupt.arm(seconds: options.readTimeout)
-        let r = av_read_frame(input.pointer, p)
+        var r = av_read_frame(input.pointer, p)
         interrupt.disarm()
-        if r == kvv_averror_eagain() { return }
+        if r == kvv_averror_eagain() {
+            // A live demuxer with nothing yet: wait briefly instead of spinning, within the read timeout.
+            let now = DispatchTime.now().uptimeNanoseconds
+            if tryAgainSince == 0 { tryAgainSince = now }
+            if Double(now - tryAgainSince) / 1e9 < options.readTimeout {
+                usleep(1_000)
+                return
+            }
+            r = kvv_averror(ETIMEDOUT)
+        }
+        tryAgainSince = 0
         if r < 0 {
             if r == kvv_averror_eof() {
                 end = isLive ? .sourceClosed : .endOfFile
@@ -245,7 +259,7 @@ public final class FrameSource {
         var pts: Double
         if ts != kvv_nopts_value() {
             if ptsOrigin == nil { ptsOrigin = ts }
-            pts = Double(ts - (ptsOrigin ?? 0)) * timeBase
+            pts = (Double(ts) - Double(ptsOrigin ?? 0)) * timeBase  // in Double: corrupt timestamps must not overflow
         } else {
             pts = lastPts.isFinite ? lastPts + frameDuration : 0
         }
@@ -269,7 +283,8 @@ public final class FrameSource {
 
     /// Scales the decoder's frame straight into `pixels` (RGB24 at the output size).
     private func convert(_ f: UnsafeMutablePointer<AVFrame>) throws(MediaError) {
-        let key = [f.pointee.width, f.pointee.height, f.pointee.format, Int32(f.pointee.colorspace.rawValue), Int32(f.pointee.color_range.rawValue)]
+        let key = [f.pointee.width, f.pointee.height, f.pointee.format,
+                   Int32(truncatingIfNeeded: f.pointee.colorspace.rawValue), Int32(truncatingIfNeeded: f.pointee.color_range.rawValue)]
         if key != scaleKey { try configureScaler(f, key: key) }
         let rowBytes = outWidth * 3
         let offset = (geometry.offsetY * outWidth + geometry.offsetX) * 3
@@ -314,7 +329,7 @@ public final class FrameSource {
         let fullRange: Int32 = f.pointee.color_range == AVCOL_RANGE_JPEG ? 1 : 0
         let format = AVPixelFormat(rawValue: f.pointee.format)
         let srcRange = format == AV_PIX_FMT_YUVJ420P || format == AV_PIX_FMT_YUVJ422P || format == AV_PIX_FMT_YUVJ444P ? 1 : fullRange
-        _ = sws_setColorspaceDetails(scaler.context, sws_getCoefficients(matrix), srcRange, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16)
+        _ = sws_setColorspaceDetails(scaler.context, sws_getCoefficients(matrix), srcRange, sws_getCoefficients(SWS_CS_DEFAULT), 0, 0, 1 << 16, 1 << 16)
         let count = outWidth * outHeight * 3
         if pixels.count != count || options.resize == .letterbox {
             pixels = [UInt8](repeating: options.resize == .letterbox ? options.letterboxFill : 0, count: count)

@@ -4,7 +4,7 @@ import CFFmpeg
 /// left out of a JSON config and then takes the default documented here.
 ///
 /// Invariants (checked by `validate()`): `width`/`height` are both set or both nil, each in
-/// 1...16384; `every` in 1...100000; `maxFrames` nil or ≥ 1; `startTime` finite and ≥ 0;
+/// 1...16384; `every` in 1...100000; `maxFrames` nil or ≥ 1; `startTime` in 0...1e9 s;
 /// `threads` in 0...256; timeouts finite and in (0, 3600].
 ///
 /// Thread-safety: a value type, `Sendable`.
@@ -114,7 +114,9 @@ public struct FrameSourceOptions: Codable, Sendable, Equatable {
         }
         guard (1...100_000).contains(every) else { throw .invalidOptions(field: "every", reason: "\(every) is outside 1...100000") }
         if let maxFrames, maxFrames < 1 { throw .invalidOptions(field: "max_frames", reason: "\(maxFrames) is below 1") }
-        guard startTime.isFinite, startTime >= 0 else { throw .invalidOptions(field: "start_time", reason: "\(startTime) is not a time ≥ 0") }
+        guard startTime.isFinite, startTime >= 0, startTime <= 1e9 else {
+            throw .invalidOptions(field: "start_time", reason: "\(startTime) is not a time in 0...1e9 s")
+        }
         guard (0...256).contains(threads) else { throw .invalidOptions(field: "threads", reason: "\(threads) is outside 0...256") }
         for (name, value) in [("open_timeout", openTimeout), ("read_timeout", readTimeout)] {
             guard value.isFinite, value > 0, value <= 3600 else {

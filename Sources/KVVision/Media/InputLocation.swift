@@ -17,7 +17,9 @@ struct InputLocation: Sendable, Equatable {
 
     init(_ source: String) {
         self.source = source
-        let scheme = Self.scheme(of: source)
+        var scheme = Self.scheme(of: source)
+        // "clip:1.mp4" is a local file when it exists and its prefix is no protocol kvvision knows.
+        if let s = scheme, !Self.knownSchemes.contains(s), FileManager.default.fileExists(atPath: source) { scheme = nil }
         switch scheme {
         case nil: kind = .localFile(path: source)
         case "file"?:
@@ -27,6 +29,17 @@ struct InputLocation: Sendable, Equatable {
         case "pipe"?: kind = .pipe
         case let s?: kind = .network(scheme: s)
         }
+    }
+
+    /// Protocols FFmpeg is asked to open as URLs.
+    static let knownSchemes: Set<String> = ["file", "pipe", "rtsp", "rtsps", "rtmp", "rtmps", "rtp", "udp", "srt", "tcp",
+                                            "mms", "mmsh", "http", "https", "hls", "ftp", "sftp", "tls", "data", "async", "cache", "crypto", "concat", "subfile"]
+
+    /// The string handed to FFmpeg: local paths that contain a colon get a `file:` prefix so
+    /// FFmpeg does not read the part before it as a protocol.
+    var ffmpegURL: String {
+        if case let .localFile(path) = kind, source == path, path.contains(":") { return "file:" + path }
+        return source
     }
 
     /// True for RTSP (its demuxer takes `timeout` in µs and rejects `rw_timeout`).
@@ -47,7 +60,9 @@ struct InputLocation: Sendable, Equatable {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .fileNotFound(path: source) }
         if isDirectory.boolValue { throw .isDirectory(path: source) }
-        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber, size.intValue == 0 {
+        // Only a regular file can be "empty": a FIFO or a device reports size 0 and still streams.
+        let attributes = (try? FileManager.default.attributesOfItem(atPath: path)) ?? [:]
+        if attributes[.type] as? FileAttributeType == .typeRegular, let size = attributes[.size] as? NSNumber, size.intValue == 0 {
             throw .emptyFile(path: source)
         }
     }

@@ -4,7 +4,7 @@ import CFFmpeg
 /// decode. The JSON of `kvvision probe`.
 ///
 /// Invariants: `video`, when present, is also in `streams` (same index); unknown quantities are nil
-/// (JSON null), never guessed.
+/// (left out of the JSON), never guessed.
 ///
 /// Thread-safety: a value type, `Sendable`.
 public struct MediaInfo: Codable, Sendable, Equatable {

@@ -1,3 +1,4 @@
+import Foundation
 import COpenBLAS
 
 /// Matrix multiplication through OpenBLAS `cblas_sgemm`, and control of BLAS threads.
@@ -12,6 +13,19 @@ public enum GEMM {
 
     /// Current OpenBLAS worker thread count.
     public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// The CPU kernel set OpenBLAS chose at load time (e.g. "Cooperlake", "Haswell", "Zen"); set
+    /// `OPENBLAS_CORETYPE` in the environment to override it.
+    public static var coreName: String {
+        guard let p = openblas_get_corename() else { return "unknown" }
+        return String(cString: p).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// OpenBLAS build configuration string (version, threading, max threads).
+    public static var configuration: String {
+        guard let p = openblas_get_config() else { return "unknown" }
+        return String(cString: p).trimmingCharacters(in: .whitespaces)
+    }
 
     /// `c[m,n] = a[m,k] · op(b) (+ bias[n] per row) (+ c if accumulate)`.
     ///

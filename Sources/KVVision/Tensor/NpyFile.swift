@@ -79,16 +79,23 @@ public enum NpyFile {
 
     /// The `.npy` bytes of `tensor` (float32, little-endian, C order, version 1.0).
     public static func encode(_ tensor: Tensor) -> [UInt8] {
-        let dims = tensor.shape.map(String.init)
+        var out = header(descr: "<f4", shape: tensor.shape)
+        tensor.storage.withUnsafeBytes { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// The version 1.0 preamble and header for a C-order array of `descr` (e.g. `<f4`, `|u1`) and
+    /// `shape`, padded so that the data that follows starts at a multiple of 64 bytes.
+    public static func header(descr: String, shape: [Int]) -> [UInt8] {
+        let dims = shape.map(String.init)
         let shapeText = dims.count == 1 ? "(\(dims[0]),)" : "(" + dims.joined(separator: ", ") + ")"
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
+        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
         var out: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0]
         let n = header.utf8.count
         out += [UInt8(n & 0xFF), UInt8(n >> 8)]
         out += Array(header.utf8)
-        tensor.storage.withUnsafeBytes { out.append(contentsOf: $0) }
         return out
     }
 

@@ -25,7 +25,7 @@ public enum Softmax {
         var vmax = SIMD16<Float>(repeating: -.infinity)
         var j = 0
         while j + 16 <= n {
-            vmax = pointwiseMax(vmax, raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self))
+            vmax = VectorMath.max(vmax, raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self))
             j += 16
         }
         var m = vmax.max()

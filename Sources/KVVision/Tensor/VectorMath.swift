@@ -10,10 +10,38 @@
 enum VectorMath {
     typealias V = SIMD16<Float>
 
+    typealias I = SIMD16<Int32>
+
+    // Only operations the standard library lowers to vector instructions on concrete SIMD16
+    // types are used (float arithmetic, comparisons, Int32 and/xor/add/mul): the generic
+    // `clamped`, `rounded` and Float→Int conversions compile to scalar loops.
+
+    /// `mask ? a : b` lane by lane, through integer bit operations.
+    @inline(__always)
+    static func select(_ mask: SIMDMask<I>, _ a: V, _ b: V) -> V {
+        let m = unsafeBitCast(mask, to: I.self)
+        let ai = unsafeBitCast(a, to: I.self), bi = unsafeBitCast(b, to: I.self)
+        return unsafeBitCast(bi ^ ((ai ^ bi) & m), to: V.self)
+    }
+
+    @inline(__always)
+    static func clamp(_ x: V, _ lo: Float, _ hi: Float) -> V {
+        let l = V(repeating: lo), h = V(repeating: hi)
+        let y = select(x .< l, l, x)
+        return select(y .> h, h, y)
+    }
+
+    @inline(__always)
+    static func max(_ a: V, _ b: V) -> V { select(a .< b, b, a) }
+
     @inline(__always)
     static func exp(_ input: V) -> V {
-        var x = input.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.3))
-        let fx = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+        var x = clamp(input, -87.3, 88.3)
+        // Round x·log2(e) to the nearest integer with the 1.5·2^23 trick; its low mantissa bits are n.
+        let magic = V(repeating: 12_582_912)
+        let t = x * 1.44269504088896341 + magic
+        let fx = t - magic
+        let n = unsafeBitCast(t, to: I.self) &- unsafeBitCast(magic, to: I.self)
         x = x - fx * 0.693359375
         x = x + fx * 2.12194440e-4
         let z = x * x
@@ -24,14 +52,13 @@ enum VectorMath {
         y = y * x + 1.6666665459e-1
         y = y * x + 5.0000001201e-1
         y = y * z + x + 1
-        let n = SIMD16<Int32>(fx)
-        let bits = (n &+ 127) &<< 23
+        let bits = (n &+ I(repeating: 127)) &* I(repeating: 1 << 23)
         return y * unsafeBitCast(bits, to: V.self)
     }
 
     @inline(__always)
     static func erf(_ input: V) -> V {
-        let x = input.clamped(lowerBound: V(repeating: -4), upperBound: V(repeating: 4))
+        let x = clamp(input, -4, 4)
         let x2 = x * x
         var p = x2 * -2.72614225801306e-10 + 2.77068142495902e-08
         p = x2 * p + -2.10102402082508e-06

@@ -3,18 +3,25 @@ import Foundation
 import Glibc
 #endif
 
-/// A TCP listener on 127.0.0.1 that accepts connections and never sends a byte: a camera or web
-/// server that stopped answering. Also hands out a port that is certainly closed.
+/// A TCP listener on 127.0.0.1 for network-source tests. Without a payload it accepts connections
+/// and never sends a byte (a camera or web server that stopped answering); with one it sends the
+/// payload to each connection and closes it (a live source that goes away); with `stallAfter` it
+/// sends only that many bytes and then keeps the connection open in silence. Also hands out a port
+/// that is certainly closed.
 ///
 /// Thread-safety: accepted sockets are tracked under a lock; `stop()` (or deinit) closes everything.
-final class SilentTCPServer: @unchecked Sendable {
+final class LocalTCPServer: @unchecked Sendable {
     let port: Int
     private let listener: Int32
+    private let payload: [UInt8]?
+    private let stallAfter: Int?
     private let lock = NSLock()
     private var accepted: [Int32] = []
     private var stopped = false
 
-    init() throws {
+    init(payload: [UInt8]? = nil, stallAfter: Int? = nil) throws {
+        self.payload = payload
+        self.stallAfter = stallAfter
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EMFILE) }
         var addr = sockaddr_in()
@@ -54,7 +61,19 @@ final class SilentTCPServer: @unchecked Sendable {
             lock.lock()
             defer { lock.unlock() }
             if stopped { if c >= 0 { close(c) }; return }
-            if c >= 0 { accepted.append(c) } else if errno != EINTR { return }
+            guard c >= 0 else { if errno != EINTR { return } else { continue } }
+            if let payload {
+                let limit = min(payload.count, stallAfter ?? payload.count)
+                var sent = 0
+                while sent < limit {
+                    let n = payload.withUnsafeBytes { send(c, $0.baseAddress! + sent, limit - sent, Int32(MSG_NOSIGNAL)) }
+                    if n <= 0 { break }
+                    sent += n
+                }
+                if stallAfter == nil { close(c) } else { accepted.append(c) }
+            } else {
+                accepted.append(c)
+            }
         }
     }
 

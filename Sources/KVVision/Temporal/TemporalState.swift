@@ -1,0 +1,41 @@
+/// Per-stream state of the temporal attention head: the KV window and the scratch tensors one
+/// step needs, sized at creation and reused every frame.
+///
+/// Create with `TemporalAttention.makeState(window:)`; pass `inout` to `step`. The model
+/// (`TemporalAttention`) stays immutable and shared; each stream owns one state.
+///
+/// Invariants: scratch tensors never exceed `1 + M` token rows, so after the first frame no step
+/// allocates. Thread-safety: a value type; one stream, one thread.
+public struct TemporalState: Sendable {
+    /// The stream's KV window.
+    public internal(set) var window: KVWindow
+    /// Output of the last step, `[n, modelDim]`.
+    public internal(set) var output: Tensor
+    var queries: Tensor
+    var contentKeys: Tensor
+    var keys: Tensor
+    var values: Tensor
+    var bias: Tensor
+    var scores: Tensor
+    var attended: Tensor
+
+    init(window: KVWindow, modelDim: Int, queryWidth: Int) {
+        self.window = window
+        let t = window.config.tokensPerFrame, kv = window.config.kvHeads * window.config.headDim
+        output = Tensor(shape: [t, modelDim])
+        queries = Tensor(shape: [t, queryWidth])
+        contentKeys = Tensor(shape: [t, kv])
+        keys = Tensor(shape: [t, kv])
+        values = Tensor(shape: [t, kv])
+        bias = Tensor(shape: [t, window.config.tokenRows])
+        scores = Tensor(shape: [t, window.config.tokenRows])
+        attended = Tensor(shape: [t, queryWidth])
+    }
+
+    /// Bytes allocated for the window plus the scratch tensors (array capacities).
+    public var allocatedBytes: Int {
+        let scratch = [output, queries, contentKeys, keys, values, bias, scores, attended]
+            .reduce(0) { $0 + $1.storage.capacity * MemoryLayout<Float>.stride }
+        return window.allocatedBytes + scratch
+    }
+}

@@ -1,0 +1,18 @@
+import KVVision
+
+/// The model-loading options shared by `inspect`, `encode` and `bench encoder`:
+/// `--heads N` and `--image-size WxH` (only used when a plain timm checkpoint has no kvvision config).
+struct ModelOptions {
+    var heads: Int?
+    var imageSize: [Int]?
+
+    static let help = """
+      --heads N            attention heads of a plain timm checkpoint (default: dim/64)
+      --image-size WxH     trained input size of a plain timm checkpoint with a non-square grid
+    """
+
+    init(_ args: inout Arguments) throws(UsageError) {
+        heads = try args.int("--heads", in: 1...4096)
+        imageSize = try args.size("--image-size").map { [$0.height, $0.width] }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+@testable import KVVision
+
+/// The Tensor/ kernels the temporal window is built on: temporal RoPE, quantised KV rows,
+/// masked window attention.
+@Suite struct TemporalKernelTests {
+    private func random(_ shape: [Int], _ rng: inout SplitMix64) throws -> Tensor {
+        try Tensor(shape: shape, storage: (0..<shape.reduce(1, *)).map { _ in rng.nextFloat() })
+    }
+
+    private func dot(_ a: Tensor, _ b: Tensor) -> Double {
+        zip(a.storage, b.storage).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+    }
+
+    @Test func ropeScoresDependOnlyOnTheOffsetEvenAtLargePositions() throws {
+        var rng = SplitMix64(seed: 1)
+        let rope = try RotaryEmbedding(headDim: 16, rotaryDim: 16)
+        let q = try random([1, 16], &rng), k = try random([1, 16], &rng)
+        func score(_ p: Double, _ s: Double) throws -> Double {
+            var a = q, b = k
+            try rope.apply(&a, heads: 1, position: p)
+            try rope.apply(&b, heads: 1, position: s)
+            return dot(a, b)
+        }
+        let near = try score(7, 3)
+        #expect(abs(try score(1_000_007, 1_000_003) - near) < 1e-4)
+        #expect(abs(try score(4, 0) - near) < 1e-5)
+        #expect(abs(try score(8, 3) - near) > 1e-3)  // a different offset gives a different score
+    }
+
+    @Test func ropeRotatesOnlyTheLeadingRotaryChannelsAndKeepsNorms() throws {
+        var rng = SplitMix64(seed: 2)
+        let x = try random([3, 2 * 8], &rng)
+        var y = x
+        try RotaryEmbedding(headDim: 8, rotaryDim: 4).apply(&y, heads: 2, position: 5)
+        for r in 0..<3 {
+            for h in 0..<2 {
+                let base = r * 16 + h * 8
+                #expect(Array(y.storage[(base + 4)..<(base + 8)]) == Array(x.storage[(base + 4)..<(base + 8)]))
+                let nx = x.storage[base..<(base + 4)].reduce(0) { $0 + $1 * $1 }
+                let ny = y.storage[base..<(base + 4)].reduce(0) { $0 + $1 * $1 }
+                #expect(abs(nx - ny) < 1e-5)
+                #expect(y.storage[base..<(base + 4)] != x.storage[base..<(base + 4)])
+            }
+        }
+        var z = x
+        try RotaryEmbedding(headDim: 8, rotaryDim: 0).apply(&z, heads: 2, position: 5)
+        #expect(z == x)
+        #expect(throws: TensorError.self) { try RotaryEmbedding(headDim: 8, rotaryDim: 3) }
+        #expect(throws: TensorError.self) { try RotaryEmbedding(headDim: 8, rotaryDim: 10) }
+    }
+
+    @Test(arguments: KVStorageFormat.allCases)
+    func storedRowsRoundTripWithinTheFormatsErrorBound(format: KVStorageFormat) throws {
+        var rng = SplitMix64(seed: 3)
+        let heads = 2, d = 16
+        let src = try random([4, heads * d], &rng)
+        var store = KVRowStore(format: format, rows: 6, heads: heads, headDim: d)
+        #expect(store.storedBytes == KVRowStore.bytes(format: format, rows: 6, heads: heads, headDim: d))
+        for i in 0..<4 { try store.store(row: i + 2, from: src, sourceRow: i) }
+        var back = Tensor(shape: [4, heads * d])
+        for i in 0..<4 { try store.load(row: i + 2, into: &back, destinationRow: i) }
+        for i in 0..<4 {
+            for h in 0..<heads {
+                let range = (i * heads * d + h * d)..<(i * heads * d + (h + 1) * d)
+                let maxAbs = src.storage[range].map { abs($0) }.max()!
+                let bound: Float = switch format {
+                case .f32: 0
+                case .f16: maxAbs / 2048
+                case .int8: maxAbs / 127 / 2 * 1.0001
+                }
+                for e in range { #expect(abs(back.storage[e] - src.storage[e]) <= bound, "\(format) row \(i) head \(h)") }
+            }
+        }
+        #expect(throws: TensorError.self) { try store.store(row: 6, from: src, sourceRow: 0) }
+        #expect(throws: TensorError.self) { try store.store(row: 0, from: src, sourceRow: 4) }
+    }
+
+    @Test func blendIsAWeightedMeanAndRequantises() throws {
+        let a = try Tensor(shape: [1, 4], storage: [1, -2, 3, 4])
+        let b = try Tensor(shape: [1, 4], storage: [3, 2, -1, 0])
+        for format in KVStorageFormat.allCases {
+            var store = KVRowStore(format: format, rows: 1, heads: 1, headDim: 4)
+            try store.store(row: 0, from: a, sourceRow: 0)
+            try store.blend(row: 0, keep: 0.75, add: 0.25, from: b, sourceRow: 0)
+            var out = Tensor(shape: [1, 4])
+            try store.load(row: 0, into: &out, destinationRow: 0)
+            let expected: [Float] = [1.5, -1, 2, 3]
+            #expect(zip(out.storage, expected).allSatisfy { abs($0 - $1) <= 0.03 }, "\(format): \(out.storage)")
+        }
+    }
+
+    @Test func windowAttentionGivesZerosForFullyMaskedQueriesAndSkipsMaskedKeys() throws {
+        var rng = SplitMix64(seed: 4)
+        for format in KVStorageFormat.allCases {
+            var keys = KVRowStore(format: format, rows: 3, heads: 1, headDim: 4)
+            var values = KVRowStore(format: format, rows: 3, heads: 1, headDim: 4)
+            let k = try random([3, 4], &rng), v = try random([3, 4], &rng)
+            for i in 0..<3 { try keys.store(row: i, from: k, sourceRow: i); try values.store(row: i, from: v, sourceRow: i) }
+            let q = try random([2, 8], &rng)  // 2 query heads share the single K/V head
+            let inf = -Float.infinity
+            let bias = try Tensor(shape: [2, 3], storage: [inf, 0, inf, inf, inf, inf])
+            var scores = Tensor(shape: [0]), out = Tensor(shape: [0])
+            try WindowAttention.attend(queries: q, queryHeads: 2, keys: keys, values: values, bias: bias, scores: &scores, into: &out)
+            #expect(out.shape == [2, 8])
+            // query 0 sees only key 1: its output is value row 1 for both heads
+            for h in 0..<2 { for c in 0..<4 { #expect(abs(out[0, h * 4 + c] - v[1, c]) < 0.02, "\(format)") } }
+            #expect(out.storage[8..<16].allSatisfy { $0 == 0 })
+        }
+    }
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Peer frame rates for `kvvision bench encoder`: the same timm ViT weights run by PyTorch
+(timm forward_features) and by ONNX Runtime, each with a fixed thread count.
+
+  tools/.venv/bin/python tools/bench/encoder_peers.py --model M.safetensors --arch deit_tiny_patch16_224 \
+      [--threads 2] [--frames 30] [--runs 5] [--onnx /tmp/model.onnx]
+
+Prints one JSON object: torch_fps, ort_fps (medians over runs), per-run lists, and the max abs
+difference between the two outputs (a check that both run the same model).
+"""
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+import torch
+import timm
+from safetensors.torch import load_file
+
+
+class Features(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x):
+        return self.m.forward_features(x)
+
+
+def rate(fn, frames, runs):
+    for _ in range(3):
+        fn()
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        for _ in range(frames):
+            fn()
+        out.append(frames / (time.perf_counter() - t))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--arch", default="deit_tiny_patch16_224")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--onnx", default="/tmp/kvvision-encoder-peer.onnx")
+    ap.add_argument("--skip-ort", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    model = timm.create_model(a.arch, pretrained=False, num_classes=0)
+    model.load_state_dict(load_file(a.model))
+    model.eval()
+    size = model.patch_embed.img_size
+    x = torch.randn(1, 3, size[0], size[1])
+    f = Features(model).eval()
+    with torch.inference_mode():
+        torch_runs = rate(lambda: f(x), a.frames, a.runs)
+        ref = f(x).numpy()
+    result = {"threads": a.threads, "arch": a.arch, "torch": torch.__version__, "timm": timm.__version__,
+              "torch_fps": statistics.median(torch_runs), "torch_fps_runs": torch_runs}
+    if not a.skip_ort:
+        import onnxruntime as ort
+        try:
+            torch.onnx.export(f, (x,), a.onnx, input_names=["x"], output_names=["tokens"], opset_version=17, dynamo=False)
+        except Exception:  # newer torch: only the dynamo exporter
+            torch.onnx.export(f, (x,), a.onnx, input_names=["x"], output_names=["tokens"], dynamo=True)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = a.threads
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        sess = ort.InferenceSession(a.onnx, so, providers=["CPUExecutionProvider"])
+        xn = x.numpy()
+        got = sess.run(None, {"x": xn})[0]
+        ort_runs = rate(lambda: sess.run(None, {"x": xn}), a.frames, a.runs)
+        result.update({"onnxruntime": ort.__version__, "ort_fps": statistics.median(ort_runs), "ort_fps_runs": ort_runs,
+                       "ort_vs_torch_max_abs": float(np.abs(got - ref).max())})
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
