@@ -51,11 +51,6 @@ enum BenchEncoderCommand: Command {
         }
     }
 
-    static func median(_ v: [Double]) -> Double {
-        let s = v.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
-
     static func now() -> Double {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
@@ -115,7 +110,7 @@ enum BenchEncoderCommand: Command {
             Parallel.setThreads(threads, gemm: gemm)
         }
         Console.endProgress()
-        let fps = median(fpsRuns), sg = median(sgemmRuns)
+        let fps = BenchDecodeCommand.median(fpsRuns), sg = BenchDecodeCommand.median(sgemmRuns)
         let gflops = fps * Double(flops) / 1e9
         let result = Result(model: label, threads: threads, gemm: gemm.rawValue, blasCore: GEMM.coreName, input: [3, h, w], flopsPerFrame: flops,
                             frames: frames, runs: runs, fps: fps, msPerFrame: 1000 / fps, gflops: gflops, sgemmGflops: sg,
@@ -127,7 +122,7 @@ enum BenchEncoderCommand: Command {
             encoder  \(label), input \(w)x\(h), \(String(format: "%.3f", Double(flops) / 1e9)) GFLOP/frame, \(threads) thread(s), GEMM threading \(gemm.rawValue), OpenBLAS core \(result.blasCore)
             fps      \(String(format: "%.1f", fps)) frames/s (\(String(format: "%.2f", 1000 / fps)) ms/frame, median of \(runs) × \(frames))
             gflops   \(String(format: "%.1f", gflops)) encoder vs \(String(format: "%.1f", sg)) sgemm on the same shapes: ratio \(String(format: "%.2f", result.ratio))
-            rss      peak \(result.peakRssBytes.map { String(format: "%.1f MiB", Double($0) / 1048576) } ?? "n/a")
+            rss      peak \(BenchDecodeCommand.mib(result.peakRssBytes))
             """)
         }
         return ExitCode.success
