@@ -26,8 +26,13 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(
+            name: "CKernels",
+            path: "Sources/CKernels",
+            cSettings: [.unsafeFlags(["-O2"])]
+        ),
+        .target(
             name: "KVVision",
-            dependencies: ["CFFmpeg", "COpenBLAS"],
+            dependencies: ["CFFmpeg", "COpenBLAS", "CKernels"],
             path: "Sources/KVVision",
             swiftSettings: optimise
         ),

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Element-wise activations: exact (erf) GELU, optionally fused with a per-column bias add.
 ///
 /// Thread-safety: stateless; rows are split over the given pool.
@@ -29,21 +31,10 @@ public enum Activation {
         }
     }
 
+    /// One row in place, through the CPU-dispatched C kernel (AVX-512F / AVX2 / SSE2, chosen at
+    /// load time; same erf as `VectorMath.erf`).
     @inline(__always)
     static func geluRow(_ row: UnsafeMutablePointer<Float>, _ n: Int, _ bias: UnsafePointer<Float>?) {
-        let raw = UnsafeMutableRawPointer(row)
-        var j = 0
-        while j + 16 <= n {
-            var v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self)
-            if let bias { v += UnsafeRawPointer(bias).loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) }
-            raw.storeBytes(of: VectorMath.gelu(v), toByteOffset: j * 4, as: SIMD16<Float>.self)
-            j += 16
-        }
-        if j < n {
-            var v = SIMD16<Float>()
-            for t in j..<n { v[t - j] = row[t] + (bias?[t] ?? 0) }
-            let g = VectorMath.gelu(v)
-            for t in j..<n { row[t] = g[t - j] }
-        }
+        kvv_gelu_row(row, n, bias)
     }
 }

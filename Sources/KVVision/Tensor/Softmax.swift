@@ -1,3 +1,5 @@
+import CKernels
+
 /// Numerically stable softmax over the last dimension (max subtracted before exp).
 ///
 /// Thread-safety: stateless; rows are split over the given pool.
@@ -19,39 +21,10 @@ public enum Softmax {
         }
     }
 
+    /// One row in place, through the CPU-dispatched C kernel (AVX-512F / AVX2 / SSE2, chosen at
+    /// load time; same Cephes exp as `VectorMath.exp`).
     @inline(__always)
     static func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
-        let raw = UnsafeMutableRawPointer(row)
-        var vmax = SIMD16<Float>(repeating: -.infinity)
-        var j = 0
-        while j + 16 <= n {
-            vmax = VectorMath.max(vmax, raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self))
-            j += 16
-        }
-        var m = vmax.max()
-        for t in j..<n { m = Swift.max(m, row[t]) }
-        let vm = SIMD16<Float>(repeating: m)
-        var vsum = SIMD16<Float>()
-        j = 0
-        while j + 16 <= n {
-            let e = VectorMath.exp(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) - vm)
-            raw.storeBytes(of: e, toByteOffset: j * 4, as: SIMD16<Float>.self)
-            vsum += e
-            j += 16
-        }
-        var sum = vsum.sum()
-        if j < n {
-            var v = SIMD16<Float>(repeating: -.infinity)
-            for t in j..<n { v[t - j] = row[t] - m }
-            let e = VectorMath.exp(v)
-            for t in j..<n { row[t] = e[t - j]; sum += e[t - j] }
-        }
-        let inv = SIMD16<Float>(repeating: 1 / sum)
-        j = 0
-        while j + 16 <= n {
-            raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) * inv, toByteOffset: j * 4, as: SIMD16<Float>.self)
-            j += 16
-        }
-        for t in j..<n { row[t] *= inv[0] }
+        kvv_softmax_row(row, n)
     }
 }

@@ -1,0 +1,21 @@
+// Element-wise kernels of the ViT encoder (softmax rows, exact GELU), compiled in several
+// instruction-set versions and picked at load time for the running CPU (ifunc through clang's
+// target_clones: AVX-512F, AVX2, baseline x86-64 SSE2). The Swift code compiles for baseline
+// x86-64 only, which gives these 16-lane loops four 128-bit operations each; here the same
+// algorithm runs on 512-bit (or 256-bit) registers where the CPU has them, and never uses an
+// instruction the CPU lacks. Only Sources/KVVision/Tensor/ imports this module.
+//
+// Thread-safety: pure functions over caller-owned memory.
+#ifndef KVV_CKERNELS_H
+#define KVV_CKERNELS_H
+
+/// In place: row = softmax(row) over `n` floats (max subtracted first; Cephes exp).
+void kvv_softmax_row(float *row, long n);
+
+/// In place: row[j] = gelu(row[j] + bias[j]) over `n` floats (exact erf GELU); `bias` may be NULL.
+void kvv_gelu_row(float *row, long n, const float *bias);
+
+/// The instruction set the dispatcher picked: "avx512f", "avx2" or "sse2" (for benchmarks).
+const char *kvv_kernels_isa(void);
+
+#endif

@@ -1,0 +1,108 @@
+// Element-wise kernels (see include/ckernels.h). The algorithms are those of
+// Sources/KVVision/Tensor/VectorMath.swift: Cephes single-precision exp (inputs clamped to
+// [-87.3, 88.3], 2^n by exponent bits) and the Eigen/XLA rational erf (inputs clamped to [-4, 4]),
+// on 16-lane vectors written with clang vector extensions, so each target_clones version maps
+// them onto its own registers (one zmm, two ymm or four xmm).
+#include "ckernels.h"
+
+#define KVV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+typedef float v16f __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int v16i __attribute__((vector_size(64), aligned(4), may_alias));
+
+// Helpers are macros: 64-byte vectors cannot cross a function boundary in the baseline clone
+// (the psABI passes them differently with and without AVX-512), even when inlined.
+#define SPLAT(f) ((v16f){0} + (f))
+/// `mask ? a : b` lane by lane.
+#define SEL(mask, a, b) ((v16f)(((v16i)(b)) ^ ((((v16i)(a)) ^ ((v16i)(b))) & (mask))))
+#define CLAMP(x, lo, hi) ({ v16f l_ = SPLAT(lo), h_ = SPLAT(hi), y_ = SEL((x) < l_, l_, (x)); SEL(y_ > h_, h_, y_); })
+
+#define VEXP(input) ({                                          \
+    v16f x = CLAMP(input, -87.3f, 88.3f);                       \
+    const v16f magic = SPLAT(12582912.0f);                      \
+    v16f t = x * 1.44269504088896341f + magic;                  \
+    v16f fx = t - magic;                                        \
+    v16i n = (v16i)t - (v16i)magic;                             \
+    x = x - fx * 0.693359375f;                                  \
+    x = x + fx * 2.12194440e-4f;                                \
+    v16f z = x * x;                                             \
+    v16f y = SPLAT(1.9875691500e-4f);                           \
+    y = y * x + 1.3981999507e-3f;                               \
+    y = y * x + 8.3334519073e-3f;                               \
+    y = y * x + 4.1665795894e-2f;                               \
+    y = y * x + 1.6666665459e-1f;                               \
+    y = y * x + 5.0000001201e-1f;                               \
+    y = y * z + x + 1.0f;                                       \
+    v16i bits = (n + 127) * (1 << 23);                          \
+    y * (v16f)bits; })
+
+#define VERF(input) ({                                          \
+    v16f x = CLAMP(input, -4.0f, 4.0f);                         \
+    v16f x2 = x * x;                                            \
+    v16f p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f; \
+    p = x2 * p + -2.10102402082508e-06f;                        \
+    p = x2 * p + -5.69250639462346e-05f;                        \
+    p = x2 * p + -7.34990630326855e-04f;                        \
+    p = x2 * p + -2.95459980854025e-03f;                        \
+    p = x2 * p + -1.60960333262415e-02f;                        \
+    p = x * p;                                                  \
+    v16f q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f; \
+    q = x2 * q + -1.68282697438203e-03f;                        \
+    q = x2 * q + -7.37332916720468e-03f;                        \
+    q = x2 * q + -1.42647390514189e-02f;                        \
+    p / q; })
+
+#define VGELU(v) ({ v16f g_ = (v); g_ * 0.5f * (VERF(g_ * 0.70710678118654752f) + 1.0f); })
+
+KVV_CLONES
+void kvv_softmax_row(float *row, long n) {
+    v16f vmax = SPLAT(-__builtin_inff());
+    long j = 0;
+    for (; j + 16 <= n; j += 16) {
+        v16f v = *(const v16f *)(row + j);
+        vmax = SEL(vmax < v, v, vmax);
+    }
+    float m = -__builtin_inff();
+    for (int l = 0; l < 16; l++) m = vmax[l] > m ? vmax[l] : m;
+    for (long t = j; t < n; t++) m = row[t] > m ? row[t] : m;
+    v16f vsum = SPLAT(0.0f);
+    for (j = 0; j + 16 <= n; j += 16) {
+        v16f e = VEXP(*(const v16f *)(row + j) - m);
+        *(v16f *)(row + j) = e;
+        vsum += e;
+    }
+    float sum = 0;
+    for (int l = 0; l < 16; l++) sum += vsum[l];
+    if (j < n) {
+        v16f v = SPLAT(-__builtin_inff());
+        for (long t = j; t < n; t++) v[t - j] = row[t] - m;
+        v16f e = VEXP(v);
+        for (long t = j; t < n; t++) { row[t] = e[t - j]; sum += e[t - j]; }
+    }
+    float inv = 1.0f / sum;
+    for (j = 0; j + 16 <= n; j += 16) *(v16f *)(row + j) = *(const v16f *)(row + j) * inv;
+    for (; j < n; j++) row[j] *= inv;
+}
+
+KVV_CLONES
+void kvv_gelu_row(float *row, long n, const float *bias) {
+    long j = 0;
+    for (; j + 16 <= n; j += 16) {
+        v16f v = *(const v16f *)(row + j);
+        if (bias) v += *(const v16f *)(bias + j);
+        *(v16f *)(row + j) = VGELU(v);
+    }
+    if (j < n) {
+        v16f v = SPLAT(0.0f);
+        for (long t = j; t < n; t++) v[t - j] = row[t] + (bias ? bias[t] : 0.0f);
+        v16f g = VGELU(v);
+        for (long t = j; t < n; t++) row[t] = g[t - j];
+    }
+}
+
+const char *kvv_kernels_isa(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return "avx512f";
+    if (__builtin_cpu_supports("avx2")) return "avx2";
+    return "sse2";
+}
