@@ -28,6 +28,19 @@ import Testing
         }
     }
 
+    @Test func transposedSwapsEveryElementIncludingOddBlockEdges() throws {
+        var rng = SplitMix64(seed: 11)
+        for (r, c) in [(1, 1), (1, 5), (33, 7), (40, 65)] {
+            let a = try Tensor(shape: [r, c], storage: (0..<(r * c)).map { _ in rng.nextFloat() })
+            let t = try a.transposed()
+            #expect(t.shape == [c, r])
+            for i in 0..<r { for j in 0..<c { #expect(t[j, i] == a[i, j], "\(r)x\(c) at \(i),\(j)") } }
+        }
+        #expect(throws: TensorError.shapeMismatch(op: "transpose", expected: [-1, -1], found: [2, 2, 2])) {
+            try Tensor(shape: [2, 2, 2]).transposed()
+        }
+    }
+
     @Test func matmulRejectsInnerDimensionMismatch() {
         let a = Tensor(shape: [2, 3])
         let b = Tensor(shape: [4, 5])

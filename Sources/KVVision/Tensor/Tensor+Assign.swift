@@ -33,3 +33,28 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// The transpose of a matrix: `[r, c]` → `[c, r]` (a new allocation; for load-time layout
+    /// changes, not per-frame work). Throws when `self` is not rank 2.
+    public func transposed() throws(TensorError) -> Tensor {
+        guard rank == 2 else { throw .shapeMismatch(op: "transpose", expected: [-1, -1], found: shape) }
+        let r = shape[0], c = shape[1]
+        var out = Tensor(shape: [c, r])
+        guard count > 0 else { return out }
+        storage.withUnsafeBufferPointer { src in
+            out.storage.withUnsafeMutableBufferPointer { dst in
+                // Blocked so both sides stay in cache lines.
+                let bs = 32
+                for i0 in stride(from: 0, to: r, by: bs) {
+                    for j0 in stride(from: 0, to: c, by: bs) {
+                        for i in i0..<Swift.min(r, i0 + bs) {
+                            for j in j0..<Swift.min(c, j0 + bs) { dst[j * r + i] = src[i * c + j] }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
