@@ -140,11 +140,13 @@ public struct VisionTransformer: Sendable {
         return n
     }
 
-    /// The GEMMs of one frame at `height × width`: (m, n, k, how many per frame).
-    public func gemmShapes(height: Int, width: Int) -> [(m: Int, n: Int, k: Int, count: Int)] {
+    /// The GEMMs of one frame at `height × width`: (m, n, k, how many per frame, whether `b` is
+    /// used transposed — the patch embedding and q·kᵀ are, the NN-stored Linear layers and p·v not).
+    public func gemmShapes(height: Int, width: Int) -> [(m: Int, n: Int, k: Int, count: Int, transposeB: Bool)] {
         let c = config, p = c.patchSize, np = (height / p) * (width / p), t = np + 1, d = c.dim
-        return [(np, d, 3 * p * p, 1), (t, 3 * d, d, c.depth), (t, t, c.headDim, c.depth * c.heads),
-                (t, c.headDim, t, c.depth * c.heads), (t, d, d, c.depth), (t, c.mlpDim, d, c.depth), (t, d, c.mlpDim, c.depth)]
+        return [(np, d, 3 * p * p, 1, true), (t, 3 * d, d, c.depth, false), (t, t, c.headDim, c.depth * c.heads, true),
+                (t, c.headDim, t, c.depth * c.heads, false), (t, d, d, c.depth, false), (t, c.mlpDim, d, c.depth, false),
+                (t, d, c.mlpDim, c.depth, false)]
     }
 
     /// Multiply-add FLOPs (2 per MAC) of the GEMMs of one frame.

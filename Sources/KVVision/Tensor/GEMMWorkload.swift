@@ -1,14 +1,14 @@
 /// A fixed list of sgemm shapes with preallocated operands, to measure what OpenBLAS itself
 /// achieves on exactly the GEMMs a model runs (the reference rate of `kvvision bench encoder`).
 ///
-/// Every shape is `c[m,n] = a[m,k] · b[n,k]ᵀ` (the Linear-layer layout), run `count` times per
-/// `run()`. Operands hold small deterministic values.
+/// Every shape is `c[m,n] = a[m,k] · op(b)` with `b` `[n,k]` transposed (`transposeB`) or `[k,n]`,
+/// the layout the model itself uses for that GEMM, run `count` times per `run()`. Operands hold small deterministic values.
 /// Thread-safety: owns its buffers; `run` from one thread at a time.
 public final class GEMMWorkload: @unchecked Sendable {
-    public let shapes: [(m: Int, n: Int, k: Int, count: Int)]
+    public let shapes: [(m: Int, n: Int, k: Int, count: Int, transposeB: Bool)]
     private var buffers: [(a: [Float], b: [Float], c: [Float])]
 
-    public init(shapes: [(m: Int, n: Int, k: Int, count: Int)]) {
+    public init(shapes: [(m: Int, n: Int, k: Int, count: Int, transposeB: Bool)]) {
         self.shapes = shapes.filter { $0.m > 0 && $0.n > 0 && $0.k > 0 && $0.count > 0 }
         buffers = self.shapes.map { s in
             ((0..<(s.m * s.k)).map { Float($0 % 7) * 0.01 }, (0..<(s.n * s.k)).map { Float($0 % 5) * 0.01 },
@@ -27,8 +27,8 @@ public final class GEMMWorkload: @unchecked Sendable {
                 buffers[i].b.withUnsafeBufferPointer { b in
                     buffers[i].c.withUnsafeMutableBufferPointer { c in
                         for _ in 0..<s.count {
-                            GEMM.sgemm(m: s.m, n: s.n, k: s.k, a: a.baseAddress!, lda: s.k, b: b.baseAddress!, ldb: s.k,
-                                       transposeB: true, c: c.baseAddress!, ldc: s.n, beta: 0)
+                            GEMM.sgemm(m: s.m, n: s.n, k: s.k, a: a.baseAddress!, lda: s.k, b: b.baseAddress!, ldb: s.transposeB ? s.k : s.n,
+                                       transposeB: s.transposeB, c: c.baseAddress!, ldc: s.n, beta: 0)
                         }
                     }
                 }
