@@ -19,6 +19,8 @@ enum BenchEncoderCommand: Command {
       --shape NAME    random weights of a named shape: \(ModelConfig.presetNames.joined(separator: ", ")) (default deit-tiny)
       --threads N     worker and OpenBLAS threads (default: KVVISION_THREADS or all cores)
       --pool-threads N  worker threads for the non-BLAS kernels only (default: --threads)
+      --gemm MODE     pool (default): OpenBLAS single-threaded, GEMM rows and attention
+                      (head, query block) tasks split over kvvision's pool; blas: OpenBLAS threads
       --frames N      frames per run (default 30)
       --runs N        runs (default 5)
       --json          machine-readable output: fps, gflops, sgemm_gflops, ratio, …
@@ -28,6 +30,7 @@ enum BenchEncoderCommand: Command {
     struct Result: Encodable {
         let model: String
         let threads: Int
+        let gemm: String
         let blasCore: String
         let input: [Int]
         let flopsPerFrame: Int
@@ -42,15 +45,10 @@ enum BenchEncoderCommand: Command {
         let sgemmRuns: [Double]
         let peakRssBytes: Int?
         enum CodingKeys: String, CodingKey {
-            case model, threads, blasCore = "blas_core", input, flopsPerFrame = "flops_per_frame", frames, runs, fps
+            case model, threads, gemm, blasCore = "blas_core", input, flopsPerFrame = "flops_per_frame", frames, runs, fps
             case msPerFrame = "ms_per_frame", gflops, sgemmGflops = "sgemm_gflops", ratio, fpsRuns = "fps_runs"
             case sgemmRuns = "sgemm_gflops_runs", peakRssBytes = "peak_rss_bytes"
         }
-    }
-
-    static func median(_ v: [Double]) -> Double {
-        let s = v.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
     static func now() -> Double {
@@ -65,12 +63,13 @@ enum BenchEncoderCommand: Command {
         let shape = try args.option("--shape")
         let threads = try args.int("--threads", in: 1...256) ?? Parallel.defaultThreads
         let poolThreads = try args.int("--pool-threads", in: 1...256)
+        let gemm = try args.option("--gemm", expected: "blas or pool") { Parallel.GEMMThreading(rawValue: $0) } ?? .pool
         let frames = try args.int("--frames", in: 1...100_000) ?? 30
         let runs = try args.int("--runs", in: 1...1000) ?? 5
         let options = try ModelOptions(&args)
         try args.finish()
         if modelPath != nil && shape != nil { throw UsageError("give --model or --shape, not both") }
-        Parallel.setThreads(threads)
+        Parallel.setThreads(threads, gemm: gemm)
         let pool = poolThreads.map { ThreadPool(threads: $0) } ?? Parallel.pool
         let model: VisionTransformer
         let label: String
@@ -94,31 +93,36 @@ enum BenchEncoderCommand: Command {
         })
         let workload = GEMMWorkload(shapes: model.gemmShapes(height: h, width: w))
         let flops = model.flopsPerFrame(height: h, width: w)
-        for _ in 0..<3 { try model.encode(frame, state: &state, pool: pool); workload.run() }
+        for _ in 0..<3 { try model.encode(frame, state: &state, pool: pool) }
+        GEMM.setThreads(threads)
+        workload.run()
+        Parallel.setThreads(threads, gemm: gemm)
         var fpsRuns: [Double] = [], sgemmRuns: [Double] = []
         for r in 0..<runs {
             Console.progress("bench encoder: run \(r + 1)/\(runs)")
             var t = now()
             for _ in 0..<frames { try model.encode(frame, state: &state, pool: pool) }
             fpsRuns.append(Double(frames) / (now() - t))
+            GEMM.setThreads(threads)  // the reference is OpenBLAS with its own threads in both modes
             t = now()
             for _ in 0..<frames { workload.run() }
             sgemmRuns.append(Double(workload.flops) * Double(frames) / (now() - t) / 1e9)
+            Parallel.setThreads(threads, gemm: gemm)
         }
         Console.endProgress()
-        let fps = median(fpsRuns), sg = median(sgemmRuns)
+        let fps = BenchDecodeCommand.median(fpsRuns), sg = BenchDecodeCommand.median(sgemmRuns)
         let gflops = fps * Double(flops) / 1e9
-        let result = Result(model: label, threads: threads, blasCore: GEMM.coreName, input: [3, h, w], flopsPerFrame: flops,
+        let result = Result(model: label, threads: threads, gemm: gemm.rawValue, blasCore: GEMM.coreName, input: [3, h, w], flopsPerFrame: flops,
                             frames: frames, runs: runs, fps: fps, msPerFrame: 1000 / fps, gflops: gflops, sgemmGflops: sg,
                             ratio: gflops / sg, fpsRuns: fpsRuns, sgemmRuns: sgemmRuns, peakRssBytes: ProcessMemory.peakResidentBytes)
         if json {
             try Console.json(result)
         } else {
             Console.out("""
-            encoder  \(label), input \(w)x\(h), \(String(format: "%.3f", Double(flops) / 1e9)) GFLOP/frame, \(threads) thread(s), OpenBLAS core \(result.blasCore)
+            encoder  \(label), input \(w)x\(h), \(String(format: "%.3f", Double(flops) / 1e9)) GFLOP/frame, \(threads) thread(s), GEMM threading \(gemm.rawValue), OpenBLAS core \(result.blasCore)
             fps      \(String(format: "%.1f", fps)) frames/s (\(String(format: "%.2f", 1000 / fps)) ms/frame, median of \(runs) × \(frames))
             gflops   \(String(format: "%.1f", gflops)) encoder vs \(String(format: "%.1f", sg)) sgemm on the same shapes: ratio \(String(format: "%.2f", result.ratio))
-            rss      peak \(result.peakRssBytes.map { String(format: "%.1f MiB", Double($0) / 1048576) } ?? "n/a")
+            rss      peak \(BenchDecodeCommand.mib(result.peakRssBytes))
             """)
         }
         return ExitCode.success

@@ -19,7 +19,8 @@ enum BenchTemporalCommand: Command {
     (encoder once + step) against a sliding-window model that re-encodes all W frames per output
     (W·encoder + recomputed attention) — with a DeiT-Tiny-shaped encoder (224², patch 16, D 192,
     12 blocks, 3 heads) timed in the same run. Also: window memory for every policy (fifo, sinks,
-    merge) and storage (f32, f16, int8), and the max/mean output error of the lossy settings on
+    merge) and storage (f32, f16, int8, int8-kc = int8 with per-channel key scales), and the max/mean
+    output error of the lossy settings on
     random and slowly changing streams.
 
     Options:
@@ -115,11 +116,12 @@ struct TemporalBench {
             let streaming = encoderSeconds + step
             var memory: [MemoryRow] = []
             for policy: KVWindowPolicy in [.fifo, .sinks(count: min(4, w - 1)), .merge(threshold: 0.98, alpha: 1)] where w > 1 || policy == .fifo {
-                for storage in KVStorageFormat.allCases {
+                for (storage, keyScales) in Self.storages {
                     var c = config
                     c.policy = policy
                     c.storage = storage
-                    memory.append(MemoryRow(policy: policy.description, storage: storage.rawValue, memoryBytes: c.memoryBytes,
+                    c.keyScales = keyScales
+                    memory.append(MemoryRow(policy: policy.description, storage: Self.label(storage, keyScales), memoryBytes: c.memoryBytes,
                                             storageBytes: c.storageBytes))
                 }
             }
@@ -150,17 +152,28 @@ struct TemporalBench {
                 }
                 stream.append(x)
             }
-            let settings: [(KVWindowPolicy, KVStorageFormat)] = [(.fifo, .f16), (.fifo, .int8), (.sinks(count: 4), .f32),
-                                                                  (.merge(threshold: 0.98, alpha: 1), .f32), (.merge(threshold: 0.98, alpha: 1), .int8)]
-            for (policy, storage) in settings {
-                var probe = try WindowErrorProbe(model: temporal, candidate: KVWindowConfig(window: 16, maxObjects: objects, kvHeads: 2,
-                                                                                            headDim: 48, policy: policy, storage: storage))
+            let merge = KVWindowPolicy.merge(threshold: 0.98, alpha: 1)
+            let settings: [(KVWindowPolicy, KVStorageFormat, KVWindowConfig.KeyScales)] = [
+                (.fifo, .f16, .perToken), (.fifo, .int8, .perToken), (.fifo, .int8, .perChannel), (.sinks(count: 4), .f32, .perToken),
+                (merge, .f32, .perToken), (merge, .int8, .perToken),
+            ]
+            for (policy, storage, keyScales) in settings {
+                var probe = try WindowErrorProbe(model: temporal, candidate: KVWindowConfig(window: 16, maxObjects: objects, kvHeads: 2, headDim: 48,
+                                                                                            policy: policy, storage: storage, keyScales: keyScales))
                 for (t, tokens) in stream.enumerated() { try probe.step(tokens: tokens, frame: t) }
-                rows.append(LossyRow(input: input, policy: policy.description, storage: storage.rawValue, maxError: probe.maxError,
+                rows.append(LossyRow(input: input, policy: policy.description, storage: Self.label(storage, keyScales), maxError: probe.maxError,
                                      meanError: probe.meanError, maxExact: probe.maxExact, residentSlots: probe.candidateResidentSlots))
             }
         }
         return rows
+    }
+
+    /// Storage variants reported: every format with per-token scales, and int8 with per-channel key scales.
+    static let storages: [(KVStorageFormat, KVWindowConfig.KeyScales)] = KVStorageFormat.allCases.map { ($0, .perToken) } + [(.int8, .perChannel)]
+
+    /// `f32`, `f16`, `int8`, or `int8-kc` for int8 with per-channel key scales.
+    static func label(_ storage: KVStorageFormat, _ keyScales: KVWindowConfig.KeyScales) -> String {
+        storage.rawValue + (keyScales == .perChannel ? "-kc" : "")
     }
 
     private func time(_ body: () throws -> Void) rethrows -> Double {
@@ -224,12 +237,12 @@ struct TemporalBench {
                 lines += ["", "memory at W = \(w16.window) (bytes: total / K,V storage; ratio to fifo f32 total):"]
                 let base = Double(w16.memory.first { $0.policy == "fifo" && $0.storage == "f32" }?.memoryBytes ?? 1)
                 for m in w16.memory {
-                    lines.append("  \(m.policy.padding(toLength: 14, withPad: " ", startingAt: 0)) \(m.storage.padding(toLength: 5, withPad: " ", startingAt: 0)) \(m.memoryBytes) / \(m.storageBytes)  (\(f(Double(m.memoryBytes) / base, 3))×)")
+                    lines.append("  \(m.policy.padding(toLength: 14, withPad: " ", startingAt: 0)) \(m.storage.padding(toLength: 7, withPad: " ", startingAt: 0)) \(m.memoryBytes) / \(m.storageBytes)  (\(f(Double(m.memoryBytes) / base, 3))×)")
                 }
             }
             lines += ["", "lossy settings vs fifo/f32 (W = 16, 96 frames): max / mean abs error, max |exact|, slots"]
             for l in lossy {
-                lines.append("  \(l.input.padding(toLength: 7, withPad: " ", startingAt: 0)) \(l.policy.padding(toLength: 14, withPad: " ", startingAt: 0)) \(l.storage.padding(toLength: 5, withPad: " ", startingAt: 0)) \(String(format: "%.2e / %.2e  %.3f  %d", l.maxError, l.meanError, l.maxExact, l.residentSlots))")
+                lines.append("  \(l.input.padding(toLength: 7, withPad: " ", startingAt: 0)) \(l.policy.padding(toLength: 14, withPad: " ", startingAt: 0)) \(l.storage.padding(toLength: 7, withPad: " ", startingAt: 0)) \(String(format: "%.2e / %.2e  %.3f  %d", l.maxError, l.meanError, l.maxExact, l.residentSlots))")
             }
             if let rss = peakRssBytes { lines += ["", "peak RSS: \(rss / 1_048_576) MiB"] }
             return lines.joined(separator: "\n")

@@ -6,7 +6,7 @@ enum EncodeCommand: Command {
     static let name = "encode"
     static let summary = "run the ViT encoder on a float32 NCHW .npy and write the tokens as .npy"
     static let help = """
-    Usage: kvvision encode --model MODEL --input-tensor X.npy --out Y.npy [--threads N] [--heads N] [--image-size WxH]
+    Usage: kvvision encode --model MODEL --input-tensor X.npy --out Y.npy [--threads N] [--gemm pool|blas] [--heads N] [--image-size WxH]
 
     Reads X.npy, float32 [N, 3, H, W] already normalised (H and W multiples of the patch size; a
     grid other than the trained one resamples the position embedding as timm does), and writes
@@ -17,6 +17,7 @@ enum EncodeCommand: Command {
       --input-tensor X     input .npy (float32, little-endian, C order)
       --out Y              output .npy
       --threads N          worker and OpenBLAS threads (default: KVVISION_THREADS or all cores)
+      --gemm pool|blas     GEMM threading: kvvision's pool (default) or OpenBLAS threads
     \(ModelOptions.help)
     """
 
@@ -25,9 +26,10 @@ enum EncodeCommand: Command {
         guard let inputPath = try args.option("--input-tensor") else { throw UsageError("missing --input-tensor") }
         guard let outPath = try args.option("--out") else { throw UsageError("missing --out") }
         let threads = try args.int("--threads", in: 1...256)
+        let gemm = try args.option("--gemm", expected: "blas or pool") { Parallel.GEMMThreading(rawValue: $0) } ?? .pool
         let options = try ModelOptions(&args)
         try args.finish()
-        Parallel.setThreads(threads ?? Parallel.defaultThreads)
+        Parallel.setThreads(threads ?? Parallel.defaultThreads, gemm: gemm)
         let (model, _) = try VisionTransformer.load(path: modelPath, heads: options.heads, imageSize: options.imageSize)
         let input = try NpyFile.read(path: inputPath)
         guard input.rank == 4, input.shape[1] == 3 else {

@@ -17,9 +17,12 @@ enum SynthCommand: Command {
         The same seed and options always give the same clip.
 
         Options:
-          --seed N           PRNG seed, 0...9007199254740991 (required)
+          --seed N           PRNG seed, 0...9007199254740991 (required unless --scenario is a labels.json)
           --out DIR          output directory, created if missing (required)
           --preset NAME      easy | standard | hard (default standard)
+          --scenario FILE    scenario JSON (ScenarioConfig keys, missing ones from its "preset"), or a
+                             labels.json, whose scenario and seed reproduce that clip; options given
+                             on the command line override the file
           --duration S       clip length in seconds (default 10)
           --size WxH         frame size, even sides 32...4096 (default 320x240)
           --fps F            frames per second, 1...240 (default 25)
@@ -30,11 +33,19 @@ enum SynthCommand: Command {
     }
 
     static func run(_ args: inout Arguments) throws -> Int32 {
-        guard let seed = try args.int("--seed", in: 0...9_007_199_254_740_991) else { throw UsageError("missing --seed N") }
+        let seedOption = try args.int("--seed", in: 0...9_007_199_254_740_991)
         guard let out = try args.option("--out") else { throw UsageError("missing --out DIR") }
-        let presetName = try args.option("--preset") ?? "standard"
+        let presetOption = try args.option("--preset")
+        let scenarioPath = try args.option("--scenario")
         var config: ScenarioConfig
-        do { config = try ScenarioConfig.preset(presetName) } catch { throw UsageError(error.description) }
+        var fileSeed: UInt64?
+        if let path = scenarioPath {
+            if presetOption != nil { throw UsageError("--preset and --scenario exclude each other (put \"preset\" in the file)") }
+            (config, fileSeed) = try ScenarioFile.read(path)
+        } else {
+            do { config = try ScenarioConfig.preset(presetOption ?? "standard") } catch { throw UsageError(error.description) }
+        }
+        guard let seed = seedOption.map(UInt64.init) ?? fileSeed else { throw UsageError("missing --seed N") }
         if let d = try args.double("--duration", in: 0.001...3600) { config.duration = d }
         if let s = try args.size("--size") { config.width = s.width; config.height = s.height }
         if let f = try args.int("--fps", in: 1...240) { config.fps = f }
@@ -52,11 +63,11 @@ enum SynthCommand: Command {
         do { try config.validate() } catch { throw UsageError(error.description) }
 
         let summary = try ClipExporter.export(
-            config: config, seed: UInt64(seed), to: out, modelSize: npy, video: !noVideo,
+            config: config, seed: seed, to: out, modelSize: npy, video: !noVideo,
             progress: { done, total in if done % 25 == 0 || done == total { Console.progress("synth: frame \(done)/\(total)") } })
         Console.endProgress()
         let files = summary.files
-        Console.err("synth: \(summary.frames) frames, \(summary.objects) objects, preset \(presetName), seed \(seed) -> \(out) (\(files.joined(separator: ", ")))")
+        Console.err("synth: \(summary.frames) frames, \(summary.objects) objects, preset \(config.preset), seed \(seed) -> \(out) (\(files.joined(separator: ", ")))")
         return ExitCode.success
     }
 

@@ -86,4 +86,25 @@ import Testing
         let matches = AssignmentSolver.solve([[4], [1], [3]])
         #expect(matches == [.init(row: 1, column: 0)])
     }
+
+    @Test func reusedSolverGivesTheSameAnswersAcrossChangingSizes() {
+        var rng = SplitMix64(seed: 4)
+        var solver = AssignmentSolver()
+        var result: [AssignmentSolver.Match] = [.init(row: 99, column: 99)]
+        for _ in 0..<300 {
+            let rows = rng.nextInt(in: 0...7), columns = rng.nextInt(in: 0...7)
+            let costs: [Double] = (0..<(rows * columns)).map { _ in
+                rng.nextInt(in: 0...9) < 3 ? .infinity : Double(rng.nextInt(in: -4...4))
+            }
+            solver.solve(rows: rows, columns: columns, costs: costs, into: &result)
+            let fresh = AssignmentSolver.solve(rows: rows, columns: columns, costs: costs)
+            #expect(result.count == fresh.count)
+            #expect(AssignmentSolver.totalCost(result, columns: columns, costs: costs)
+                    == AssignmentSolver.totalCost(fresh, columns: columns, costs: costs))
+            if rows > 0 && columns > 0 && rows <= 6 && columns <= 6 {
+                let best = Self.bruteForce(rows: rows, columns: columns, costs: costs)
+                #expect(result.count == best.count)
+            }
+        }
+    }
 }

@@ -137,5 +137,17 @@ import Testing
         #expect(a.matchDistance(to: EvalBox(x: 0, y: 0, w: 10, h: 4.9)) == nil)
         #expect(a.iou(EvalBox(x: 20, y: 20, w: 5, h: 5)) == 0)
         #expect(a.iou(EvalBox(x: 0, y: 0, w: 0, h: 0)) == 0)
+        // Finite but overflowing coordinates never match (and never crash).
+        let huge = EvalBox(x: 1e308, y: 1e308, w: 1e308, h: 1e308)
+        #expect(huge.matchDistance(to: huge) == nil)
+    }
+
+    @Test func overflowingBoxesAreScoredWithoutCrashing() throws {
+        let gt = try GroundTruth.parse("1,1,1e308,1e308,1e308,1e308,1,1,1\n1,2,0,0,10,10,1,1,1\n", path: "gt.txt")
+        let pred = try Predictions.parse("1,1,1e308,1e308,1e308,1e308,1\n1,2,0,0,10,10,1\n", path: "p.txt")
+        let report = try Evaluator.evaluate(groundTruth: gt, predictions: pred)
+        #expect(report.tracking.matches == 1 && report.tracking.misses == 1 && report.tracking.falsePositives == 1)
+        #expect(report.tracking.idtp == 1)
+        #expect(report.json().contains("\"mota\""))
     }
 }

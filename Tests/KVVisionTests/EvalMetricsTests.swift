@@ -173,4 +173,34 @@ import Testing
         #expect(m.recall == [1, 0])
         #expect(ConfusionMatrix(labels: ["a"]).accuracy == nil)
     }
+
+    /// The shipped samples (samples/, written by `kvvision synth`) read as ground truth, and a
+    /// prediction that repeats them (JSON Lines with their classes and actions, boxes on hidden
+    /// objects included) scores perfectly: the Synth writer and the Eval readers agree on the format.
+    @Test(arguments: ["easy", "standard", "hard"]) func samplesScorePerfectlyAgainstTheirOwnGroundTruth(_ name: String) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = root.appendingPathComponent("samples").appendingPathComponent(name)
+        let gt = try GroundTruth.read(dir.appendingPathComponent("gt.txt"))
+        let labels = try EvalLabels.read(dir.appendingPathComponent("labels.json"))
+        let segments = labels.actionIndex()
+        var lines: [String] = []
+        for frame in Set(gt.rows.map(\.frame)).sorted() {
+            let objects = gt.rows.filter { $0.frame == frame }.map { r -> String in
+                let action = segments[r.id]?.first { $0.from <= frame && frame <= $0.to }.map { labels.actions[$0.action] } ?? "none"
+                let cls = labels.classes[(r.classIndex ?? 1) - 1]
+                return #"{"id":\#(r.id + 1000),"class":"\#(cls)","score":1,"box":[\#(r.box.x),\#(r.box.y),\#(r.box.w),\#(r.box.h)],"action":{"label":"\#(action)","score":1}}"#
+            }
+            lines.append(#"{"type":"frame","v":1,"frame":\#(frame - 1),"objects":[\#(objects.joined(separator: ","))]}"#)
+        }
+        let pred = try Predictions.parse(lines.joined(separator: "\n"), path: "\(name).jsonl")
+        let report = try Evaluator.evaluate(groundTruth: gt, predictions: pred, labels: labels)
+        let t = report.tracking
+        #expect(report.ignoredGroundTruth > 0, "the samples contain hidden objects")
+        #expect(report.removedPredictions == report.ignoredGroundTruth)
+        #expect(t.mota == 1 && t.idf1 == 1 && t.switches == 0 && t.falsePositives == 0 && t.misses == 0)
+        #expect(t.objects == gt.rows.count - report.ignoredGroundTruth)
+        #expect(report.detection.ap50 == 1)
+        #expect(report.actions?.accuracy == 1 && report.classes?.accuracy == 1)
+        #expect(report.unlabeledMatches == 0, "labels.json segments cover every frame in gt.txt")
+    }
 }

@@ -147,6 +147,31 @@ import Testing
         }
     }
 
+    @Test func pooledAttentionAndRowSplitGEMMMatchNaiveLoops() throws {
+        var rng = SplitMix64(seed: 19)
+        let blasThreads = GEMM.threads
+        GEMM.setThreads(1)
+        defer { GEMM.setThreads(blasThreads) }
+        let pool = ThreadPool(threads: 3)
+        let (nq, nk, heads, kvHeads, dh) = (97, 70, 4, 2, 6)
+        let q = Self.random([nq, heads * dh], &rng, scale: 2)
+        let k = Self.random([nk, kvHeads * dh], &rng, scale: 2), v = Self.random([nk, kvHeads * dh], &rng)
+        var out = Tensor(shape: [0]), scores = Tensor(shape: [0])
+        try MultiHeadAttention.forward(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, into: &out, scores: &scores, pool: pool)
+        let ref = Self.naiveAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads)
+        for i in ref.indices { #expect(abs(Double(out.storage[i]) - ref[i]) < 1e-5) }
+        let a = Self.random([101, 13], &rng), w = Self.random([9, 13], &rng), bias = Self.random([9], &rng)
+        var c = Tensor(shape: [0])
+        try GEMM.matmul(a, w, transposeB: true, bias: bias, into: &c, pool: pool)
+        for i in 0..<101 {
+            for j in 0..<9 {
+                var acc = Double(bias[j])
+                for p in 0..<13 { acc += Double(a[i, p]) * Double(w[j, p]) }
+                #expect(abs(Double(c[i, j]) - acc) < 1e-4)
+            }
+        }
+    }
+
     @Test func selfAttentionOnFusedQKVEqualsSeparateTensors() throws {
         var rng = SplitMix64(seed: 16)
         let n = 11, heads = 3, dh = 7, d = heads * dh
@@ -168,6 +193,61 @@ import Testing
             try MultiHeadAttention.forward(q: Tensor(shape: [2, 6]), k: Tensor(shape: [2, 6]), v: Tensor(shape: [2, 6]),
                                            heads: 3, kvHeads: 2, into: &out, scores: &scores)
         }
+    }
+
+    @Test func patchEmbeddingEqualsNaiveStridedConvolutionPlusBase() throws {
+        var rng = SplitMix64(seed: 17)
+        for (c, h, w, p, d) in [(3, 8, 12, 4, 5), (3, 9, 6, 3, 7), (2, 5, 5, 5, 3)] {
+            let image = Self.random([c, h, w], &rng), weight = Self.random([d, c * p * p], &rng)
+            let gh = h / p, gw = w / p
+            let base = Self.random([1 + gh * gw, d], &rng)
+            var patches = Tensor(shape: [0]), tokens = Tensor(shape: [0])
+            try PatchEmbedding.embed(image, patch: p, weight: weight, base: base, patches: &patches, into: &tokens)
+            #expect(tokens.shape == [1 + gh * gw, d])
+            for j in 0..<d { #expect(tokens[0, j] == base[0, j]) }
+            for py in 0..<gh {
+                for px in 0..<gw {
+                    for o in 0..<d {
+                        var acc = Double(base[1 + py * gw + px, o])
+                        for ch in 0..<c {
+                            for ky in 0..<p {
+                                for kx in 0..<p {
+                                    acc += Double(weight[o, (ch * p + ky) * p + kx]) * Double(image[ch, py * p + ky, px * p + kx])
+                                }
+                            }
+                        }
+                        #expect(abs(Double(tokens[1 + py * gw + px, o]) - acc) < 1e-4)
+                    }
+                }
+            }
+        }
+        #expect(throws: TensorError.self) {
+            var a = Tensor(shape: [0])
+            try PatchEmbedding.im2col(Tensor(shape: [3, 10, 8]), patch: 4, into: &a)
+        }
+    }
+
+    @Test func positionResamplingKeepsPrefixIdentityAndConstants() throws {
+        var rng = SplitMix64(seed: 18)
+        let pos = Self.random([1 + 4 * 6, 5], &rng)
+        #expect(try PositionResampling.resample(pos, prefixTokens: 1, from: (4, 6), to: (4, 6)) == pos)
+        for target in [(5, 7), (3, 5), (8, 2), (1, 1)] {
+            let out = try PositionResampling.resample(pos, prefixTokens: 1, from: (4, 6), to: target)
+            #expect(out.shape == [1 + target.0 * target.1, 5])
+            for j in 0..<5 { #expect(out[0, j] == pos[0, j]) }
+            // Normalised weights: a constant grid stays constant.
+            var flat = Tensor(shape: [1 + 24, 5], repeating: 0.75)
+            flat[0, 0] = 9
+            let c = try PositionResampling.resample(flat, prefixTokens: 1, from: (4, 6), to: target)
+            for i in 1..<c.shape[0] { for j in 0..<5 { #expect(abs(c[i, j] - 0.75) < 1e-6) } }
+        }
+        // Antialiased PIL cubic (a = -0.5) also when enlarging: the tap weights of 2 -> 4.
+        let taps = PositionResampling.weights(input: 2, output: 4)
+        #expect(taps[0].0 == 0 && taps[0].1.count == 2)
+        // x = 0.25, 1.25 → k = 0.8671875, −0.0703125, normalised by their sum 0.796875.
+        #expect(abs(taps[0].1[0] - 0.8671875 / 0.796875) < 1e-12)
+        #expect(abs(taps[0].1[1] + 0.0703125 / 0.796875) < 1e-12)
+        #expect(throws: TensorError.self) { try PositionResampling.resample(pos, prefixTokens: 1, from: (5, 5), to: (2, 2)) }
     }
 
     @Test func threadPoolRunsEveryTaskExactlyOnce() {

@@ -67,6 +67,44 @@ import Testing
         #expect(String(decoding: data, as: UTF8.self).contains("\"walkSpeed\":[20,60]"))
     }
 
+    @Test func scenarioJSONKeysAreOptionalAndDefaultToTheirPreset() throws {
+        let c = try JSONDecoder().decode(ScenarioConfig.self, from: Data(#"{"preset":"hard","noise":1,"objects":[2,2]}"#.utf8))
+        var expected = try ScenarioConfig.preset("hard")
+        expected.noise = 1
+        expected.objects = 2...2
+        #expect(c == expected)
+        #expect(try JSONDecoder().decode(ScenarioConfig.self, from: Data("{}".utf8)) == ScenarioConfig())
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(ScenarioConfig.self, from: Data(#"{"preset":"extreme"}"#.utf8)) }
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(ScenarioConfig.self, from: Data(#"{"objects":[5,2]}"#.utf8)) }
+    }
+
+    @Test func scenarioFilesNameTheProblem() throws {
+        let dir = try TestFiles.scratchDirectory()
+        func write(_ name: String, _ text: String) throws -> String {
+            let url = dir.appendingPathComponent(name)
+            try Data(text.utf8).write(to: url)
+            return url.path
+        }
+        let cases: [(String, String)] = [
+            (try write("bad.json", "{\"noise\": "), "not valid JSON"),
+            (try write("type.json", #"{"fps": "fast"}"#), "fps"),
+            (try write("preset.json", #"{"preset": "extreme"}"#), "extreme"),
+            (try write("range.json", #"{"exitRate": 2}"#), "exitRate"),
+            (dir.appendingPathComponent("missing.json").path, "no such file"),
+        ]
+        for (path, words) in cases {
+            do {
+                _ = try ScenarioFile.read(path)
+                Issue.record("\(path) was accepted")
+            } catch {
+                #expect(error.description.contains(path) && error.description.contains(words), "\(error.description)")
+                #expect(!error.description.contains("\n"))
+            }
+        }
+        let ok = try ScenarioFile.read(try write("ok.json", #"{"preset": "easy", "distractors": 3}"#))
+        #expect(ok.config.distractors == 3 && ok.config.preset == "easy" && ok.seed == nil)
+    }
+
     @Test func sameSeedGivesTheSameScriptAndDifferentSeedsDiffer() throws {
         let c = try Self.small()
         let a = try SceneScript(config: c, seed: 11), b = try SceneScript(config: c, seed: 11), d = try SceneScript(config: c, seed: 12)

@@ -122,6 +122,28 @@ import Testing
         #expect(run.firstFrame == 3 && run.lastFrame == 7 && run.weight == 5)
     }
 
+    @Test func ownerAffinityMatchesNaiveAttentionMassPerOwnerAndWritesNothing() throws {
+        let (model, reference) = try Self.model()
+        for storage in KVStorageFormat.allCases {
+            var state = try model.makeState(window: KVWindowConfig(window: 3, maxObjects: 2, kvHeads: 2, headDim: 8, storage: storage))
+            let frames = TemporalStreams.random(frames: 6, maxTokens: 3, dim: Self.dim, seed: 49, varyCount: false)
+            for f in frames.prefix(5) { try model.step(&state, tokens: TemporalStreams.tensor(f), frame: f.index, owners: f.owners) }
+            let before = state.window.framesAdmitted
+            let candidates = [7, 9, 42]
+            let a = try model.ownerAffinity(&state, tokens: TemporalStreams.tensor(frames[5]), frame: 5, candidates: candidates)
+            let expected = reference.affinity(current: frames[5], window: Array(frames[2...4]), candidates: candidates)
+            #expect(a.shape == [3, 3] && state.window.framesAdmitted == before)
+            let tolerance: Float = storage == .int8 ? 2e-2 : storage == .f16 ? 2e-3 : 1e-4
+            for i in 0..<3 {
+                for o in 0..<2 { #expect(abs(a[i, o] - Float(expected[i][o])) < tolerance, "\(storage) token \(i) owner \(candidates[o])") }
+                #expect(a[i, 2] == -.infinity)  // owner 42 has no tokens
+            }
+            #expect(throws: TemporalError.frameOrder(frame: 4, previous: 4)) {
+                _ = try model.ownerAffinity(&state, tokens: TemporalStreams.tensor(frames[5]), frame: 4, candidates: candidates)
+            }
+        }
+    }
+
     @Test func recomputeBaselineEqualsStreamedFifoStep() throws {
         let (model, _) = try Self.model()
         let config = KVWindowConfig(window: 4, maxObjects: 2, kvHeads: 2, headDim: 8)

@@ -13,9 +13,10 @@ import Testing
             #expect((w["speedup_vs_recompute_kv"] as? Double).map { $0 > 0 } == true)
             #expect((w["speedup_vs_sliding_window"] as? Double).map { $0 > 0 } == true)
             let memory = try #require(w["memory"] as? [[String: Any]])
-            #expect(memory.count == 9)  // 3 policies × 3 storages
+            #expect(memory.count == 12)  // 3 policies × (f32, f16, int8, int8-kc)
             let bytes = Dictionary(uniqueKeysWithValues: memory.map { ("\($0["policy"]!)/\($0["storage"]!)", $0["memory_bytes"] as? Int ?? 0) })
             #expect(Double(bytes["fifo/int8"]!) <= 0.3 * Double(bytes["fifo/f32"]!))
+            #expect(bytes["fifo/int8-kc"]! > bytes["fifo/int8"]!)
         }
         let lossy = try #require(report["lossy"] as? [[String: Any]])
         #expect(lossy.contains { $0["storage"] as? String == "int8" && ($0["max_error"] as? Double ?? -1) > 0 })

@@ -77,6 +77,27 @@ import Testing
         #expect(throws: TensorError.self) { try store.store(row: 0, from: src, sourceRow: 4) }
     }
 
+    @Test func perChannelInt8GroupsRoundTripWithinEachChannelsBound() throws {
+        var rng = SplitMix64(seed: 5)
+        let heads = 2, d = 8, group = 3
+        var src = try random([3, heads * d], &rng)
+        for r in 0..<3 { src[r, 5] *= 40 }  // an outlier channel
+        var store = KVRowStore(format: .int8, rows: 6, heads: heads, headDim: d, channelGroup: group)
+        #expect(store.storedBytes == KVRowStore.bytes(format: .int8, rows: 6, heads: heads, headDim: d, channelGroup: group))
+        #expect(store.storedBytes == 6 * heads * d + 2 * heads * d * 4)
+        try store.blendRows(first: 3, keep: 0, add: 1, from: src, sourceRows: 0..<3)
+        var back = Tensor(shape: [3, heads * d])
+        for i in 0..<3 { try store.load(row: 3 + i, into: &back, destinationRow: i) }
+        for e in 0..<(heads * d) {
+            let maxAbs = (0..<3).map { abs(src[$0, e]) }.max()!
+            for i in 0..<3 { #expect(abs(back[i, e] - src[i, e]) <= maxAbs / 254 * 1.0001, "row \(i) channel \(e)") }
+        }
+        // The other channels keep their precision despite the outlier in channel 5.
+        #expect(abs(back[0, 4] - src[0, 4]) < 0.01)
+        #expect(throws: TensorError.self) { try store.store(row: 0, from: src, sourceRow: 0) }
+        #expect(throws: TensorError.self) { try store.blendRows(first: 1, keep: 0, add: 1, from: src, sourceRows: 0..<2) }
+    }
+
     @Test func blendIsAWeightedMeanAndRequantises() throws {
         let a = try Tensor(shape: [1, 4], storage: [1, -2, 3, 4])
         let b = try Tensor(shape: [1, 4], storage: [3, 2, -1, 0])

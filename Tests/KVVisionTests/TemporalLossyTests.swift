@@ -7,14 +7,22 @@ import Testing
 @Suite struct TemporalLossyTests {
     static let config = TemporalConfig(modelDim: 32, queryHeads: 4, kvHeads: 2, headDim: 16)
 
-    static func measure(_ policy: KVWindowPolicy, _ storage: KVStorageFormat, slow: Bool) throws -> WindowErrorProbe {
-        let model = try TemporalAttention(config: config, weights: TemporalReference.randomWeights(config, seed: 5))
+    static func measure(_ policy: KVWindowPolicy, _ storage: KVStorageFormat, slow: Bool,
+                        keyScales: KVWindowConfig.KeyScales = .perToken, outlierKeys: Bool = false) throws -> WindowErrorProbe {
+        var weights = try TemporalReference.randomWeights(config, seed: 5)
+        if outlierKeys {  // channels 3 and 19 of the keys (one per K/V head) 30× larger, as LLM keys have
+            var k = weights.k
+            for row in [3, 19] { for c in 0..<config.modelDim { k[row, c] *= 30 } }
+            weights = try TemporalWeights(config: config, q: weights.q, k: k, v: weights.v, o: weights.o, qBias: weights.qBias,
+                                          kBias: nil, vBias: weights.vBias, oBias: weights.oBias)
+        }
+        let model = try TemporalAttention(config: config, weights: weights)
         var probe = try WindowErrorProbe(model: model, candidate: KVWindowConfig(window: 8, maxObjects: 3, kvHeads: 2, headDim: 16,
-                                                                                 policy: policy, storage: storage))
+                                                                                 policy: policy, storage: storage, keyScales: keyScales))
         let frames = slow ? TemporalStreams.slow(frames: 48, tokens: 4, dim: 32, seed: 11, step: 0.01)
                           : TemporalStreams.random(frames: 48, maxTokens: 4, dim: 32, seed: 12, varyCount: false)
         for f in frames { try probe.step(tokens: TemporalStreams.tensor(f), frame: f.index, owners: f.owners) }
-        print("temporal lossy \(slow ? "slow" : "random") \(policy) \(storage): max \(probe.maxError) mean \(probe.meanError) (max |exact| \(probe.maxExact)), slots \(probe.candidateResidentSlots)")
+        print("temporal lossy \(slow ? "slow" : "random") \(policy) \(storage) \(keyScales)\(outlierKeys ? " outlier-keys" : ""): max \(probe.maxError) mean \(probe.meanError) (max |exact| \(probe.maxExact)), slots \(probe.candidateResidentSlots)")
         return probe
     }
 
@@ -26,6 +34,32 @@ import Testing
         #expect(p.maxError > 0)  // it is lossy, and the probe sees it
         #expect(p.maxError <= 0.01 * p.maxExact)
         #expect(p.meanError <= 0.002 * p.maxExact)
+    }
+
+    @Test func perChannelKeyScalesBeatPerTokenScalesOnOutlierKeyChannels() throws {
+        let perToken = try Self.measure(.fifo, .int8, slow: false, outlierKeys: true)
+        let perChannel = try Self.measure(.fifo, .int8, slow: false, keyScales: .perChannel, outlierKeys: true)
+        #expect(perChannel.maxError < perToken.maxError / 2)
+        #expect(perChannel.maxError <= 0.01 * perChannel.maxExact)
+        let plain = try Self.measure(.fifo, .int8, slow: true, keyScales: .perChannel)
+        #expect(plain.maxError <= 0.01 * plain.maxExact)
+    }
+
+    @Test func mergedInt8SlotsStayWithinTheInt8BoundOfMergedF32Slots() throws {
+        let model = try TemporalAttention(config: Self.config, weights: TemporalReference.randomWeights(Self.config, seed: 5))
+        let merge = KVWindowConfig(window: 8, maxObjects: 3, kvHeads: 2, headDim: 16, policy: .merge(threshold: 0.995, alpha: 0.9))
+        for keyScales in KVWindowConfig.KeyScales.allCases {
+            var candidate = merge
+            candidate.storage = .int8
+            candidate.keyScales = keyScales
+            var probe = try WindowErrorProbe(model: model, candidate: candidate, reference: merge)
+            for f in TemporalStreams.slow(frames: 48, tokens: 4, dim: 32, seed: 11, step: 0.01) {
+                try probe.step(tokens: TemporalStreams.tensor(f), frame: f.index, owners: f.owners)
+            }
+            print("temporal lossy: merge int8 \(keyScales) vs merge f32: max \(probe.maxError) mean \(probe.meanError), slots \(probe.candidateResidentSlots)")
+            #expect(probe.candidateResidentSlots < 8)  // frames were merged (and re-quantised) along the way
+            #expect(probe.maxError > 0 && probe.maxError <= 0.01 * probe.maxExact, "\(keyScales)")
+        }
     }
 
     @Test(arguments: [false, true])

@@ -54,6 +54,30 @@ struct TemporalReference {
         return y
     }
 
+    /// `ownerAffinity` computed naively: mean over heads of log Σ_{j ∈ owner} w_j exp(q·k_j/√d).
+    func affinity(current: Frame, window: [Frame], candidates: [Int]) -> [[Double]] {
+        let hq = config.queryHeads, hkv = config.kvHeads, d = config.headDim, group = hq / hkv
+        return current.tokens.map { x in
+            let q = rotate(linear(weights.q, weights.qBias, x), heads: hq, position: current.index)
+            return candidates.map { o in
+                var total = 0.0
+                for h in 0..<hq {
+                    var mass = 0.0
+                    for f in window {
+                        for (t, y) in f.tokens.enumerated() where f.owners[t] == o {
+                            let k = rotate(linear(weights.k, weights.kBias, y), heads: hkv, position: f.index)
+                            var s = 0.0
+                            for c in 0..<d { s += q[h * d + c] * k[(h / group) * d + c] }
+                            mass += f.weight * exp(s / Double(d).squareRoot())
+                        }
+                    }
+                    total += log(mass)
+                }
+                return total / Double(hq)
+            }
+        }
+    }
+
     /// Outputs (`[n][modelDim]`) of the current frame's tokens attending over `window` (which
     /// must include the current frame), each query seeing the keys `visible(queryOwner, keyOwner)` allows.
     func outputs(current: Frame, window: [Frame], visible: (Int, Int) -> Bool = { _, _ in true }) -> [[Double]] {

@@ -17,6 +17,10 @@ import Testing
         #expect(throws: TemporalError.self) { try c.validate() }
         c = base; c.policy = .merge(threshold: 0.9, alpha: 0)
         #expect(throws: TemporalError.self) { try c.validate() }
+        c = base; c.keyScales = .perChannel
+        #expect(throws: TemporalError.self) { try c.validate() }  // per-channel scales need int8
+        c.storage = .int8
+        #expect(throws: Never.self) { try c.validate() }
         c = base; c.maxObjects = -1
         #expect(throws: TemporalError.self) { try KVWindow(config: c) }
     }
@@ -42,6 +46,13 @@ import Testing
                 let config = KVWindowConfig(window: 16, maxObjects: 8, kvHeads: 2, headDim: 48, policy: policy, storage: storage)
                 let window = try KVWindow(config: config)
                 #expect(window.memoryBytes == config.memoryBytes, "\(policy) \(storage)")
+                if storage == .int8 {
+                    var kivi = config
+                    kivi.keyScales = .perChannel
+                    #expect(try KVWindow(config: kivi).memoryBytes == kivi.memoryBytes)
+                    // per-channel key scales: H_kv·d floats per slot instead of (1+M)·H_kv
+                    #expect(kivi.memoryBytes - config.memoryBytes == 16 * 2 * (48 - 9) * 4)
+                }
                 // The allocator may round each of the window's (at most 15 non-empty) arrays up a little, never less.
                 #expect(window.allocatedBytes >= window.memoryBytes && window.allocatedBytes <= window.memoryBytes + 15 * 64)
             }
@@ -54,8 +65,14 @@ import Testing
                 let f32 = KVWindowConfig(window: 8, maxObjects: 16, kvHeads: 2, headDim: headDim, policy: policy, storage: .f32)
                 var int8 = f32; int8.storage = .int8
                 var f16 = f32; f16.storage = .f16
-                #expect(Double(int8.memoryBytes) <= 0.3 * Double(f32.memoryBytes), "headDim \(headDim) \(policy)")
                 #expect(Double(int8.storageBytes) <= 0.3 * Double(f32.storageBytes))
+                if case .merge = policy {
+                    // merge with quantised storage also keeps the newest slot's K and V as exact f32 means
+                    let slot = 17 * 2 * headDim * 4
+                    #expect(int8.memoryBytes - int8.storageBytes == f32.memoryBytes - f32.storageBytes + 2 * slot)
+                } else {
+                    #expect(Double(int8.memoryBytes) <= 0.3 * Double(f32.memoryBytes), "headDim \(headDim) \(policy)")
+                }
                 #expect(f16.storageBytes * 2 == f32.storageBytes)
             }
         }

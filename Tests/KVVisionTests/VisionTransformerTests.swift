@@ -32,24 +32,33 @@ import Testing
         return (worst, worst / scale)
     }
 
-    @Test func tinyF32MatchesTimmTo1e4() throws {
-        let e = try Self.compare(model: "tiny.safetensors", input: "input.npy", expected: "expected.npy")
+    /// (model, input, expected): F32 weights; F16 weights vs timm with the same rounded weights;
+    /// a larger and a smaller grid than the trained one (position embedding resampled).
+    static let fixtureCases = [
+        ("tiny.safetensors", "input.npy", "expected.npy"),
+        ("tiny-f16.safetensors", "input.npy", "expected-f16.npy"),
+        ("tiny.safetensors", "input-grid.npy", "expected-grid.npy"),
+        ("tiny.safetensors", "input-grid-small.npy", "expected-grid-small.npy"),
+    ]
+
+    @Test(arguments: fixtureCases)
+    func matchesTimmTo1e4(model: String, input: String, expected: String) throws {
+        let e = try Self.compare(model: model, input: input, expected: expected)
         #expect(e.abs <= 1e-4)
     }
 
-    @Test func tinyF16WeightsMatchTimmWithTheSameRoundedWeights() throws {
-        let e = try Self.compare(model: "tiny-f16.safetensors", input: "input.npy", expected: "expected-f16.npy")
-        #expect(e.abs <= 1e-4)
-    }
-
-    @Test func largerGridResamplesPositionEmbeddingLikeTimm() throws {
-        let e = try Self.compare(model: "tiny.safetensors", input: "input-grid.npy", expected: "expected-grid.npy")
-        #expect(e.abs <= 1e-4)
-    }
-
-    @Test func smallerGridResamplesPositionEmbeddingLikeTimm() throws {
-        let e = try Self.compare(model: "tiny.safetensors", input: "input-grid-small.npy", expected: "expected-grid-small.npy")
-        #expect(e.abs <= 1e-4)
+    @Test func poolSplitGEMMsAndFusedAttentionGiveTheSameTokens() throws {
+        let (vit, _) = try VisionTransformer.load(path: Self.path("tiny.safetensors"))
+        let x = try NpyFile.read(path: Self.path("input.npy"))
+        let want = try NpyFile.read(path: Self.path("expected.npy"))
+        let frame = try Tensor(shape: [3, 32, 48], storage: Array(x.storage[0..<(3 * 32 * 48)]))
+        var state = try vit.makeState(height: 32, width: 48)
+        let blasThreads = GEMM.threads
+        GEMM.setThreads(1)  // pool mode: rows and (head, query block) tasks over the pool
+        defer { GEMM.setThreads(blasThreads) }
+        try vit.encode(frame, state: &state, pool: ThreadPool(threads: 3))
+        let worst = zip(state.tokens.storage, want.storage.prefix(state.tokens.count)).map { abs($0 - $1) }.max() ?? 1
+        #expect(worst <= 1e-4)
     }
 
     @Test func configComesFromMetadata() throws {
@@ -70,6 +79,19 @@ import Testing
         try vit.encode(frame, state: &state)
         #expect(state.tokens == first)
         #expect(state.tokens.shape == [7, 32])
+    }
+
+    @Test func steadyStateEncodingReusesEveryBuffer() throws {
+        let vit = try VisionTransformer.random(config: ModelConfig(imageSize: [16, 16], patchSize: 8, dim: 32, depth: 2, heads: 2))
+        var state = try vit.makeState(height: 16, width: 16)
+        let frame = Tensor(shape: [3, 16, 16], repeating: 0.5)
+        try vit.encode(frame, state: &state)
+        func addresses(_ s: EncoderState) -> [Int] {
+            [s.tokens, s.x, s.y, s.qkv, s.attn, s.scores, s.hidden, s.patches, s.base].map(\.storageAddress)
+        }
+        let first = addresses(state)
+        for _ in 0..<3 { try vit.encode(frame, state: &state) }
+        #expect(addresses(state) == first)
     }
 
     @Test func rejectsFrameOfWrongSizeAndGridsNotMultipleOfPatch() throws {

@@ -7,10 +7,17 @@
 
 Prints one JSON object: torch_fps, ort_fps (medians over runs), per-run lists, and the max abs
 difference between the two outputs (a check that both run the same model).
+
+With --kvvision BIN the three engines are measured in strict alternation, one short run each per
+round (kvvision through `BIN bench encoder --runs 1`), and the JSON adds kvvision_fps and the
+medians of the per-round ratios (paired_kvvision_over_torch, paired_kvvision_over_ort): on a
+shared, noisy machine consecutive runs see similar load, so paired ratios are steadier than
+ratios of separate medians.
 """
 import argparse
 import json
 import statistics
+import subprocess
 import time
 
 import numpy as np
@@ -49,6 +56,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--onnx", default="/tmp/kvvision-encoder-peer.onnx")
     ap.add_argument("--skip-ort", action="store_true")
+    ap.add_argument("--kvvision", metavar="BIN", help="alternate with `BIN bench encoder` runs")
+    ap.add_argument("--heads", type=int, default=3, help="heads for kvvision (plain timm checkpoint)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model = timm.create_model(a.arch, pretrained=False, num_classes=0)
@@ -78,6 +87,23 @@ def main():
         ort_runs = rate(lambda: sess.run(None, {"x": xn}), a.frames, a.runs)
         result.update({"onnxruntime": ort.__version__, "ort_fps": statistics.median(ort_runs), "ort_fps_runs": ort_runs,
                        "ort_vs_torch_max_abs": float(np.abs(got - ref).max())})
+    if a.kvvision:
+        kv, to, on = [], [], []
+        ort_run = (lambda: sess.run(None, {"x": xn})) if not a.skip_ort else None
+        for _ in range(a.runs):
+            out = subprocess.run([a.kvvision, "bench", "encoder", "--model", a.model, "--heads", str(a.heads),
+                                  "--threads", str(a.threads), "--frames", str(a.frames), "--runs", "1", "--json"],
+                                 check=True, capture_output=True, text=True).stdout
+            kv.append(json.loads(out)["fps"])
+            with torch.inference_mode():
+                to.append(rate(lambda: f(x), a.frames, 1)[0])
+            if ort_run:
+                on.append(rate(ort_run, a.frames, 1)[0])
+        result.update({"kvvision_fps": statistics.median(kv), "kvvision_fps_runs": kv, "paired_torch_fps_runs": to,
+                       "paired_kvvision_over_torch": statistics.median([k / t for k, t in zip(kv, to)])})
+        if on:
+            result.update({"paired_ort_fps_runs": on,
+                           "paired_kvvision_over_ort": statistics.median([k / o for k, o in zip(kv, on)])})
     print(json.dumps(result))
 
 

@@ -34,6 +34,8 @@ struct ClearMOTAccumulator {
     private var predictionIDs = Set<Int>()
     private var wasTracked = Set<Int>()             // objects matched at least once
     private var missRunOpen = Set<Int>()            // objects currently missed after having been tracked
+    private var solver = AssignmentSolver()         // scratch reused frame after frame
+    private var assigned: [AssignmentSolver.Match] = []
 
     /// Adds one frame. `objects` and `predictions` are (caller index, id, box) in file order.
     mutating func update(objects: [(index: Int, id: Int, box: EvalBox)], predictions: [(index: Int, id: Int, box: EvalBox)]) {
@@ -74,7 +76,8 @@ struct ClearMOTAccumulator {
             var rest = distances
             for i in 0..<n where objectDone[i] { for j in 0..<m { rest[i * m + j] = .infinity } }
             for j in 0..<m where predictionDone[j] { for i in 0..<n { rest[i * m + j] = .infinity } }
-            for pair in AssignmentSolver.solve(rows: n, columns: m, costs: rest) {
+            solver.solve(rows: n, columns: m, costs: rest, into: &assigned)
+            for pair in assigned {
                 let o = objects[pair.row].id, h = predictions[pair.column].id
                 let isSwitch = partner[o].map { $0 != h } ?? false
                 if isSwitch {

@@ -31,9 +31,10 @@ public struct EvalBox: Sendable, Equatable, Codable {
         return intersection / (aArea + bArea - intersection)
     }
 
-    /// `1 − IoU` when the pair may match (IoU ≥ 0.5), else nil.
+    /// `1 − IoU` when the pair may match (IoU ≥ 0.5), else nil (also when overflowing coordinates
+    /// make the IoU undefined).
     public func matchDistance(to other: EvalBox) -> Double? {
         let d = 1 - iou(other)
-        return d > Self.maxDistance ? nil : d
+        return d <= Self.maxDistance ? d : nil
     }
 }

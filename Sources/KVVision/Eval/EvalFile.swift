@@ -16,15 +16,15 @@ enum EvalFile {
         return text
     }
 
-    /// Non-empty lines with their 1-based numbers (`\r\n` endings accepted).
+    /// Non-empty lines with their 1-based numbers (`\r\n` endings accepted). Splits on the newline
+    /// byte (UTF-8 never uses it inside a multi-byte character), which is much faster than splitting
+    /// on Characters.
     static func lines(_ text: String) -> [(number: Int, text: Substring)] {
         var result: [(Int, Substring)] = []
-        // "\r\n" is one Character in Swift, so it must be named as a separator of its own.
-        let split = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-        for (i, raw) in split.enumerated() {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
-            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
-            result.append((i + 1, line))
+        for (i, raw) in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+            let bytes = raw.last == 0x0D ? raw.dropLast() : raw
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            result.append((i + 1, Substring(bytes)))
         }
         return result
     }

@@ -15,10 +15,17 @@ struct MOTFields {
     init(_ text: Substring, path: String, line: Int) {
         self.path = path
         self.line = line
-        let separated: [Substring] = text.contains(",")
-            ? text.split(separator: ",", omittingEmptySubsequences: false)
-            : text.split(whereSeparator: { $0 == " " || $0 == "\t" })
-        fields = separated.map { $0.trimmingCharacters(in: .whitespaces)[...] }
+        // Split on bytes (',' space and tab are ASCII, never part of a multi-byte character).
+        let bytes = text.utf8
+        let separated: [Substring] = (bytes.contains(0x2C)
+            ? bytes.split(separator: 0x2C, omittingEmptySubsequences: false)
+            : bytes.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 })).map { Substring($0) }
+        fields = separated.map { field in
+            var f = field
+            while let c = f.first, c == " " || c == "\t" { f.removeFirst() }
+            while let c = f.last, c == " " || c == "\t" { f.removeLast() }
+            return f
+        }
     }
 
     var count: Int { fields.count }

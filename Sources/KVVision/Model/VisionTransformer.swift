@@ -172,13 +172,13 @@ public struct VisionTransformer: Sendable {
         var pending: Tensor? = nil
         for b in blocks {
             try LayerNorm.apply(&s.x, addingBias: pending, weight: b.norm1W, bias: b.norm1B, eps: eps, into: &s.y, pool: pool)
-            try GEMM.matmul(s.y, b.qkvW, transposeB: true, bias: b.qkvB, into: &s.qkv)
+            try GEMM.matmul(s.y, b.qkvW, transposeB: true, bias: b.qkvB, into: &s.qkv, pool: pool)
             try MultiHeadAttention.selfAttention(qkv: s.qkv, heads: config.heads, into: &s.attn, scores: &s.scores, pool: pool)
-            try GEMM.matmul(s.attn, b.projW, transposeB: true, into: &s.x, accumulate: true)
+            try GEMM.matmul(s.attn, b.projW, transposeB: true, into: &s.x, accumulate: true, pool: pool)
             try LayerNorm.apply(&s.x, addingBias: b.projB, weight: b.norm2W, bias: b.norm2B, eps: eps, into: &s.y, pool: pool)
-            try GEMM.matmul(s.y, b.fc1W, transposeB: true, into: &s.hidden)
+            try GEMM.matmul(s.y, b.fc1W, transposeB: true, into: &s.hidden, pool: pool)
             try Activation.gelu(&s.hidden, bias: b.fc1B, pool: pool)
-            try GEMM.matmul(s.hidden, b.fc2W, transposeB: true, into: &s.x, accumulate: true)
+            try GEMM.matmul(s.hidden, b.fc2W, transposeB: true, into: &s.x, accumulate: true, pool: pool)
             pending = b.fc2B
         }
         try LayerNorm.apply(&s.x, addingBias: pending, weight: normW, bias: normB, eps: eps, into: &s.tokens, pool: pool)

@@ -3,9 +3,10 @@ import Foundation
 /// Renders a whole ShapesWorld clip into a directory: `video.mp4` (H.264 via Media's
 /// `VideoWriter`), `gt.txt`, `labels.json`, and optionally `frames.npy` at a model size.
 ///
-/// Invariants: frames are rendered once, in order, into one reused buffer; the ground truth is
-/// accumulated as text (a few dozen bytes per object and frame) and written at the end; a failed
-/// export leaves whatever files were complete, never a partial `gt.txt`/`labels.json`.
+/// Invariants: frames are rendered once, in order, into one reused buffer; `gt.txt` and
+/// `frames.npy` are streamed to staged files (`StagedFile`) that take their names only when the
+/// whole clip is done, so memory does not grow with the clip and a failed export never leaves a
+/// truncated `gt.txt`, `frames.npy` or `labels.json`.
 ///
 /// Thread-safety: stateless; each call owns its renderer.
 public enum ClipExporter {
@@ -44,11 +45,10 @@ public enum ClipExporter {
         let writer = video ? try VideoWriter(path: directory + "/video.mp4", width: config.width, height: config.height,
                                              fps: config.fps, quality: quality) : nil
         var rgb = [UInt8](repeating: 0, count: renderer.frameBytes)
-        var gt = ""
-        gt.reserveCapacity(script.frames * script.objects.count * 40)
+        let gt = try StagedFile(path: directory + "/gt.txt")
         for frame in 0..<script.frames {
             let truth = try renderer.render(frame: frame, into: &rgb)
-            gt += GroundTruthText.lines(truth)
+            try gt.append(GroundTruthText.lines(truth))
             try writer?.write(rgb: rgb)
             if let npy, resampler != nil {
                 resampler!.resample(rgb, into: &small)
@@ -64,7 +64,7 @@ public enum ClipExporter {
             try npy.finish()
             files.append("frames.npy")
         }
-        try write(Data(gt.utf8), to: directory + "/gt.txt")
+        try gt.commit()
         files.append("gt.txt")
         let labels: Data
         do { labels = try SynthLabels(script: script).encoded() } catch {

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Streams RGB24 frames into a NumPy `.npy` file (format version 1.0): a `uint8` array of shape
 /// `(frames, height, width, 3)`, C order.
 ///
@@ -8,47 +6,37 @@ import Foundation
 /// padded with spaces and ended by `\n` so the data starts at a multiple of 64), then the frames.
 /// `numpy.load(path)` or `numpy.load(path, mmap_mode='r')` reads it.
 ///
-/// Invariants: exactly `frames` frames must be appended before `finish()`, which checks it.
+/// Invariants: exactly `frames` frames must be appended before `finish()`, which checks it; the
+/// file appears under its name only then (`StagedFile`).
 ///
 /// Thread-safety: a reference type owning a file handle; one thread at a time.
 public final class NPYFrameWriter {
     public let path: String
     public let frames: Int, width: Int, height: Int
-    private let handle: FileHandle
+    private let file: StagedFile
     private var written = 0
 
-    /// Creates (or truncates) `path` and writes the header.
+    /// Starts `path` (staged as `path.partial` until `finish()`) and writes the header.
     public init(path: String, frames: Int, width: Int, height: Int) throws(SynthError) {
         self.path = path
         self.frames = frames
         self.width = width
         self.height = height
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path) else {
-            throw .write(path: path, reason: "cannot create file")
-        }
-        self.handle = handle
-        let bytes = NpyFile.header(descr: "|u1", shape: [frames, height, width, 3])
-        try write(bytes)
+        file = try StagedFile(path: path)
+        try file.append(NpyFile.header(descr: "|u1", shape: [frames, height, width, 3]))
     }
-
-    deinit { try? handle.close() }
 
     /// Appends one frame (`width × height × 3` bytes).
     public func append(_ rgb: [UInt8]) throws(SynthError) {
         guard rgb.count == width * height * 3 else { throw .bufferSize(expected: width * height * 3, got: rgb.count) }
         guard written < frames else { throw .write(path: path, reason: "more than the \(frames) frames in the header") }
-        try write(rgb)
+        try file.append(rgb)
         written += 1
     }
 
-    /// Checks the frame count and closes the file.
+    /// Checks the frame count and moves the file to `path`.
     public func finish() throws(SynthError) {
         guard written == frames else { throw .write(path: path, reason: "\(written) frames written, header says \(frames)") }
-        do { try handle.close() } catch { throw .write(path: path, reason: "\(error)") }
-    }
-
-    private func write(_ bytes: [UInt8]) throws(SynthError) {
-        do { try handle.write(contentsOf: Data(bytes)) } catch { throw .write(path: path, reason: "\(error)") }
+        try file.commit()
     }
 }

@@ -4,7 +4,7 @@
 /// Defaults are the `standard` preset at 320×240, 25 fps, 10 s. Ranges encode as two-element
 /// JSON arrays `[min, max]`. Invariants (checked by `validate()`): sizes even and 32…4096 (H.264
 /// 4:2:0 needs even sides), rates in 0…1, ranges non-negative, object size at most half the
-/// shorter side, at least one positive action weight. The same config and seed always give the
+/// shorter side, at least one positive action weight, frames × most objects ≤ 4,000,000. The same config and seed always give the
 /// same clip.
 ///
 /// Thread-safety: a value type, `Sendable`.
@@ -54,6 +54,32 @@ public struct ScenarioConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
+    private enum CodingKeys: String, CodingKey {
+        case preset, width, height, fps, duration, objects, objectSize, walkSpeed, runSpeed, jumpHeight, jumpPeriod
+        case spinSpeed, segmentSeconds, actionWeights, occlusionRate, exitRate, lookalikeRate, noise, distractors
+        case backgroundContrast, backgroundDrift
+    }
+
+    /// Decodes a scenario; every key is optional: missing ones take the value of the named
+    /// `preset` (default `standard`). Does not validate; call `validate()`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let name = try c.decodeIfPresent(String.self, forKey: .preset) ?? "standard"
+        do { self = try Self.preset(name) } catch {
+            throw DecodingError.dataCorruptedError(forKey: .preset, in: c, debugDescription: error.description)
+        }
+        func read<T: Decodable>(_ key: CodingKeys, _ field: inout T) throws {
+            if let value = try c.decodeIfPresent(T.self, forKey: key) { field = value }
+        }
+        try read(.width, &width); try read(.height, &height); try read(.fps, &fps); try read(.duration, &duration)
+        try read(.objects, &objects); try read(.objectSize, &objectSize); try read(.walkSpeed, &walkSpeed)
+        try read(.runSpeed, &runSpeed); try read(.jumpHeight, &jumpHeight); try read(.jumpPeriod, &jumpPeriod)
+        try read(.spinSpeed, &spinSpeed); try read(.segmentSeconds, &segmentSeconds); try read(.actionWeights, &actionWeights)
+        try read(.occlusionRate, &occlusionRate); try read(.exitRate, &exitRate); try read(.lookalikeRate, &lookalikeRate)
+        try read(.noise, &noise); try read(.distractors, &distractors)
+        try read(.backgroundContrast, &backgroundContrast); try read(.backgroundDrift, &backgroundDrift)
+    }
+
     /// The number of frames: `duration × fps`, rounded, at least 1.
     public var frames: Int { max(1, Int((duration * Double(fps)).rounded())) }
 
@@ -70,34 +96,25 @@ public struct ScenarioConfig: Codable, Sendable, Equatable {
         var c = ScenarioConfig()
         c.preset = name
         switch name {
-        case "easy":
-            c.objects = 2...3
-            c.objectSize = 28...64
-            c.actionWeights = [1, 2, 0.5, 1, 1]
-            c.occlusionRate = 0.1
-            c.exitRate = 0.15
-            c.lookalikeRate = 0
-            c.noise = 2
-            c.distractors = 0
-            c.backgroundContrast = 0.3
-            c.backgroundDrift = 1
-        case "standard":
-            break
-        case "hard":
-            c.objects = 5...8
-            c.objectSize = 20...56
-            c.actionWeights = [1, 1, 1.5, 1, 1]
-            c.occlusionRate = 0.5
-            c.exitRate = 0.5
-            c.lookalikeRate = 0.6
-            c.noise = 8
-            c.distractors = 5
-            c.backgroundContrast = 0.8
-            c.backgroundDrift = 6
-        default:
-            throw .unknownPreset(name: name)
+        case "easy": c.setDifficulty(2...3, 28...64, [1, 2, 0.5, 1, 1], rates: (0.1, 0.15, 0), noise: 2, distractors: 0, background: (0.3, 1))
+        case "standard": break  // the defaults
+        case "hard": c.setDifficulty(5...8, 20...56, [1, 1, 1.5, 1, 1], rates: (0.5, 0.5, 0.6), noise: 8, distractors: 5, background: (0.8, 6))
+        default: throw .unknownPreset(name: name)
         }
         return c
+    }
+
+    /// Sets the parameters that differ between presets; `rates` are (occlusion, exit, look-alike),
+    /// `background` is (contrast, drift).
+    private mutating func setDifficulty(_ objects: ClosedRange<Int>, _ sizes: ClosedRange<Double>, _ weights: [Double],
+                                        rates: (Double, Double, Double), noise: Double, distractors: Int, background: (Double, Double)) {
+        self.objects = objects
+        objectSize = sizes
+        actionWeights = weights
+        (occlusionRate, exitRate, lookalikeRate) = rates
+        self.noise = noise
+        self.distractors = distractors
+        (backgroundContrast, backgroundDrift) = background
     }
 
     /// Checks every documented range; throws the first violation.
@@ -117,6 +134,9 @@ public struct ScenarioConfig: Codable, Sendable, Equatable {
         try check((1...240).contains(fps), "fps", "\(fps)", "frames per second in 1...240")
         try check(duration.isFinite && duration > 0 && duration <= 3600, "duration", "\(duration)", "seconds in (0, 3600]")
         try check(objects.lowerBound >= 0 && objects.upperBound <= 64, "objects", "\(objects.lowerBound)-\(objects.upperBound)", "a count range within 0...64")
+        // The scene plan holds one pose per object and frame: keep it under ~100 MB.
+        try check(frames * max(1, objects.upperBound) <= 4_000_000, "duration", "\(duration) s at \(fps) fps with up to \(objects.upperBound) objects",
+                  "at most 4,000,000 object-frames (frames × most objects)")
         let maxSize = Double(min(width, height)) / 2
         try range(objectSize, "objectSize", 4...max(4, maxSize))
         try range(walkSpeed, "walkSpeed", 0...10_000)

@@ -54,9 +54,9 @@ public struct SceneScript: Sendable {
         guard Set(objects.map(\.id)).count == objects.count, objects.allSatisfy({ $0.id >= 1 }) else {
             throw .invalidParameter(name: "objects", value: "ids \(objects.map(\.id))", expected: "unique positive ids")
         }
-        guard objects.allSatisfy({ $0.size.isFinite && $0.size > 0 && $0.size <= 4096 && $0.color.count == 3 && $0.markerColor.count == 3 }),
-              poses.allSatisfy({ $0.x.isFinite && $0.y.isFinite && $0.angle.isFinite }) else {
-            throw .invalidParameter(name: "objects", value: "sizes, colours or poses", expected: "finite sizes 0...4096, RGB colours, finite poses")
+        guard objects.allSatisfy({ $0.size.isFinite && $0.size > 0 && $0.size <= 1024 && $0.color.count == 3 && $0.markerColor.count == 3 }),
+              poses.allSatisfy({ abs($0.x) <= 1e6 && abs($0.y) <= 1e6 && $0.angle.isFinite }) else {
+            throw .invalidParameter(name: "objects", value: "sizes, colours or poses", expected: "sizes in (0, 1024], RGB colours, poses within ±1e6 px")
         }
         self.config = config
         self.seed = seed

@@ -13,6 +13,8 @@ public enum SynthError: KVVisionError, Equatable {
     case frameOutOfRange(frame: Int, frames: Int)
     /// A frame buffer whose size does not match the scenario.
     case bufferSize(expected: Int, got: Int)
+    /// A scenario file that could not be read or is not a scenario (or labels.json).
+    case scenarioFile(path: String, reason: String)
     /// An output file or directory that could not be created or written.
     case write(path: String, reason: String)
 
@@ -26,6 +28,8 @@ public enum SynthError: KVVisionError, Equatable {
             return "frame \(frame) out of range 0..<\(frames)"
         case let .bufferSize(expected, got):
             return "frame buffer holds \(got) bytes, expected \(expected)"
+        case let .scenarioFile(path, reason):
+            return "scenario file \(path): \(reason)"
         case let .write(path, reason):
             return "cannot write \(path): \(reason)"
         }

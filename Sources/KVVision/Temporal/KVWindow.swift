@@ -32,7 +32,14 @@ public struct KVWindow: Sendable {
     private var slotWeight: [Float]
     private var slotTokenCount: [Int]
     private var tokenOwner: [Int32]
-    private var mergeReference: KVRowStore
+    /// `merge` only: the newest slot's un-rotated keys (running mean, f32), compared with new frames.
+    private var newestContent: Tensor
+    /// `merge` with f16/int8 storage only: the newest slot's rotated keys and values as exact f32
+    /// running means, so a merged slot is quantised once from the exact mean instead of
+    /// re-quantising its previous (already rounded) contents at every merge, which let rounding
+    /// error build up to (α·w + 1) half-steps.
+    private var newestKeys: Tensor
+    private var newestValues: Tensor
     private var nextSequence = 0
     private var ringCursor = 0
     private var newest: Int?
@@ -70,7 +77,8 @@ public struct KVWindow: Sendable {
         try config.validate()
         self.config = config
         let rows = config.tokenRows, w = config.window
-        keys = KVRowStore(format: config.storage, rows: rows, heads: config.kvHeads, headDim: config.headDim)
+        keys = KVRowStore(format: config.storage, rows: rows, heads: config.kvHeads, headDim: config.headDim,
+                          channelGroup: config.keyChannelGroup)
         values = KVRowStore(format: config.storage, rows: rows, heads: config.kvHeads, headDim: config.headDim)
         slotFirstFrame = [Int](repeating: -1, count: w)
         slotLastFrame = [Int](repeating: -1, count: w)
@@ -80,8 +88,11 @@ public struct KVWindow: Sendable {
         slotTokenCount = [Int](repeating: 0, count: w)
         tokenOwner = [Int32](repeating: 0, count: rows)
         let isMerge: Bool = if case .merge = config.policy { true } else { false }
-        mergeReference = KVRowStore(format: config.storage, rows: isMerge ? config.tokensPerFrame : 0,
-                                    heads: config.kvHeads, headDim: config.headDim)
+        let width = config.kvHeads * config.headDim
+        newestContent = Tensor(shape: [isMerge ? config.tokensPerFrame : 0, width])
+        let accumulate = isMerge && config.storage != .f32
+        newestKeys = Tensor(shape: [accumulate ? config.tokensPerFrame : 0, width])
+        newestValues = Tensor(shape: [accumulate ? config.tokensPerFrame : 0, width])
     }
 
     /// Bytes of the window's storage: element count × stride summed over every array it allocated
@@ -95,7 +106,8 @@ public struct KVWindow: Sendable {
     private func byteCount(_ pick: (_ count: Int, _ capacity: Int) -> Int) -> Int {
         func b<T>(_ a: [T]) -> Int { pick(a.count, a.capacity) * MemoryLayout<T>.stride }
         return keys.byteCount(pick) + values.byteCount(pick) + b(slotFirstFrame) + b(slotLastFrame) + b(slotSequence)
-            + b(slotTime) + b(slotWeight) + b(slotTokenCount) + b(tokenOwner) + mergeReference.byteCount(pick)
+            + b(slotTime) + b(slotWeight) + b(slotTokenCount) + b(tokenOwner) + b(newestContent.storage)
+            + b(newestKeys.storage) + b(newestValues.storage)
     }
 
     /// Empties every slot (storage keeps its allocation; stale rows are masked by bookkeeping).
@@ -132,6 +144,9 @@ public struct KVWindow: Sendable {
                     owners: (0..<n).map { Int(tokenOwner[index * t + $0]) })
     }
 
+    /// Owner id of token row `row` (meaningful only for rows `fillBias` leaves finite).
+    func owner(row: Int) -> Int { Int(tokenOwner[row]) }
+
     /// Writes one frame: rows `rows` (default: all) of `keys` (rotated) and `values`, tensors of
     /// `kvHeads·headDim` columns, are its 1 ≤ n ≤ 1 + M tokens; `contentKeys` holds the same keys
     /// before rotation (used by `merge` to measure similarity); `owners` one id per token (each
@@ -159,11 +174,16 @@ public struct KVWindow: Sendable {
                 let w = slotWeight[s]
                 let newWeight = alpha * w + 1
                 let keep = alpha * w / newWeight, add = 1 / newWeight
-                for i in 0..<n {
-                    try keys.blend(row: s * t + i, keep: keep, add: add, from: newKeys, sourceRow: r0 + i)
-                    try values.blend(row: s * t + i, keep: keep, add: add, from: newValues, sourceRow: r0 + i)
+                Self.blend(&newestContent, keep: keep, add: add, from: contentKeys, firstRow: r0, rows: n)
+                if newestKeys.count > 0 {
+                    Self.blend(&newestKeys, keep: keep, add: add, from: newKeys, firstRow: r0, rows: n)
+                    Self.blend(&newestValues, keep: keep, add: add, from: newValues, firstRow: r0, rows: n)
+                    try keys.blendRows(first: s * t, keep: 0, add: 1, from: newestKeys, sourceRows: 0..<n)
+                    try values.blendRows(first: s * t, keep: 0, add: 1, from: newestValues, sourceRows: 0..<n)
+                } else {
+                    try keys.blendRows(first: s * t, keep: keep, add: add, from: newKeys, sourceRows: rows)
+                    try values.blendRows(first: s * t, keep: keep, add: add, from: newValues, sourceRows: rows)
                 }
-                for i in 0..<n { try mergeReference.blend(row: i, keep: keep, add: add, from: contentKeys, sourceRow: r0 + i) }
                 slotWeight[s] = newWeight
                 slotLastFrame[s] = frame
                 slotTime[s] = time
@@ -172,13 +192,13 @@ public struct KVWindow: Sendable {
                 return Admission(slot: s, merged: true)
             }
             let s = nextSlot()
-            for i in 0..<n {
-                try keys.store(row: s * t + i, from: newKeys, sourceRow: r0 + i)
-                try values.store(row: s * t + i, from: newValues, sourceRow: r0 + i)
-                tokenOwner[s * t + i] = Int32(owners[i])
-            }
-            if mergeReference.rows > 0 {
-                for i in 0..<n { try mergeReference.store(row: i, from: contentKeys, sourceRow: r0 + i) }
+            try keys.blendRows(first: s * t, keep: 0, add: 1, from: newKeys, sourceRows: rows)
+            try values.blendRows(first: s * t, keep: 0, add: 1, from: newValues, sourceRows: rows)
+            for i in 0..<n { tokenOwner[s * t + i] = Int32(owners[i]) }
+            if newestContent.count > 0 { Self.blend(&newestContent, keep: 0, add: 1, from: contentKeys, firstRow: r0, rows: n) }
+            if newestKeys.count > 0 {
+                Self.blend(&newestKeys, keep: 0, add: 1, from: newKeys, firstRow: r0, rows: n)
+                Self.blend(&newestValues, keep: 0, add: 1, from: newValues, firstRow: r0, rows: n)
             }
             slotFirstFrame[s] = frame
             slotLastFrame[s] = frame
@@ -211,6 +231,14 @@ public struct KVWindow: Sendable {
         }
     }
 
+    /// First `rows` rows of `acc` ← `keep · acc + add · source[firstRow…]` (same column count).
+    private static func blend(_ acc: inout Tensor, keep: Float, add: Float, from source: Tensor, firstRow: Int, rows: Int) {
+        let width = acc.shape[1], offset = firstRow * width
+        for e in 0..<(rows * width) {
+            acc.storage[e] = keep == 0 ? add * source.storage[offset + e] : keep * acc.storage[e] + add * source.storage[offset + e]
+        }
+    }
+
     /// True when the frame matches slot `s` token for token (count, owners, cosine of un-rotated keys).
     private func canMerge(into s: Int, owners: [Int], contentKeys: Tensor, firstRow r0: Int, threshold: Float) -> Bool {
         let t = config.tokensPerFrame, n = owners.count, width = config.kvHeads * config.headDim
@@ -220,7 +248,7 @@ public struct KVWindow: Sendable {
             var dot: Float = 0, aa: Float = 0, bb: Float = 0
             for c in 0..<width {
                 let a = contentKeys.storage[(r0 + i) * width + c]
-                let b = mergeReference.element(row: i, head: c / config.headDim, channel: c % config.headDim)
+                let b = newestContent.storage[i * width + c]
                 dot += a * b
                 aa += a * a
                 bb += b * b

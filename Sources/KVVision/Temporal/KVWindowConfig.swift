@@ -1,7 +1,7 @@
 /// Shape, policy and storage of one stream's temporal KV window.
 ///
 /// Defaults (used for fields absent from JSON): `window` 16 frames, `maxObjects` 16,
-/// `policy` fifo, `storage` f32. `kvHeads` and `headDim` must match the temporal model
+/// `policy` fifo, `storage` f32, `keyScales` perToken. `kvHeads` and `headDim` must match the temporal model
 /// (`TemporalAttention.makeState` checks). Memory is a function of these fields only
 /// (`memoryBytes`); the window allocates exactly that at creation and never grows.
 ///
@@ -19,18 +19,30 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
     public var policy: KVWindowPolicy
     /// Element format of cached keys and values.
     public var storage: KVStorageFormat
+    /// int8 key scales: one per token and head, or (KIVI) one per channel and head per frame slot.
+    /// Values always use per-token scales.
+    public var keyScales: KeyScales
+
+    /// How int8 keys are scaled.
+    public enum KeyScales: String, Codable, Sendable, CaseIterable {
+        /// One scale per token and head (as values).
+        case perToken
+        /// One scale per channel and head for each frame slot (KIVI): robust to outlier channels.
+        case perChannel
+    }
 
     public init(window: Int = 16, maxObjects: Int = 16, kvHeads: Int, headDim: Int,
-                policy: KVWindowPolicy = .fifo, storage: KVStorageFormat = .f32) {
+                policy: KVWindowPolicy = .fifo, storage: KVStorageFormat = .f32, keyScales: KeyScales = .perToken) {
         self.window = window
         self.maxObjects = maxObjects
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.policy = policy
         self.storage = storage
+        self.keyScales = keyScales
     }
 
-    private enum CodingKeys: String, CodingKey { case window, maxObjects, kvHeads, headDim, policy, storage }
+    private enum CodingKeys: String, CodingKey { case window, maxObjects, kvHeads, headDim, policy, storage, keyScales }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -40,7 +52,11 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
         headDim = try c.decode(Int.self, forKey: .headDim)
         policy = try c.decodeIfPresent(KVWindowPolicy.self, forKey: .policy) ?? .fifo
         storage = try c.decodeIfPresent(KVStorageFormat.self, forKey: .storage) ?? .f32
+        keyScales = try c.decodeIfPresent(KeyScales.self, forKey: .keyScales) ?? .perToken
     }
+
+    /// Rows per key-scale group for `KVRowStore` (the slot's token rows for per-channel int8, else 0).
+    public var keyChannelGroup: Int { storage == .int8 && keyScales == .perChannel ? tokensPerFrame : 0 }
 
     /// Tokens per frame slot: one scene token plus `maxObjects`.
     public var tokensPerFrame: Int { 1 + maxObjects }
@@ -55,6 +71,7 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
         try check((1...256).contains(kvHeads), "kvHeads", kvHeads, "must be in 1...256")
         try check((1...1024).contains(headDim), "headDim", headDim, "must be in 1...1024")
         try check(tokenRows * kvHeads * headDim <= 1 << 28, "window", window, "window × tokens × heads × headDim exceeds 2^28 elements")
+        try check(keyScales == .perToken || storage == .int8, "keyScales", keyScales.rawValue, "perChannel applies to int8 storage only")
         switch policy {
         case .fifo: break
         case let .sinks(count):
@@ -67,16 +84,21 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
 
     /// Bytes of key/value storage alone (elements plus int8 scales), both stores.
     public var storageBytes: Int {
-        2 * KVRowStore.bytes(format: storage, rows: tokenRows, heads: kvHeads, headDim: headDim)
+        KVRowStore.bytes(format: storage, rows: tokenRows, heads: kvHeads, headDim: headDim, channelGroup: keyChannelGroup)
+            + KVRowStore.bytes(format: storage, rows: tokenRows, heads: kvHeads, headDim: headDim)
     }
 
     /// Bytes the window allocates: K/V storage, per-token owners, per-slot bookkeeping and, for
-    /// `merge`, the newest slot's un-rotated reference keys (in the window's storage format). Equal to `KVWindow.memoryBytes`.
+    /// `merge`, the newest slot's un-rotated keys in f32 (plus, with f16/int8 storage, its rotated
+    /// keys and values as exact f32 running means). Equal to `KVWindow.memoryBytes`.
     public var memoryBytes: Int {
         let perSlot = 3 * MemoryLayout<Int>.stride + MemoryLayout<Double>.stride + MemoryLayout<Float>.stride
             + MemoryLayout<Int>.stride // first frame, last frame, sequence, time, weight, token count
         var bytes = storageBytes + tokenRows * MemoryLayout<Int32>.stride + window * perSlot
-        if case .merge = policy { bytes += KVRowStore.bytes(format: storage, rows: tokensPerFrame, heads: kvHeads, headDim: headDim) }
+        if case .merge = policy {
+            let slot = tokensPerFrame * kvHeads * headDim * MemoryLayout<Float>.stride
+            bytes += storage == .f32 ? slot : 3 * slot
+        }
         return bytes
     }
 }

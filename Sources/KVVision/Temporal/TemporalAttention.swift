@@ -1,3 +1,5 @@
+import Foundation
+
 /// Streaming temporal attention: each frame's tokens attend over the K/V of the frames resident in
 /// the stream's `KVWindow`, their own frame included.
 ///
@@ -65,6 +67,52 @@ public struct TemporalAttention: Sendable {
                                values: state.values, contentKeys: state.contentKeys)
         try attend(&state, frame: frame, owners: owners, restriction: restriction)
         return state.output
+    }
+
+    /// The association signal, read without writing: how much attention each of this frame's
+    /// tokens would pay to each candidate owner's cached tokens.
+    ///
+    /// `a[i, o] = mean over query heads h of log Σ_{j owned by o} w_j · exp(q_{i,h} · k_{j,g} / √d)`
+    /// — the log of the unnormalised attention mass on owner o (so it is comparable across owners
+    /// and a merged slot counts as its frames); −∞ when o has no resident tokens. Queries are rotated
+    /// for `frame`, the index the frame will be written at, so offsets are those `step` will see.
+    /// The window is not modified (only scratch in `state`); a caller typically assigns owners from
+    /// this (Tracking: detections × tracks) and then calls `step` with them.
+    /// - Returns: `[n, candidates.count]`.
+    public func ownerAffinity(_ state: inout TemporalState, tokens: Tensor, frame: Int, candidates: [Int]) throws(TemporalError) -> Tensor {
+        let n = try checkTokens(tokens, frame: frame, window: state.window.config)
+        if let last = state.window.lastFrame, frame <= last { throw .frameOrder(frame: frame, previous: last) }
+        do {
+            try GEMM.matmul(tokens, weights.q, transposeB: true, bias: weights.qBias, into: &state.queries)
+            try rope.apply(&state.queries, heads: config.queryHeads, position: Double(frame))
+            try WindowAttention.scores(queries: state.queries, queryHeads: config.queryHeads, keys: state.window.keys,
+                                       into: &state.headScores)
+        } catch {
+            throw .kernel(frame: frame, underlying: error)
+        }
+        state.window.fillBias(queryOwners: [0], restriction: .all, into: &state.bias)
+        let r = state.window.config.tokenRows, hq = config.queryHeads, m = candidates.count
+        // Candidate index of every finite key, −1 for keys of other owners or empty rows.
+        var column = [Int](repeating: -1, count: r)
+        for j in 0..<r where state.bias.storage[j] > -.infinity {
+            column[j] = candidates.firstIndex(of: state.window.owner(row: j)) ?? -1
+        }
+        var out = Tensor(shape: [n, m])
+        var peak = [Float](repeating: -.infinity, count: m), mass = [Float](repeating: 0, count: m)
+        for i in 0..<n {
+            for h in 0..<hq {
+                let base = (h * n + i) * r
+                for o in 0..<m { peak[o] = -.infinity; mass[o] = 0 }
+                for j in 0..<r where column[j] >= 0 {
+                    peak[column[j]] = max(peak[column[j]], state.headScores.storage[base + j] + state.bias.storage[j])
+                }
+                for j in 0..<r where column[j] >= 0 {
+                    mass[column[j]] += expf(state.headScores.storage[base + j] + state.bias.storage[j] - peak[column[j]])
+                }
+                for o in 0..<m { out.storage[i * m + o] += peak[o] == -.infinity ? -.infinity : (peak[o] + logf(mass[o])) / Float(hq) }
+            }
+        }
+        return out
     }
 
     /// One frame of a window that `recompute` rebuilds from scratch.
@@ -156,7 +204,9 @@ public struct TemporalAttention: Sendable {
             throw .tokens(frame: frame, expected: "[1...\(window.tokensPerFrame), \(config.modelDim)]", found: tokens.shape)
         }
         // A NaN or ∞ would stay in the cache for W frames and poison every output that reads it.
-        guard tokens.storage.allSatisfy(\.isFinite) else { throw .nonFiniteTokens(frame: frame) }
+        var finite = true
+        for x in tokens.storage { finite = finite && x.isFinite }
+        guard finite else { throw .nonFiniteTokens(frame: frame) }
         return tokens.shape[0]
     }
 

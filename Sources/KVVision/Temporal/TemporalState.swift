@@ -4,8 +4,9 @@
 /// Create with `TemporalAttention.makeState(window:)`; pass `inout` to `step`. The model
 /// (`TemporalAttention`) stays immutable and shared; each stream owns one state.
 ///
-/// Invariants: scratch tensors never exceed `1 + M` token rows, so after the first frame no step
-/// allocates. Thread-safety: a value type; one stream, one thread.
+/// Invariants: scratch tensors are sized for `1 + M` token rows at creation and reused, so a step
+/// allocates no tensor memory (the only per-step heap allocation is the default owner list when
+/// `owners` is nil; `ownerAffinity` sizes `headScores` on first use and returns a fresh result). Thread-safety: a value type; one stream, one thread.
 public struct TemporalState: Sendable {
     /// The stream's KV window.
     public internal(set) var window: KVWindow
@@ -18,6 +19,8 @@ public struct TemporalState: Sendable {
     var bias: Tensor
     var scores: Tensor
     var attended: Tensor
+    /// Per-head scores for `ownerAffinity`, sized on first use.
+    var headScores = Tensor(shape: [0])
 
     init(window: KVWindow, modelDim: Int, queryWidth: Int) {
         self.window = window
@@ -34,7 +37,7 @@ public struct TemporalState: Sendable {
 
     /// Bytes allocated for the window plus the scratch tensors (array capacities).
     public var allocatedBytes: Int {
-        let scratch = [output, queries, contentKeys, keys, values, bias, scores, attended]
+        let scratch = [output, queries, contentKeys, keys, values, bias, scores, attended, headScores]
             .reduce(0) { $0 + $1.storage.capacity * MemoryLayout<Float>.stride }
         return window.allocatedBytes + scratch
     }

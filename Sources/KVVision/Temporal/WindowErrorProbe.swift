@@ -18,11 +18,14 @@ public struct WindowErrorProbe: Sendable {
     private var lossy: TemporalState
     private let model: TemporalAttention
 
-    /// Compares `candidate` against the same window shape with `fifo` and f32 storage.
-    public init(model: TemporalAttention, candidate: KVWindowConfig) throws(TemporalError) {
-        var reference = candidate
-        reference.policy = .fifo
-        reference.storage = .f32
+    /// Compares `candidate` against `reference` (default: the same window shape with `fifo` and
+    /// f32 storage — the exact output).
+    public init(model: TemporalAttention, candidate: KVWindowConfig, reference: KVWindowConfig? = nil) throws(TemporalError) {
+        var exactConfig = candidate
+        exactConfig.policy = .fifo
+        exactConfig.storage = .f32
+        exactConfig.keyScales = .perToken
+        let reference = reference ?? exactConfig
         self.model = model
         exact = try model.makeState(window: reference)
         lossy = try model.makeState(window: candidate)

@@ -76,6 +76,25 @@ public enum MultiHeadAttention {
                           headDim dh: Int, scale: Float, out: UnsafeMutablePointer<Float>, ldo: Int,
                           scores: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         let group = heads / kvHeads
+        // Pool mode (OpenBLAS single-threaded): one task per (head, block of query rows) does
+        // q·kᵀ, softmax and p·v for its rows while its scores are still in cache.
+        let blocks = GEMM.rowChunks(m: nq, pool: pool)
+        if blocks > 1 {
+            nonisolated(unsafe) let q = q, k = k, v = v, out = out, scores = scores
+            let size = (nq + blocks - 1) / blocks
+            pool.run(heads * blocks) { task in
+                let h = task / blocks, r0 = (task % blocks) * size, r1 = min(nq, r0 + size)
+                guard r0 < r1 else { return }
+                let g = h / group, rows = r1 - r0
+                let s = scores + h * nq * nk + r0 * nk
+                GEMM.sgemm(m: rows, n: nk, k: dh, a: q + r0 * ldq + h * dh, lda: ldq, b: k + g * dh, ldb: ldk,
+                           transposeB: true, c: s, ldc: nk, alpha: scale, beta: 0)
+                for r in 0..<rows { Softmax.softmaxRow(s + r * nk, nk) }
+                GEMM.sgemm(m: rows, n: dh, k: nk, a: s, lda: nk, b: v + g * dh, ldb: ldv, transposeB: false,
+                           c: out + r0 * ldo + h * dh, ldc: ldo, beta: 0)
+            }
+            return
+        }
         for h in 0..<heads {
             let g = h / group
             GEMM.sgemm(m: nq, n: nk, k: dh, a: q + h * dh, lda: ldq, b: k + g * dh, ldb: ldk, transposeB: true,

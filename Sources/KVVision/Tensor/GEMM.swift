@@ -32,9 +32,13 @@ public enum GEMM {
     /// `b` is `[k, n]`, or `[n, k]` when `transposeB` (the layout of a PyTorch `Linear.weight`).
     /// `a` may have any rank whose trailing dimension is k (leading ones fold into m). `c` is
     /// resized to `a`'s leading shape + [n], reusing its allocation.
+    ///
+    /// With a `pool` of several threads while OpenBLAS runs single-threaded
+    /// (`Parallel.setThreads(_, gemm: .pool)`), the rows of `a` are split over the pool, each
+    /// chunk one single-threaded sgemm; otherwise one sgemm with OpenBLAS's own threads.
     public static func matmul(
         _ a: Tensor, _ b: Tensor, transposeB: Bool = false, bias: Tensor? = nil,
-        into c: inout Tensor, accumulate: Bool = false
+        into c: inout Tensor, accumulate: Bool = false, pool: ThreadPool? = nil
     ) throws(TensorError) {
         guard a.rank >= 1, b.rank == 2 else {
             throw .shapeMismatch(op: "matmul", expected: [-1, -1], found: b.shape)
@@ -63,8 +67,8 @@ public enum GEMM {
         a.storage.withUnsafeBufferPointer { ap in
             b.storage.withUnsafeBufferPointer { bp in
                 c.storage.withUnsafeMutableBufferPointer { cp in
-                    sgemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!,
-                          ldb: transposeB ? k : n, transposeB: transposeB, c: cp.baseAddress!, ldc: n, beta: beta)
+                    splitRows(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!,
+                              ldb: transposeB ? k : n, transposeB: transposeB, c: cp.baseAddress!, ldc: n, beta: beta, pool: pool)
                 }
             }
         }
@@ -74,6 +78,34 @@ public enum GEMM {
                     for r in 0..<m { for j in 0..<n { cp[r * n + j] += bp[j] } }
                 }
             }
+        }
+    }
+
+    /// How many row chunks a GEMM of `m` rows is split into over `pool` (1: one sgemm call with
+    /// OpenBLAS's own threads). Splits only when OpenBLAS is single-threaded, in chunks of at
+    /// least 32 rows, one per pool thread.
+    static func rowChunks(m: Int, pool: ThreadPool?) -> Int {
+        guard let pool, pool.threads > 1, threads == 1 else { return 1 }
+        return max(1, min(pool.threads, m / 32))
+    }
+
+    /// `sgemm` with the rows of `a`/`c` split over `pool` (see `rowChunks`).
+    static func splitRows(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        transposeB: Bool, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, pool: ThreadPool?
+    ) {
+        let chunks = rowChunks(m: m, pool: pool)
+        guard chunks > 1, let pool else {
+            sgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, transposeB: transposeB, c: c, ldc: ldc, beta: beta)
+            return
+        }
+        nonisolated(unsafe) let a = a, b = b, c = c
+        let size = (m + chunks - 1) / chunks
+        pool.run(chunks) { i in
+            let r0 = i * size, r1 = min(m, r0 + size)
+            guard r0 < r1 else { return }
+            sgemm(m: r1 - r0, n: n, k: k, a: a + r0 * lda, lda: lda, b: b, ldb: ldb, transposeB: transposeB,
+                  c: c + r0 * ldc, ldc: ldc, beta: beta)
         }
     }
 

@@ -13,7 +13,10 @@ public enum KVStorageFormat: String, Codable, Sendable, CaseIterable {
 /// backing store of a KV window's keys or values.
 ///
 /// Layout: row-major `[rows, heads, headDim]` in the format's array; for int8 a parallel
-/// `[rows, heads]` Float array of scales (per-token, per-head symmetric quantisation). All storage
+/// `[rows, heads]` Float array of scales (per-token, per-head symmetric quantisation), or, with
+/// `channelGroup` G > 0 (KIVI-style keys), `[rows / G, heads, headDim]`: one scale per channel per
+/// group of G rows (a frame slot), so an outlier channel no longer coarsens the others; grouped
+/// stores are written a whole group at a time (`blendRows`). All storage
 /// is allocated in `init` and never grows: `storedBytes` equals `bytes(format:rows:heads:headDim:)`;
 /// `allocatedBytes` (capacities) adds only the allocator's rounding.
 ///
@@ -31,30 +34,46 @@ public struct KVRowStore: Sendable {
     var f16: [Float16]
     var i8: [Int8]
     var scales: [Float]
+    /// Rows per per-channel scale group (int8 only); 0 = per-token scales.
+    public let channelGroup: Int
 
     /// Channels per row (`heads · headDim`).
     public var width: Int { heads * headDim }
 
-    /// Allocates zeroed storage.
-    public init(format: KVStorageFormat, rows: Int, heads: Int, headDim: Int) {
+    /// Allocates zeroed storage. `channelGroup` > 0 (int8 only, dividing `rows`) selects per-channel
+    /// scales per group of that many rows; otherwise it is ignored.
+    public init(format: KVStorageFormat, rows: Int, heads: Int, headDim: Int, channelGroup: Int = 0) {
         self.format = format
         self.rows = max(0, rows)
         self.heads = max(0, heads)
         self.headDim = max(0, headDim)
+        self.channelGroup = Self.group(format: format, rows: self.rows, channelGroup: channelGroup)
         let n = self.rows * self.heads * self.headDim
         f32 = format == .f32 ? [Float](repeating: 0, count: n) : []
         f16 = format == .f16 ? [Float16](repeating: 0, count: n) : []
         i8 = format == .int8 ? [Int8](repeating: 0, count: n) : []
-        scales = format == .int8 ? [Float](repeating: 0, count: self.rows * self.heads) : []
+        scales = [Float](repeating: 0, count: Self.scaleCount(format: format, rows: self.rows, heads: self.heads,
+                                                              headDim: self.headDim, channelGroup: self.channelGroup))
+    }
+
+    private static func group(format: KVStorageFormat, rows: Int, channelGroup: Int) -> Int {
+        format == .int8 && channelGroup > 0 && rows % channelGroup == 0 ? channelGroup : 0
+    }
+
+    private static func scaleCount(format: KVStorageFormat, rows: Int, heads: Int, headDim: Int, channelGroup: Int) -> Int {
+        guard format == .int8 else { return 0 }
+        return channelGroup > 0 ? rows / channelGroup * heads * headDim : rows * heads
     }
 
     /// Bytes a store of this shape occupies (elements plus int8 scales).
-    public static func bytes(format: KVStorageFormat, rows: Int, heads: Int, headDim: Int) -> Int {
+    public static func bytes(format: KVStorageFormat, rows: Int, heads: Int, headDim: Int, channelGroup: Int = 0) -> Int {
         let n = rows * heads * headDim
+        let scaleBytes = scaleCount(format: format, rows: rows, heads: heads, headDim: headDim,
+                                    channelGroup: group(format: format, rows: rows, channelGroup: channelGroup)) * MemoryLayout<Float>.stride
         switch format {
         case .f32: return n * MemoryLayout<Float>.stride
         case .f16: return n * MemoryLayout<Float16>.stride
-        case .int8: return n * MemoryLayout<Int8>.stride + rows * heads * MemoryLayout<Float>.stride
+        case .int8: return n * MemoryLayout<Int8>.stride + scaleBytes
         }
     }
 
@@ -75,12 +94,58 @@ public struct KVRowStore: Sendable {
         try blend(row: row, keep: 0, add: 1, from: source, sourceRow: sourceRow)
     }
 
+    /// Rows `first ..< first + sourceRows.count` ← `keep · old + add · source[sourceRows]`. For a
+    /// grouped (per-channel) store `first` must start a group and the rows fit in it; the group's
+    /// scales are recomputed from these rows (rows of the group past them are left stale — callers
+    /// mask them).
+    public mutating func blendRows(first: Int, keep: Float, add: Float, from source: Tensor, sourceRows: Range<Int>) throws(TensorError) {
+        guard channelGroup > 0 else {
+            for (i, r) in sourceRows.enumerated() { try blend(row: first + i, keep: keep, add: add, from: source, sourceRow: r) }
+            return
+        }
+        let w = width, n = sourceRows.count, g = channelGroup
+        guard first >= 0, first % g == 0, n <= g, first + n <= rows, source.rank == 2, source.shape[1] == w,
+              sourceRows.lowerBound >= 0, sourceRows.upperBound <= source.shape[0] else {
+            throw .shapeMismatch(op: "kv group write at row \(first) (groups of \(g) rows)", expected: [rows, w], found: source.shape)
+        }
+        guard n > 0 else { return }
+        let hd = headDim, nh = heads, scaleBase = first / g * nh * hd, r0 = sourceRows.lowerBound
+        source.storage.withUnsafeBufferPointer { sp in
+            i8.withUnsafeMutableBufferPointer { dp in
+                scales.withUnsafeMutableBufferPointer { scp in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { column in
+                        withUnsafeTemporaryAllocation(of: Int8.self, capacity: n) { quantised in
+                            for h in 0..<nh {
+                                for c in 0..<hd {
+                                    let e = h * hd + c, si = scaleBase + e
+                                    var maxAbs: Float = 0
+                                    for i in 0..<n {
+                                        var x = add * sp[(r0 + i) * w + e]
+                                        if keep != 0 { x += keep * Float(dp[(first + i) * w + e]) * scp[si] }
+                                        column[i] = x
+                                        maxAbs = max(maxAbs, abs(x))
+                                    }
+                                    Int8Quantization.quantize(column.baseAddress!, count: n, maxAbs: maxAbs,
+                                                              into: quantised.baseAddress!, scale: &scp[si])
+                                    for i in 0..<n { dp[(first + i) * w + e] = quantised[i] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// `row ← keep · row + add · source[sourceRow]`, computed in f32 and stored back in the format
     /// (int8 rows are re-quantised with a fresh scale). `keep == 0` ignores the old contents.
+    /// Per-token stores only; a grouped store is written with `blendRows`.
     public mutating func blend(row: Int, keep: Float, add: Float, from source: Tensor, sourceRow: Int) throws(TensorError) {
         let w = width
-        guard row >= 0, row < rows, source.rank == 2, source.shape[1] == w, sourceRow >= 0, sourceRow < source.shape[0] else {
-            throw .shapeMismatch(op: "kv store row \(row)", expected: [rows, w], found: source.shape)
+        guard channelGroup == 0, row >= 0, row < rows, source.rank == 2, source.shape[1] == w, sourceRow >= 0,
+              sourceRow < source.shape[0] else {
+            throw .shapeMismatch(op: "kv store row \(row)\(channelGroup > 0 ? " (grouped store: use blendRows)" : "")",
+                                 expected: [rows, w], found: source.shape)
         }
         let hd = headDim, nh = heads
         source.storage.withUnsafeBufferPointer { sp in
@@ -146,7 +211,9 @@ public struct KVRowStore: Sendable {
         switch format {
         case .f32: return f32[i]
         case .f16: return Float(f16[i])
-        case .int8: return Float(i8[i]) * scales[row * heads + head]
+        case .int8:
+            let s = channelGroup > 0 ? scales[(row / channelGroup * heads + head) * headDim + channel] : scales[row * heads + head]
+            return Float(i8[i]) * s
         }
     }
 }

@@ -180,12 +180,29 @@ public enum Parallel {
     /// Number of threads of the shared pool.
     public static var threads: Int { pool.threads }
 
-    /// Uses `n` threads (clamped to 1...256) for both the shared pool and OpenBLAS.
-    public static func setThreads(_ n: Int) {
+    /// How GEMMs use the threads.
+    public enum GEMMThreading: String, Sendable, CaseIterable {
+        /// One sgemm call per GEMM, parallelised by OpenBLAS's own threads.
+        case blas
+        /// OpenBLAS single-threaded; kvvision splits each GEMM's rows (and attention's heads ×
+        /// query blocks) over its pool. A worker that is descheduled on a busy machine only
+        /// delays the chunks it claimed; the caller takes the rest.
+        case pool
+    }
+
+    private static let gemmState = Mutex<GEMMThreading>(.blas)
+
+    /// The GEMM threading in force.
+    public static var gemmThreading: GEMMThreading { gemmState.withLock { $0 } }
+
+    /// Uses `n` threads (clamped to 1...256) for the shared pool, and for OpenBLAS when `gemm`
+    /// is `.blas` (OpenBLAS gets 1 thread under `.pool`).
+    public static func setThreads(_ n: Int, gemm: GEMMThreading = .blas) {
         let n = min(max(1, n), 256)
         state.withLock { pool in
             if pool.threads != n { pool = ThreadPool(threads: n) }
         }
-        GEMM.setThreads(n)
+        gemmState.withLock { $0 = gemm }
+        GEMM.setThreads(gemm == .blas ? n : 1)
     }
 }

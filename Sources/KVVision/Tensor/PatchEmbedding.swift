@@ -53,8 +53,8 @@ public enum PatchEmbedding {
         patches.storage.withUnsafeBufferPointer { ap in
             weight.storage.withUnsafeBufferPointer { wp in
                 tokens.storage.withUnsafeMutableBufferPointer { tp in
-                    GEMM.sgemm(m: np, n: d, k: k, a: ap.baseAddress!, lda: k, b: wp.baseAddress!, ldb: k, transposeB: true,
-                               c: tp.baseAddress! + d, ldc: d, beta: 1)
+                    GEMM.splitRows(m: np, n: d, k: k, a: ap.baseAddress!, lda: k, b: wp.baseAddress!, ldb: k, transposeB: true,
+                                   c: tp.baseAddress! + d, ldc: d, beta: 1, pool: pool)
                 }
             }
         }

@@ -63,6 +63,10 @@ public struct Tensor: Sendable, Equatable {
         }
     }
 
+    /// Address of the first element: identifies the allocation, so tests can check that a
+    /// buffer was reused rather than reallocated.
+    var storageAddress: Int { storage.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
+
     /// Element access by full index (slow path; for tests and small bookkeeping).
     public subscript(_ index: Int...) -> Float {
         get { storage[offset(index)] }

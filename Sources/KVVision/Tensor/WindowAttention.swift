@@ -54,26 +54,7 @@ public enum WindowAttention {
                         for h in 0..<queryHeads {
                             let g = h / group
                             let qh = q + h * d, oh = op.baseAddress! + h * d
-                            // scores = scale · Q_h K_gᵀ
-                            switch keys.format {
-                            case .f32:
-                                keys.f32.withUnsafeBufferPointer { kp in
-                                    GEMM.sgemm(m: n, n: r, k: d, a: qh, lda: qStride, b: kp.baseAddress! + g * d,
-                                               ldb: kvStride, transposeB: true, c: s, ldc: r, alpha: scale, beta: 0)
-                                }
-                            case .f16:
-                                keys.f16.withUnsafeBufferPointer { kp in
-                                    dequantisedScores(qh, qStride, n: n, kp.baseAddress! + g * d, kvStride, r: r, d: d, into: s) { _ in scale }
-                                }
-                            case .int8:
-                                keys.i8.withUnsafeBufferPointer { kp in
-                                    keys.scales.withUnsafeBufferPointer { ksp in
-                                        dequantisedScores(qh, qStride, n: n, kp.baseAddress! + g * d, kvStride, r: r, d: d, into: s) { j in
-                                            scale * ksp[j * kvHeads + g]
-                                        }
-                                    }
-                                }
-                            }
+                            headScores(qh, qStride, n: n, keys: keys, kvHead: g, scale: scale, into: s)
                             for i in 0..<n { maskedSoftmax(s + i * r, bias: bp.baseAddress! + i * r, count: r) }
                             // out_h = P V_g
                             switch values.format {
@@ -96,6 +77,85 @@ public enum WindowAttention {
                                 }
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Raw scaled scores without bias or softmax: `scores[h, i, j] = q[i, h] · k[j, g] / √d`, resized
+    /// to `[queryHeads, n, keys.rows]` (what a caller needs to compare a query with cached tokens
+    /// without attending, e.g. for association).
+    public static func scores(queries: Tensor, queryHeads: Int, keys: KVRowStore, into scores: inout Tensor) throws(TensorError) {
+        let d = keys.headDim, kvHeads = keys.heads, r = keys.rows
+        guard kvHeads > 0, queryHeads > 0, queryHeads % kvHeads == 0, queries.rank == 2, queries.shape[1] == queryHeads * d else {
+            throw .shapeMismatch(op: "window scores queries", expected: [-1, queryHeads * d], found: queries.shape)
+        }
+        let n = queries.shape[0]
+        scores.resize([queryHeads, n, r])
+        guard n > 0, r > 0, d > 0 else { return }
+        let group = queryHeads / kvHeads, scale = 1 / Float(Double(d).squareRoot())
+        queries.storage.withUnsafeBufferPointer { qp in
+            scores.storage.withUnsafeMutableBufferPointer { sp in
+                for h in 0..<queryHeads {
+                    headScores(qp.baseAddress! + h * d, queryHeads * d, n: n, keys: keys, kvHead: h / group, scale: scale,
+                               into: sp.baseAddress! + h * n * r)
+                }
+            }
+        }
+    }
+
+    /// `s[i, j] = scale · q[i] · k[j, g]` for one query head (`q` rows `qStride` apart), any storage format.
+    @inline(__always)
+    private static func headScores(_ q: UnsafePointer<Float>, _ qStride: Int, n: Int, keys: KVRowStore, kvHead g: Int,
+                                   scale: Float, into s: UnsafeMutablePointer<Float>) {
+        let d = keys.headDim, r = keys.rows, kvHeads = keys.heads, kvStride = kvHeads * d
+        switch keys.format {
+        case .f32:
+            keys.f32.withUnsafeBufferPointer { kp in
+                GEMM.sgemm(m: n, n: r, k: d, a: q, lda: qStride, b: kp.baseAddress! + g * d,
+                           ldb: kvStride, transposeB: true, c: s, ldc: r, alpha: scale, beta: 0)
+            }
+        case .f16:
+            keys.f16.withUnsafeBufferPointer { kp in
+                dequantisedScores(q, qStride, n: n, kp.baseAddress! + g * d, kvStride, r: r, d: d, into: s) { _ in scale }
+            }
+        case .int8 where keys.channelGroup > 0:
+            keys.i8.withUnsafeBufferPointer { kp in
+                keys.scales.withUnsafeBufferPointer { ksp in
+                    perChannelScores(q, qStride, n: n, kp.baseAddress! + g * d, kvStride, r: r, d: d, groupRows: keys.channelGroup,
+                                     scales: ksp.baseAddress! + g * d, scaleStride: kvStride, scale: scale, into: s)
+                }
+            }
+        case .int8:
+            keys.i8.withUnsafeBufferPointer { kp in
+                keys.scales.withUnsafeBufferPointer { ksp in
+                    dequantisedScores(q, qStride, n: n, kp.baseAddress! + g * d, kvStride, r: r, d: d, into: s) { j in
+                        scale * ksp[j * kvHeads + g]
+                    }
+                }
+            }
+        }
+    }
+
+    /// Scores against int8 keys with per-channel scales per group of `groupRows` rows: the scales
+    /// are folded into a per-group copy of the queries, `q̃ = scale · q ⊙ s_group`, then
+    /// `s[i, j] = q̃_i · k8_j`.
+    @inline(__always)
+    private static func perChannelScores(
+        _ q: UnsafePointer<Float>, _ qStride: Int, n: Int, _ k: UnsafePointer<Int8>, _ kStride: Int, r: Int, d: Int,
+        groupRows: Int, scales: UnsafePointer<Float>, scaleStride: Int, scale: Float, into s: UnsafeMutablePointer<Float>
+    ) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: n * d) { qt in
+            for group in 0..<(r / groupRows) {
+                let sc = scales + group * scaleStride
+                for i in 0..<n { for c in 0..<d { qt[i * d + c] = q[i * qStride + c] * sc[c] * scale } }
+                for j in (group * groupRows)..<((group + 1) * groupRows) {
+                    let kj = k + j * kStride
+                    for i in 0..<n {
+                        var acc: Float = 0
+                        for c in 0..<d { acc += qt[i * d + c] * Float(kj[c]) }
+                        s[i * r + j] = acc
                     }
                 }
             }

@@ -11,11 +11,17 @@
 /// `2·r·c + 1` (`r = min(rows, columns)`, `c = 1 + max |allowed cost|`), which is larger than any
 /// difference a full assignment of allowed pairs can make, and are removed from the result.
 ///
-/// Complexity O(r² · max(rows, columns)) time, O(rows · columns) memory. Where several assignments
-/// are optimal, which one is returned is unspecified (deterministic for the same input).
+/// Complexity O(r² · max(rows, columns)) time, O(rows + columns) scratch memory. Where several
+/// assignments are optimal, which one is returned is unspecified (deterministic for the same input).
 ///
-/// Thread-safety: a stateless namespace; calls are independent and reentrant.
-public enum AssignmentSolver {
+/// Use: `AssignmentSolver.solve(rows:columns:costs:)` allocates its scratch per call (fine for
+/// evaluation); a per-stream solver (`var solver = AssignmentSolver()`, then
+/// `solver.solve(rows:columns:costs:into:)` every frame) keeps its scratch buffers and the result
+/// array between calls, so per-frame association allocates nothing once the largest size was seen.
+///
+/// Thread-safety: a value type owning its scratch buffers; one instance per thread (the static
+/// function is reentrant).
+public struct AssignmentSolver: Sendable {
     /// One assigned pair.
     public struct Match: Sendable, Hashable {
         public var row: Int
@@ -23,13 +29,35 @@ public enum AssignmentSolver {
         public init(row: Int, column: Int) { self.row = row; self.column = column }
     }
 
+    // Scratch, 1-based as in the classic formulation: potentials u (rows) and v (columns), p[j] = row
+    // matched to column j (0 = none), way[j] = previous column on the augmenting path.
+    private var u: [Double] = []
+    private var v: [Double] = []
+    private var minv: [Double] = []
+    private var p: [Int] = []
+    private var way: [Int] = []
+    private var used: [Bool] = []
+
+    /// A solver with empty scratch buffers (they grow to the largest problem solved, then stay).
+    public init() {}
+
     /// Solves the problem for a row-major `costs` array of `rows * columns` entries (non-finite =
     /// forbidden). Returns the allowed assigned pairs sorted by row. A size mismatch returns no pairs.
     public static func solve(rows: Int, columns: Int, costs: [Double]) -> [Match] {
-        guard rows > 0, columns > 0, costs.count == rows * columns else { return [] }
+        var solver = AssignmentSolver()
+        var result: [Match] = []
+        solver.solve(rows: rows, columns: columns, costs: costs, into: &result)
+        return result
+    }
+
+    /// Same as the static `solve`, writing the pairs into `result` (cleared first, capacity kept) and
+    /// reusing this solver's scratch buffers.
+    public mutating func solve(rows: Int, columns: Int, costs: [Double], into result: inout [Match]) {
+        result.removeAll(keepingCapacity: true)
+        guard rows > 0, columns > 0, costs.count == rows * columns else { return }
         var maxAbs = -1.0
         for c in costs where c.isFinite { maxAbs = max(maxAbs, abs(c)) }
-        guard maxAbs >= 0 else { return [] }  // nothing allowed
+        guard maxAbs >= 0 else { return }  // nothing allowed
         let r = min(rows, columns)
         let large = 2 * Double(r) * (maxAbs + 1) + 1
         // The algorithm below needs n ≤ m; transpose when there are more rows than columns.
@@ -40,13 +68,12 @@ public enum AssignmentSolver {
             let c = transposed ? costs[j * columns + i] : costs[i * columns + j]
             return c.isFinite ? c : large
         }
-        // 1-based potentials u (rows), v (columns); p[j] = row matched to column j (0 = none).
-        var u = [Double](repeating: 0, count: n + 1)
-        var v = [Double](repeating: 0, count: m + 1)
-        var p = [Int](repeating: 0, count: m + 1)
-        var way = [Int](repeating: 0, count: m + 1)
-        var minv = [Double](repeating: .infinity, count: m + 1)
-        var used = [Bool](repeating: false, count: m + 1)
+        Self.reset(&u, n + 1, 0.0)
+        Self.reset(&v, m + 1, 0.0)
+        Self.reset(&p, m + 1, 0)
+        Self.reset(&way, m + 1, 0)
+        Self.reset(&minv, m + 1, Double.infinity)
+        Self.reset(&used, m + 1, false)
         for i in 1...n {
             p[0] = i
             var j0 = 0
@@ -72,14 +99,17 @@ public enum AssignmentSolver {
                 j0 = j1
             } while j0 != 0
         }
-        var result: [Match] = []
-        result.reserveCapacity(n)
         for j in 1...m where p[j] != 0 {
             let (row, column) = transposed ? (j - 1, p[j] - 1) : (p[j] - 1, j - 1)
             if costs[row * columns + column].isFinite { result.append(Match(row: row, column: column)) }
         }
         result.sort { $0.row < $1.row }
-        return result
+    }
+
+    /// Sets `buffer` to `count` copies of `value`, keeping its allocation.
+    private static func reset<T>(_ buffer: inout [T], _ count: Int, _ value: T) {
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: repeatElement(value, count: count))
     }
 
     /// Convenience for a matrix given as rows of equal length (`nil` or non-finite = forbidden).
