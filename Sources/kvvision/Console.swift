@@ -33,16 +33,10 @@ enum Console {
         write(fd: 2, "\r\u{1B}[K")
     }
 
-    /// Writes all of `text` to a file descriptor (unbuffered), retrying on EINTR; a closed pipe
-    /// ends the write silently.
+    /// Writes all of `text` to a file descriptor (unbuffered); a closed pipe ends the write silently.
     static func write(fd: Int32, _ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 { if errno == EINTR { continue } else { return } }
-            offset += n
-        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
+        try? handle.write(contentsOf: Data(text.utf8))
     }
 
     /// Pretty, key-sorted JSON of an Encodable value on stdout.

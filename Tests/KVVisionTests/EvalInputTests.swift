@@ -82,6 +82,7 @@ import Testing
         Self.expectLineError(#"{"type":"frame","objects":[]}"#, line: 1, containing: "without \"frame\"", Self.pred)
         Self.expectLineError(#"{"type":"frame","frame":0}"#, line: 1, containing: "without \"objects\"", Self.pred)
         Self.expectLineError(#"{"type":"frame","frame":-1,"objects":[]}"#, line: 1, containing: "≥ 0", Self.pred)
+        Self.expectLineError(#"{"type":"frame","frame":9223372036854775807,"objects":[]}"#, line: 1, containing: "< 10^15", Self.pred)
         Self.expectLineError(#"{"type":"frame","frame":0,"objects":[{"id":1,"box":[1,2,3]}]}"#, line: 1, containing: "objects[0].box", Self.pred)
         Self.expectLineError(#"{"type":"frame","frame":0,"objects":[{"id":1,"box":[1,2,-3,4]}]}"#, line: 1, containing: "negative box size", Self.pred)
         Self.expectLineError(#"{"type":"frame","frame":0,"objects":[{"id":"a","box":[1,2,3,4]}]}"#, line: 1, containing: "objects[0].id", Self.pred)

@@ -226,4 +226,23 @@ import KVVision
         #expect(indices == Array(0..<10))
         #expect(source.end == .endOfFile)
     }
+
+    @Test func mp4WithoutItsIndexSaysTheIndexIsMissing() throws {
+        // An MP4 written without +faststart and cut short keeps its ftyp and media data but loses
+        // the index (moov) that would have come last: build one from a real ftyp box and an mdat.
+        let dir = try TestFiles.scratchDirectory()
+        let full = Array(try Data(contentsOf: URL(fileURLWithPath: try MediaPattern.writeClip(dir.appendingPathComponent("full.mp4").path, count: 5))))
+        let ftypSize = Int(full[0]) << 24 | Int(full[1]) << 16 | Int(full[2]) << 8 | Int(full[3])
+        var bytes = Array(full[0..<ftypSize])
+        bytes += [0, 0, 0x10, 0x08] + Array("mdat".utf8) + [UInt8](repeating: 0x5A, count: 0x1000)
+        let cut = dir.appendingPathComponent("cut.mp4").path
+        _ = FileManager.default.createFile(atPath: cut, contents: Data(bytes))
+        let error = #expect(throws: MediaError.self) { try FrameSource(cut) }
+        guard case .openFailed(let source, let message)? = error else {
+            Issue.record("expected .openFailed, got \(String(describing: error))")
+            return
+        }
+        #expect(source == cut)
+        #expect(message.contains("moov"), "\(message)")
+    }
 }

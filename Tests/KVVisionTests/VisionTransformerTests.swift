@@ -101,6 +101,14 @@ import Testing
         #expect(throws: WeightsError.self) { try vit.makeState(height: 12, width: 16) }
     }
 
+    @Test func refusesInputWhoseScratchWouldExceedTheLimitInsteadOfAllocating() throws {
+        let vit = try VisionTransformer.random(config: ModelConfig(imageSize: [16, 16], patchSize: 2, dim: 16, depth: 1, heads: 2))
+        // 8192² at patch 2: 16.8 M tokens, attention scores alone 2·n² floats — far past 8 GiB.
+        #expect(throws: WeightsError.self) { try vit.makeState(height: 8192, width: 8192) }
+        let exact = vit.gemmShapes(height: 16384, width: 16384).reduce(0.0) { $0 + 2 * Double($1.m) * Double($1.n) * Double($1.k) * Double($1.count) }
+        #expect(abs(Double(vit.flopsPerFrame(height: 16384, width: 16384)) - exact) / exact < 1e-12)
+    }
+
     @Test func normalisationMapsBytesToMeanStdScaledCHW() throws {
         let norm = try ImageNormalization(mean: [0.5, 0.25, 0], std: [0.5, 0.25, 1])
         let rgb: [UInt8] = [255, 0, 51, 0, 255, 102]  // 2x1 image

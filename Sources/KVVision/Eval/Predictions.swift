@@ -109,7 +109,7 @@ public struct Predictions: Sendable {
             }
             guard record.type == "frame" else { continue }
             guard let index = record.frame else { throw fail("frame record without \"frame\"") }
-            guard index >= 0 else { throw fail("frame index must be ≥ 0, got \(index)") }
+            guard index >= 0, index < 1_000_000_000_000_000 else { throw fail("frame index must be ≥ 0 and < 10^15, got \(index)") }
             guard let objects = record.objects else { throw fail("frame record without \"objects\"") }
             for (k, o) in objects.enumerated() {
                 guard o.box.count == 4 else { throw fail("objects[\(k)].box: expected [x,y,w,h], got \(o.box.count) numbers") }

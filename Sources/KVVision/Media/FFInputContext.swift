@@ -53,7 +53,11 @@ final class FFInputContext {
         if interrupt.expired || ret == kvv_averror_exit() || ret == kvv_averror(ETIMEDOUT) {
             return .timedOut(source: location.source, stage: stage, seconds: seconds)
         }
-        return .openFailed(source: location.source, message: MediaError.ffmpegMessage(ret))
+        var message = MediaError.ffmpegMessage(ret)
+        if ret == kvv_averror_invaliddata(), location.looksLikeMP4 {
+            message += " (an MP4/MOV file whose index, the moov box, is missing or cut: probably truncated while being written)"
+        }
+        return .openFailed(source: location.source, message: message)
     }
 
     /// The streams as typed pointers.

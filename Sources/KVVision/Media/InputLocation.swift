@@ -67,6 +67,14 @@ struct InputLocation: Sendable, Equatable {
         }
     }
 
+    /// True for a local file whose first box is an MP4/MOV `ftyp` (bytes 4..<8).
+    var looksLikeMP4: Bool {
+        guard case let .localFile(path) = kind, let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 8)) ?? Data()
+        return head.count == 8 && String(decoding: head.suffix(4), as: UTF8.self) == "ftyp"
+    }
+
     private static func scheme(of s: String) -> String? {
         guard let colon = s.firstIndex(of: ":") else { return nil }
         let head = s[s.startIndex..<colon]

@@ -15,6 +15,12 @@ import CFFmpeg
 /// Invariants: width and height are even and positive; every frame is exactly
 /// `width * height * 3` bytes; frame `n` has pts `n / fps`.
 ///
+/// Reproducibility: the first H.264 encoder in a process gives the same bytes every run, later
+/// ones may not: libx264 (core 164, Debian 12) gives a second encoder in one process different
+/// bytes from run to run even with identical input and one thread (reproduced with the FFmpeg CLI
+/// writing two libx264 outputs in one process). Decoded pixels stay within codec tolerance; compare
+/// rendered frames or decoded pixels with a tolerance, never MP4 bytes or exact decoded pixels.
+///
 /// Thread-safety: not thread-safe; use one writer from one thread at a time.
 public final class VideoWriter {
     /// The output path.

@@ -25,6 +25,35 @@ public struct EncoderState: Sendable {
     var scores: Tensor
     var hidden: Tensor
 
+    /// Largest scratch one stream may ask for (8 GiB): a model or input beyond it is refused
+    /// with a typed error instead of failing to allocate.
+    static let scratchLimitBytes = 8 << 30
+
+    /// Bytes of scratch `init` allocates for `height × width`, or nil when the count overflows `Int`.
+    static func scratchBytes(height: Int, width: Int, config: ModelConfig) -> Int? {
+        let p = config.patchSize, d = config.dim
+        guard p > 0 else { return nil }
+        let (cells, o1) = (height / p).multipliedReportingOverflow(by: width / p)
+        guard !o1 else { return nil }
+        let n = cells + 1
+        let parts: [[Int]] = [[n, d], [cells, 3 * p * p], [n, d], [n, d], [n, 3 * d], [n, d],
+                              [config.heads, n, n], [n, config.mlpDim], [n, d]]
+        var total = 0
+        for dims in parts {
+            var count = 1
+            for x in dims {
+                let (c, o) = count.multipliedReportingOverflow(by: x)
+                guard !o else { return nil }
+                count = c
+            }
+            let (t, o) = total.addingReportingOverflow(count)
+            guard !o else { return nil }
+            total = t
+        }
+        let (bytes, o) = total.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        return o ? nil : bytes
+    }
+
     init(height: Int, width: Int, config: ModelConfig, base: Tensor) {
         self.height = height
         self.width = width

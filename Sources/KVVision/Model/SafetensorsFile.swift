@@ -137,8 +137,8 @@ public final class SafetensorsFile: Sendable {
         }
         var json = (try? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])).map { [UInt8]($0) } ?? Array("{}".utf8)
         while (8 + json.count) % 8 != 0 { json.append(0x20) }
-        var out: [UInt8] = []
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
-        return out + json + data
+        let length = UInt64(json.count)
+        let prefix = (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * UInt64($0))) }  // u64 little-endian
+        return prefix + json + data
     }
 }

@@ -150,8 +150,21 @@ public struct VisionTransformer: Sendable {
     }
 
     /// Multiply-add FLOPs (2 per MAC) of the GEMMs of one frame.
+    /// Saturates at `Int.max` for absurd shapes rather than trapping.
     public func flopsPerFrame(height: Int, width: Int) -> Int {
-        gemmShapes(height: height, width: width).reduce(0) { $0 + 2 * $1.m * $1.n * $1.k * $1.count }
+        var total = 0
+        for g in gemmShapes(height: height, width: width) {
+            var term = 2
+            for x in [g.m, g.n, g.k, g.count] {
+                let (v, o) = term.multipliedReportingOverflow(by: x)
+                if o { return Int.max }
+                term = v
+            }
+            let (t, o) = total.addingReportingOverflow(term)
+            if o { return Int.max }
+            total = t
+        }
+        return total
     }
 
     /// Scratch for `height × width` input (multiples of the patch size); resamples the position
@@ -160,6 +173,11 @@ public struct VisionTransformer: Sendable {
         let p = config.patchSize
         guard height > 0, width > 0, height % p == 0, width % p == 0, height <= 16384, width <= 16384 else {
             throw .badInput(expected: "[3, H, W] with H and W positive multiples of \(p)", found: [3, height, width])
+        }
+        guard let bytes = EncoderState.scratchBytes(height: height, width: width, config: config),
+              bytes <= EncoderState.scratchLimitBytes else {
+            throw .invalidConfig(field: "input \(width)x\(height)",
+                                 problem: "per-stream scratch would exceed \(EncoderState.scratchLimitBytes >> 30) GiB")
         }
         let d = config.dim
         let gh = height / p, gw = width / p

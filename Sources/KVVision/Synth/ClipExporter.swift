@@ -51,7 +51,7 @@ public enum ClipExporter {
             try gt.append(GroundTruthText.lines(truth))
             try writer?.write(rgb: rgb)
             if let npy, resampler != nil {
-                resampler!.resample(rgb, into: &small)
+                resampler?.resample(rgb, into: &small)  // in place: no copy of the resampler's buffers
                 try npy.append(small)
             }
             progress(frame + 1, script.frames)
