@@ -5,7 +5,11 @@
 // them onto its own registers (one zmm, two ymm or four xmm).
 #include "ckernels.h"
 
+#if defined(__x86_64__)
 #define KVV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define KVV_CLONES /* other architectures: one build for the compiler's baseline (e.g. NEON on arm64) */
+#endif
 
 typedef float v16f __attribute__((vector_size(64), aligned(4), may_alias));
 typedef int v16i __attribute__((vector_size(64), aligned(4), may_alias));
@@ -101,8 +105,12 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
 }
 
 const char *kvv_kernels_isa(void) {
+#if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return "avx512f";
     if (__builtin_cpu_supports("avx2")) return "avx2";
     return "sse2";
+#else
+    return "baseline";
+#endif
 }
