@@ -16,8 +16,7 @@ enum BenchCommand: Command {
     }
 
     static var help: String {
-        let width = kinds.map { $0.name.count }.max() ?? 0
-        let list = kinds.map { "  " + $0.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.summary }
+        let list = listing(kinds)
         return """
         Usage: kvvision bench KIND [OPTIONS]
 

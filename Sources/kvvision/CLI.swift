@@ -19,8 +19,7 @@ enum CLI {
     }
 
     static var rootHelp: String {
-        let width = commands.map { $0.name.count }.max() ?? 0
-        let list = commands.map { "  " + $0.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.summary }
+        let list = listing(commands)
         return """
         kvvision \(KVVisionInfo.version) — streaming video understanding: who is who, and what each one is doing.
 

@@ -27,3 +27,9 @@ enum ExitCode {
     static let failure: Int32 = 1
     static let usage: Int32 = 64
 }
+
+/// The aligned `name  summary` lines that `--help` prints for a list of commands.
+func listing(_ commands: [any Command.Type]) -> [String] {
+    let width = commands.map { $0.name.count }.max() ?? 0
+    return commands.map { "  " + $0.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.summary }
+}
