@@ -208,7 +208,9 @@ import KVVision
                 failed += 1
             }
         }
-        #expect(decoded + failed == 40)
+        // Both outcomes occur (with this seed about 15 decode to the end, 25 end in a typed error),
+        // so the loop really exercises concealment and error reporting, not just one of them.
+        #expect(decoded > 0 && failed > 0, "\(decoded) decoded, \(failed) failed")
     }
 
     @Test func httpFileWithKnownLengthEndsAsAFile() throws {

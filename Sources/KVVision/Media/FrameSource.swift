@@ -61,7 +61,7 @@ public final class FrameSource {
     private var ptsOrigin: Int64?
     private var lastPts = -Double.infinity
     private var ordinal = 0
-    private var scaleKey: [Int32] = []
+    private var scaleKey = ScaleKey()
     private var geometry = FrameGeometry(scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, contentWidth: 0, contentHeight: 0)
     private var outWidth = 0, outHeight = 0
     private var pixels: [UInt8] = []
@@ -122,11 +122,10 @@ public final class FrameSource {
             let origin = ctx.pointee.start_time == kvv_nopts_value() ? 0 : ctx.pointee.start_time
             let target = origin &+ Int64(options.startTime * Double(kvv_time_base()))
             interrupt.arm(seconds: options.openTimeout)
-            ret = avformat_seek_file(ctx, -1, Int64.min, target, target, 0)
-            interrupt.disarm()
             // A source that cannot seek (a pipe) is decoded from its start; frames before
-            // `startTime` are dropped either way.
-            _ = ret
+            // `startTime` are dropped either way, so a failed seek is not an error.
+            _ = avformat_seek_file(ctx, -1, Int64.min, target, target, 0)
+            interrupt.disarm()
         }
     }
 
@@ -283,30 +282,31 @@ public final class FrameSource {
 
     /// Scales the decoder's frame straight into `pixels` (RGB24 at the output size).
     private func convert(_ f: UnsafeMutablePointer<AVFrame>) throws(MediaError) {
-        let key = [f.pointee.width, f.pointee.height, f.pointee.format,
-                   Int32(truncatingIfNeeded: f.pointee.colorspace.rawValue), Int32(truncatingIfNeeded: f.pointee.color_range.rawValue)]
+        let key = ScaleKey(f.pointee)
         if key != scaleKey { try configureScaler(f, key: key) }
-        let rowBytes = outWidth * 3
         let offset = (geometry.offsetY * outWidth + geometry.offsetX) * 3
-        let context = scaler.context
-        let height = f.pointee.height
-        pixels.withUnsafeMutableBufferPointer { buffer in
-            var dst: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress.map { $0 + offset }, nil, nil, nil]
-            var dstStride: [Int32] = [Int32(rowBytes), 0, 0, 0]
-            withUnsafePointer(to: &f.pointee.data) { data in
-                data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { src in
-                    withUnsafePointer(to: &f.pointee.linesize) { lines in
-                        lines.withMemoryRebound(to: Int32.self, capacity: 8) { srcStride in
-                            _ = sws_scale(context, src, srcStride, 0, height, &dst, &dstStride)
-                        }
-                    }
-                }
-            }
+        let d = f.pointee.data, l = f.pointee.linesize
+        let src = (UnsafePointer(d.0), UnsafePointer(d.1), UnsafePointer(d.2), UnsafePointer(d.3))
+        try pixels.withUnsafeMutableBufferPointer { (buffer) throws(MediaError) in
+            try scaler.scale(src: src, srcStride: (l.0, l.1, l.2, l.3), srcHeight: f.pointee.height,
+                             dst: (buffer.baseAddress.map { $0 + offset }, nil, nil, nil),
+                             dstStride: (Int32(outWidth * 3), 0, 0, 0))
+        }
+    }
+
+    /// What the scaler depends on: the decoder's frame size, pixel format and colour space.
+    private struct ScaleKey: Equatable {
+        var width: Int32 = 0, height: Int32 = 0, format: Int32 = -1
+        var colorspace: UInt32 = 0, range: UInt32 = 0
+        init() {}
+        init(_ f: AVFrame) {
+            width = f.width; height = f.height; format = f.format
+            colorspace = f.colorspace.rawValue; range = f.color_range.rawValue
         }
     }
 
     /// Sets up geometry, scaler and pixel buffer for a new source size, format or colour space.
-    private func configureScaler(_ f: UnsafeMutablePointer<AVFrame>, key: [Int32]) throws(MediaError) {
+    private func configureScaler(_ f: UnsafeMutablePointer<AVFrame>, key: ScaleKey) throws(MediaError) {
         let sw = Int(f.pointee.width), sh = Int(f.pointee.height)
         guard sw > 0, sh > 0, f.pointee.format >= 0 else {
             throw .readFailed(source: source, stream: streamIndex, frame: stats.framesDecoded, message: "decoder returned an empty \(sw)x\(sh) frame")

@@ -141,13 +141,10 @@ public final class VideoWriter {
         let f = frame.pointer
         var ret = av_frame_make_writable(f)
         guard ret >= 0 else { throw .allocationFailed(what: "writable frame buffer") }
-        var dst: [UnsafeMutablePointer<UInt8>?] = [f.pointee.data.0, f.pointee.data.1, f.pointee.data.2, nil]
-        var dstStride: [Int32] = [f.pointee.linesize.0, f.pointee.linesize.1, f.pointee.linesize.2, 0]
-        var srcStride: [Int32] = [Int32(width * 3), 0, 0, 0]
-        let context = scaler.context
-        rgb.withUnsafeBufferPointer { src in
-            var srcSlices: [UnsafePointer<UInt8>?] = [src.baseAddress, nil, nil, nil]
-            _ = sws_scale(context, &srcSlices, &srcStride, 0, Int32(height), &dst, &dstStride)
+        let d = f.pointee.data, l = f.pointee.linesize
+        try rgb.withUnsafeBufferPointer { (src) throws(MediaError) in
+            try scaler.scale(src: (src.baseAddress, nil, nil, nil), srcStride: (Int32(width * 3), 0, 0, 0),
+                             srcHeight: Int32(height), dst: (d.0, d.1, d.2, nil), dstStride: (l.0, l.1, l.2, 0))
         }
         f.pointee.pts = Int64(framesWritten)
         ret = avcodec_send_frame(codec.pointer, f)
