@@ -80,7 +80,7 @@ enum BenchDecodeCommand: Command {
         var frames = 0, decoded = 0, corrupt = 0
         var rssFirst: Int?, rssLast: Int?
         for run in 0..<runs {
-            let start = DispatchTime.now().uptimeNanoseconds
+            let start = BenchStatistics.now()
             let source = try FrameSource(input, options: options)
             var n = 0
             var checksum = 0
@@ -88,7 +88,7 @@ enum BenchDecodeCommand: Command {
                 n += 1
                 checksum &+= Int(frame.pixels[frame.pixels.count / 2])  // touch the pixels
             }
-            let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let wall = BenchStatistics.now() - start
             frames = n
             decoded = source.stats.framesDecoded
             corrupt = source.stats.corruptPackets
@@ -100,7 +100,7 @@ enum BenchDecodeCommand: Command {
             if !json { Console.progress("run \(run + 1)/\(runs): \(n) frames, \(String(format: "%.1f", runFps.last ?? 0)) frames/s") }
         }
         Console.endProgress()
-        let wall = median(walls)
+        let wall = BenchStatistics.median(walls)
         let report = Report(input: input, frames: frames, framesDecoded: decoded, fps: wall > 0 ? Double(frames) / wall : 0,
                             wallSeconds: wall, runs: runs, runFps: runFps, width: options.width, height: options.height,
                             threads: options.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : options.threads,
@@ -115,19 +115,9 @@ enum BenchDecodeCommand: Command {
               frames      \(frames) kept of \(decoded) decoded
               frames/s    \(String(format: "%.1f", report.fps)) (median of \(runs) run\(runs == 1 ? "" : "s"))
               wall        \(String(format: "%.3f", wall)) s
-              peak RSS    \(mib(report.peakRssBytes))
+              peak RSS    \(BenchStatistics.mib(report.peakRssBytes))
             """)
         }
         return ExitCode.success
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        guard !values.isEmpty else { return 0 }
-        let s = values.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
-
-    static func mib(_ bytes: Int?) -> String {
-        bytes.map { String(format: "%.1f MiB", Double($0) / 1_048_576) } ?? "unknown"
     }
 }

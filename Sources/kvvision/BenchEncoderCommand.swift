@@ -51,11 +51,6 @@ enum BenchEncoderCommand: Command {
         }
     }
 
-    static func now() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-    }
 
     static func run(_ args: inout Arguments) throws -> Int32 {
         let json = args.flag("--json")
@@ -100,17 +95,17 @@ enum BenchEncoderCommand: Command {
         var fpsRuns: [Double] = [], sgemmRuns: [Double] = []
         for r in 0..<runs {
             Console.progress("bench encoder: run \(r + 1)/\(runs)")
-            var t = now()
+            var t = BenchStatistics.now()
             for _ in 0..<frames { try model.encode(frame, state: &state, pool: pool) }
-            fpsRuns.append(Double(frames) / (now() - t))
+            fpsRuns.append(Double(frames) / (BenchStatistics.now() - t))
             GEMM.setThreads(threads)  // the reference is OpenBLAS with its own threads in both modes
-            t = now()
+            t = BenchStatistics.now()
             for _ in 0..<frames { workload.run() }
-            sgemmRuns.append(Double(workload.flops) * Double(frames) / (now() - t) / 1e9)
+            sgemmRuns.append(Double(workload.flops) * Double(frames) / (BenchStatistics.now() - t) / 1e9)
             Parallel.setThreads(threads, gemm: gemm)
         }
         Console.endProgress()
-        let fps = BenchDecodeCommand.median(fpsRuns), sg = BenchDecodeCommand.median(sgemmRuns)
+        let fps = BenchStatistics.median(fpsRuns), sg = BenchStatistics.median(sgemmRuns)
         let gflops = fps * Double(flops) / 1e9
         let result = Result(model: label, threads: threads, gemm: gemm.rawValue, blasCore: GEMM.coreName, input: [3, h, w], flopsPerFrame: flops,
                             frames: frames, runs: runs, fps: fps, msPerFrame: 1000 / fps, gflops: gflops, sgemmGflops: sg,
@@ -122,7 +117,7 @@ enum BenchEncoderCommand: Command {
             encoder  \(label), input \(w)x\(h), \(String(format: "%.3f", Double(flops) / 1e9)) GFLOP/frame, \(threads) thread(s), GEMM threading \(gemm.rawValue), OpenBLAS core \(result.blasCore)
             fps      \(String(format: "%.1f", fps)) frames/s (\(String(format: "%.2f", 1000 / fps)) ms/frame, median of \(runs) × \(frames))
             gflops   \(String(format: "%.1f", gflops)) encoder vs \(String(format: "%.1f", sg)) sgemm on the same shapes: ratio \(String(format: "%.2f", result.ratio))
-            rss      peak \(BenchDecodeCommand.mib(result.peakRssBytes))
+            rss      peak \(BenchStatistics.mib(result.peakRssBytes))
             """)
         }
         return ExitCode.success

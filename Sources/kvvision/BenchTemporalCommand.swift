@@ -90,7 +90,7 @@ struct TemporalBench {
 
     mutating func run(windows: [Int], threads: Int) throws -> Report {
         try encoder.encode(image, state: &encoderState)  // warm-up
-        let encoderSeconds = try median((0..<runs).map { _ in try time { try encoder.encode(image, state: &encoderState) } })
+        let encoderSeconds = try BenchStatistics.median((0..<runs).map { _ in try BenchStatistics.time { try encoder.encode(image, state: &encoderState) } })
         var rows: [WindowRow] = []
         for w in windows {
             let tokens = try (0..<(w + frames)).map { _ in try BenchRandom.tensor([1 + objects, Self.modelDim], scale: 1, seed: &seed) }
@@ -102,16 +102,16 @@ struct TemporalBench {
             var stepTimes: [Double] = [], recomputeTimes: [Double] = []
             for _ in 0..<runs {
                 let start = frameIndex
-                stepTimes.append(try time {
+                stepTimes.append(try BenchStatistics.time {
                     for i in 0..<frames { try temporal.step(&state, tokens: tokens[w + i], frame: start + i) }
                 } / Double(frames))
                 frameIndex += frames
                 let windowFrames = (0..<w).map { TemporalAttention.Frame(tokens: tokens[frames + $0], frame: start + $0) }
-                recomputeTimes.append(try time {
+                recomputeTimes.append(try BenchStatistics.time {
                     for _ in 0..<frames { try temporal.recompute(&scratch, frames: windowFrames) }
                 } / Double(frames))
             }
-            let step = median(stepTimes), recompute = median(recomputeTimes)
+            let step = BenchStatistics.median(stepTimes), recompute = BenchStatistics.median(recomputeTimes)
             let sliding = Double(w) * encoderSeconds + recompute
             let streaming = encoderSeconds + step
             var memory: [MemoryRow] = []
@@ -176,19 +176,6 @@ struct TemporalBench {
         storage.rawValue + (keyScales == .perChannel ? "-kc" : "")
     }
 
-    private func time(_ body: () throws -> Void) rethrows -> Double {
-        let clock = ContinuousClock()
-        let start = clock.now
-        try body()
-        let d = clock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
-
-    private func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
-
     struct MemoryRow: Encodable {
         var policy: String, storage: String, memoryBytes: Int, storageBytes: Int
         enum CodingKeys: String, CodingKey { case policy, storage, memoryBytes = "memory_bytes", storageBytes = "storage_bytes" }
@@ -244,7 +231,7 @@ struct TemporalBench {
             for l in lossy {
                 lines.append("  \(l.input.padding(toLength: 7, withPad: " ", startingAt: 0)) \(l.policy.padding(toLength: 14, withPad: " ", startingAt: 0)) \(l.storage.padding(toLength: 7, withPad: " ", startingAt: 0)) \(String(format: "%.2e / %.2e  %.3f  %d", l.maxError, l.meanError, l.maxExact, l.residentSlots))")
             }
-            if let rss = peakRssBytes { lines += ["", "peak RSS: \(rss / 1_048_576) MiB"] }
+            if peakRssBytes != nil { lines += ["", "peak RSS: \(BenchStatistics.mib(peakRssBytes))"] }
             return lines.joined(separator: "\n")
         }
     }
