@@ -1,7 +1,7 @@
 import Foundation
 
 /// The parts of a ShapesWorld `labels.json` that evaluation needs: class and action names and each
-/// object's action segments. A tolerant reader: Synth's `ShapesWorldLabels` writes the file; this
+/// object's action segments. A tolerant reader: Synth's `SynthLabels` writes the file; this
 /// decodes only the keys scoring uses, so evaluation does not depend on the renderer's scenario type
 /// and accepts labels from other tools that follow the format.
 ///
@@ -50,7 +50,7 @@ public struct EvalLabels: Sendable, Decodable {
 
     func validate(path: String) throws(EvalError) {
         func fail(_ reason: String) -> EvalError { .malformedLabels(path: path, reason: reason) }
-        guard format == "kvvision.shapesworld.labels" else { throw fail("format is '\(format)', expected 'kvvision.shapesworld.labels'") }
+        guard format == SynthLabels.formatName else { throw fail("format is '\(format)', expected '\(SynthLabels.formatName)'") }
         guard version == 1 else { throw fail("unsupported version \(version)") }
         guard !classes.isEmpty, Set(classes).count == classes.count, !classes.contains("") else { throw fail("classes must be non-empty and unique") }
         guard !actions.isEmpty, Set(actions).count == actions.count, !actions.contains("") else { throw fail("actions must be non-empty and unique") }

@@ -22,6 +22,8 @@ public final class ShapesWorldRenderer {
     private var masks: [ShapeMask]
     /// Object indices from front (highest depth) to back.
     private let frontToBack: [Int]
+    /// Each object's body and marker colour as floats, converted once (not per frame).
+    private let bodyColors: [[Float]], markerColors: [[Float]]
 
     /// Bytes in one RGB24 frame.
     public var frameBytes: Int { width * height * 3 }
@@ -36,6 +38,8 @@ public final class ShapesWorldRenderer {
         transmittance = [Float](repeating: 1, count: script.config.width * script.config.height)
         masks = Array(repeating: ShapeMask(), count: script.objects.count)
         frontToBack = script.objects.indices.sorted { script.objects[$0].depth > script.objects[$1].depth }
+        bodyColors = script.objects.map { $0.color.map(Float.init) }
+        markerColors = script.objects.map { $0.markerColor.map(Float.init) }
     }
 
     /// Simulates and prepares a clip from a scenario and seed.
@@ -115,8 +119,7 @@ public final class ShapesWorldRenderer {
     /// Draws object `index`'s current mask over the canvas.
     private func composite(_ index: Int) {
         let m = masks[index]
-        let object = script.objects[index]
-        let body = object.color.map(Float.init), mark = object.markerColor.map(Float.init)
+        let body = bodyColors[index], mark = markerColors[index]
         let xa = max(0, m.x0), xb = min(width - 1, m.x0 + m.width - 1)
         let ya = max(0, m.y0), yb = min(height - 1, m.y0 + m.height - 1)
         guard xa <= xb && ya <= yb else { return }

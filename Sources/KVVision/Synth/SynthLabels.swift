@@ -1,7 +1,7 @@
 import Foundation
 
 /// The `labels.json` document of a ShapesWorld clip as Synth writes it (Eval reads the parts it
-/// needs with its own `ShapesWorldLabels`): vocabularies, clip facts, the full scenario and seed,
+/// needs with its own `EvalLabels`): vocabularies, clip facts, the full scenario and seed,
 /// and every object's identity, colour and action segments.
 ///
 /// Format (`"format": "kvvision.shapesworld.labels"`, `"version": 1`), keys sorted:

@@ -48,7 +48,7 @@ public enum PatchEmbedding {
         }
         let d = weight.shape[0]
         guard base.shape == [np + 1, d] else { throw .shapeMismatch(op: "patch embedding base", expected: [np + 1, d], found: base.shape) }
-        tokens.copyElements(from: base)
+        tokens.assign(from: base)
         guard np > 0, d > 0, k > 0 else { return }
         patches.storage.withUnsafeBufferPointer { ap in
             weight.storage.withUnsafeBufferPointer { wp in

@@ -10,7 +10,7 @@ extension Tensor {
         guard other.count > 0 else { return }
         storage.withUnsafeMutableBufferPointer { dst in
             other.storage.withUnsafeBufferPointer { src in
-                dst.baseAddress!.update(from: src.baseAddress!, count: src.count)
+                if let d = dst.baseAddress, let s = src.baseAddress { d.update(from: s, count: src.count) }
             }
         }
     }

@@ -52,17 +52,6 @@ public struct Tensor: Sendable, Equatable {
         shape = newShape
     }
 
-    /// Copies `other`'s shape and elements into this tensor, reusing its allocation when it
-    /// is large enough (unlike assignment, which would share storage and copy on the next write).
-    public mutating func copyElements(from other: Tensor) {
-        resize(other.shape)
-        storage.withUnsafeMutableBufferPointer { dst in
-            other.storage.withUnsafeBufferPointer { src in
-                if let d = dst.baseAddress, let s = src.baseAddress { d.update(from: s, count: src.count) }
-            }
-        }
-    }
-
     /// Address of the first element: identifies the allocation, so tests can check that a
     /// buffer was reused rather than reallocated.
     var storageAddress: Int { storage.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
