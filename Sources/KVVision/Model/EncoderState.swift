@@ -1,5 +1,6 @@
 /// Per-stream scratch of the ViT encoder for one input size: every buffer a frame needs,
-/// allocated once, so steady-state encoding allocates nothing.
+/// allocated once, so steady-state encoding allocates no tensor buffer (kernels still build a
+/// few small shape arrays per call).
 ///
 /// Invariants: all buffers are sized for `height × width` input and the model it was made by
 /// (`VisionTransformer.makeState`); `tokens` holds the last frame's output `[1+P, D]`.
