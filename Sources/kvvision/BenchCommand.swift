@@ -28,6 +28,12 @@ enum BenchCommand: Command {
         """
     }
 
+    /// `kvvision bench KIND --help` prints the kind's help; `kvvision bench --help` this one.
+    static func help(for args: [String]) -> String {
+        guard let first = args.first, let kind = kinds.first(where: { $0.name == first }) else { return help }
+        return kind.help
+    }
+
     static func run(_ args: inout Arguments) throws -> Int32 {
         guard let kindName = try args.nextPositional() else { throw UsageError("missing benchmark kind") }
         guard let kind = kinds.first(where: { $0.name == kindName }) else {

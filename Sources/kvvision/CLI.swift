@@ -62,11 +62,7 @@ enum CLI {
         }
         var args = Arguments(Array(argv.dropFirst()))
         if args.wantsHelp {
-            if command == BenchCommand.self, argv.count > 2, let kind = BenchCommand.kinds.first(where: { $0.name == argv[1] }) {
-                Console.out(kind.help)
-                return ExitCode.success
-            }
-            Console.out(command.help)
+            Console.out(command.help(for: Array(argv.dropFirst())))
             return ExitCode.success
         }
         return execute(command.name) { try command.run(&args) }

@@ -11,8 +11,16 @@ protocol Command {
     static var summary: String { get }
     /// Full help text printed by `kvvision NAME --help`.
     static var help: String { get }
+    /// The help for `kvvision NAME ARGS… --help` (default: `help`; `bench` picks its kind's).
+    static func help(for args: [String]) -> String
     /// Runs the command. `--help` has already been handled by the caller.
     static func run(_ args: inout Arguments) throws -> Int32
+}
+
+extension Command {
+    /// The help to print for `kvvision NAME ARGS… --help`: the command's own, unless it has
+    /// sub-kinds (see `BenchCommand`).
+    static func help(for args: [String]) -> String { help }
 }
 
 /// Bad command-line usage: exit code 64 (EX_USAGE).
