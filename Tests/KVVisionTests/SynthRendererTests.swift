@@ -31,8 +31,7 @@ import Testing
         for t in 0..<a.script.frames {
             let ta = try a.render(frame: t, into: &fa)
             framesA.append(fa)
-            let tb = try b.render(frame: a.script.frames - 1 - t, into: &fb)
-            _ = tb
+            _ = try b.render(frame: a.script.frames - 1 - t, into: &fb)  // b renders in reverse order
             try other.render(frame: t, into: &fo)
             #expect(fa != fo)
             #expect(ta == (try b.truth(frame: t)))
