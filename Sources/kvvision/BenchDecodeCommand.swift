@@ -65,10 +65,8 @@ enum BenchDecodeCommand: Command {
         options.maxFrames = try args.int("--max-frames", in: 1...Int.max)
         options.startTime = try args.double("--start", in: 0...1e9) ?? 0
         if args.flag("--letterbox") { options.resize = .letterbox }
-        if let name = try args.option("--scaler") {
-            guard let scaler = FrameSourceOptions.ScalerQuality(rawValue: name) else {
-                throw UsageError("option --scaler: expected one of \(FrameSourceOptions.ScalerQuality.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
-            }
+        let scalers = FrameSourceOptions.ScalerQuality.allCases.map(\.rawValue).joined(separator: ", ")
+        if let scaler = try args.option("--scaler", expected: "one of \(scalers)", FrameSourceOptions.ScalerQuality.init(rawValue:)) {
             options.scaler = scaler
         }
         let runs = try args.int("--runs", in: 1...10_000) ?? 1
@@ -103,7 +101,7 @@ enum BenchDecodeCommand: Command {
         let wall = BenchStatistics.median(walls)
         let report = Report(input: input, frames: frames, framesDecoded: decoded, fps: wall > 0 ? Double(frames) / wall : 0,
                             wallSeconds: wall, runs: runs, runFps: runFps, width: options.width, height: options.height,
-                            threads: options.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : options.threads,
+                            threads: options.resolvedThreads,
                             every: options.every, scaler: options.scaler.rawValue, corruptPackets: corrupt,
                             peakRssBytes: ProcessMemory.peakResidentBytes, rssAfterFirstRunBytes: rssFirst, rssAfterLastRunBytes: rssLast)
         if json {

@@ -49,10 +49,7 @@ final class FFInputContext {
 
     /// The typed error for a failed blocking call: cancelled, timed out, or FFmpeg's own message.
     static func failure(_ ret: Int32, _ location: InputLocation, _ interrupt: MediaInterrupt, _ seconds: Double, stage: String) -> MediaError {
-        if interrupt.isCancelled { return .cancelled(source: location.source) }
-        if interrupt.expired || ret == kvv_averror_exit() || ret == kvv_averror(ETIMEDOUT) {
-            return .timedOut(source: location.source, stage: stage, seconds: seconds)
-        }
+        if let stop = interrupt.failure(ret, source: location.source, stage: stage, seconds: seconds) { return stop }
         var message = MediaError.ffmpegMessage(ret)
         if ret == kvv_averror_invaliddata(), location.looksLikeMP4 {
             message += " (an MP4/MOV file whose index, the moov box, is missing or cut: probably truncated while being written)"

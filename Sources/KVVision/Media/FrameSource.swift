@@ -103,7 +103,7 @@ public final class FrameSource {
         var ret = avcodec_parameters_to_context(c, stream.pointee.codecpar)
         guard ret >= 0 else { throw .openFailed(source: source, message: "stream \(best): \(MediaError.ffmpegMessage(ret))") }
         c.pointee.pkt_timebase = stream.pointee.time_base
-        c.pointee.thread_count = Int32(options.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : options.threads)
+        c.pointee.thread_count = Int32(options.resolvedThreads)
         c.pointee.thread_type = Int32(FF_THREAD_FRAME | FF_THREAD_SLICE)
         ret = avcodec_open2(c, codec, nil)
         guard ret >= 0 else { throw .openFailed(source: source, message: "stream \(best): cannot open decoder: \(MediaError.ffmpegMessage(ret))") }
@@ -188,10 +188,8 @@ public final class FrameSource {
         if r < 0 {
             if r == kvv_averror_eof() {
                 end = isLive ? .sourceClosed : .endOfFile
-            } else if interrupt.isCancelled {
-                pendingError = .cancelled(source: source)
-            } else if interrupt.expired || r == kvv_averror_exit() || r == kvv_averror(ETIMEDOUT) {
-                pendingError = .timedOut(source: source, stage: "read", seconds: options.readTimeout)
+            } else if let stop = interrupt.failure(r, source: source, stage: "read", seconds: options.readTimeout) {
+                pendingError = stop
             } else if isLive {
                 end = .sourceClosed  // a reset or broken connection: the source went away
             } else if r == kvv_averror_invaliddata() && consecutiveReadErrors < 100 {

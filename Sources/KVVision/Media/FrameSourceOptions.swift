@@ -1,3 +1,5 @@
+import Foundation
+
 import CFFmpeg
 
 /// How a `FrameSource` opens, decodes and converts its input. A Codable value: every field may be
@@ -54,6 +56,8 @@ public struct FrameSourceOptions: Codable, Sendable, Equatable {
     public var scaler: ScalerQuality
     /// Decoder threads; 0 means one per core. Default 0.
     public var threads: Int
+    /// `threads` with 0 resolved to this machine's core count.
+    public var resolvedThreads: Int { threads == 0 ? max(1, ProcessInfo.processInfo.activeProcessorCount) : threads }
     /// Default `.tcp`.
     public var rtspTransport: RTSPTransport
     /// Seconds a network source may take to open (connect + probe). Default 10.

@@ -55,4 +55,15 @@ public final class MediaInterrupt: @unchecked Sendable {
             return Unmanaged<MediaInterrupt>.fromOpaque(opaque).takeUnretainedValue().shouldAbort() ? 1 : 0
         }, opaque: Unmanaged.passUnretained(self).toOpaque())
     }
+
+    /// The error for a blocking FFmpeg call that returned `ret` < 0 because of this interrupt:
+    /// `.cancelled`, `.timedOut` (deadline passed, AVERROR_EXIT or ETIMEDOUT), or nil when the
+    /// failure is FFmpeg's own.
+    func failure(_ ret: Int32, source: String, stage: String, seconds: Double) -> MediaError? {
+        if isCancelled { return .cancelled(source: source) }
+        if expired || ret == kvv_averror_exit() || ret == kvv_averror(ETIMEDOUT) {
+            return .timedOut(source: source, stage: stage, seconds: seconds)
+        }
+        return nil
+    }
 }
