@@ -1,6 +1,5 @@
-import Foundation
-
 import CFFmpeg
+import Foundation
 
 /// How a `FrameSource` opens, decodes and converts its input. A Codable value: every field may be
 /// left out of a JSON config and then takes the default documented here.
