@@ -67,11 +67,13 @@ public final class FrameSource {
     private var pixels: [UInt8] = []
 
     /// Opens `source`, picks its best video stream, opens the decoder and seeks to `startTime`.
-    public init(_ source: String, options: FrameSourceOptions = FrameSourceOptions()) throws(MediaError) {
+    /// `interrupt` may be the caller's, so that another thread can cancel the open itself.
+    public init(_ source: String, options: FrameSourceOptions = FrameSourceOptions(),
+                interrupt: MediaInterrupt = MediaInterrupt()) throws(MediaError) {
         try options.validate()
         self.source = source
         self.options = options
-        interrupt = MediaInterrupt()
+        self.interrupt = interrupt
         input = try FFInputContext(InputLocation(source), options: options, interrupt: interrupt)
         let ctx = input.pointer
 
