@@ -22,7 +22,7 @@ public enum AnalysisRate: Sendable, Equatable, CustomStringConvertible {
 
 /// Keeps a frame when its stream time reaches the next due time (the `fps` rate); lets every frame
 /// through for `every`. Invariant: kept frames are at least `1/fps` apart minus a small tolerance
-/// (frames a little early by timestamp jitter are kept, so a 25 fps camera at `fps` 25 loses none).
+/// (frames up to 10 % of an interval early, by timestamp jitter, are kept: a 25 fps camera at `fps` 25 loses none).
 ///
 /// Thread-safety: a value type owned by the reader thread.
 public struct AnalysisRateGate: Sendable {
@@ -36,7 +36,7 @@ public struct AnalysisRateGate: Sendable {
     /// True when the frame at stream time `time` (seconds) is to be analysed.
     public mutating func admit(_ time: Double) -> Bool {
         guard interval > 0 else { return true }
-        let tolerance = interval * 0.25
+        let tolerance = interval * 0.1
         guard time + tolerance >= due else { return false }
         // Step from the previous due time to stay on the grid; restart it after a jump (a gap).
         due = time - due > 2 * interval ? time + interval : due + interval

@@ -124,7 +124,7 @@ public struct ServeConfig: Codable, Sendable, Equatable {
     /// A stream's output path: its `output` (or `<name>.jsonl`), under `output_dir` when relative, standardized.
     public func outputPath(of stream: StreamConfig) -> String {
         let file = stream.output ?? "\(stream.name).jsonl"
-        let path = file.hasPrefix("/") ? file : (outputDir as NSString).appendingPathComponent(file)
+        let path = file.hasPrefix("/") || outputDir == "." ? file : (outputDir as NSString).appendingPathComponent(file)
         return (path as NSString).standardizingPath
     }
 
