@@ -29,8 +29,12 @@ public struct HTTPRequest: Sendable, Equatable {
     /// Strict: a request line of exactly three parts, a token method, an origin-form target,
     /// `HTTP/1.0` or `HTTP/1.1`; header lines `name: value` with a token name; no control bytes.
     public static func parse(head: [UInt8]) throws(ParseError) -> HTTPRequest {
-        guard let text = String(validating: head, as: UTF8.self) else { throw .malformed("not UTF-8") }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        guard String(validating: head, as: UTF8.self) != nil else { throw .malformed("not UTF-8") }
+        // Split on LF bytes (in Swift "\r\n" is one Character), dropping each line's CR.
+        var lines = head.split(separator: 0x0A, omittingEmptySubsequences: false).map { line -> Substring in
+            let bytes = line.last == 0x0D ? line.dropLast() : line
+            return Substring(decoding: bytes, as: UTF8.self)
+        }
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         guard let requestLine = lines.first else { throw .malformed("empty request") }
         let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
