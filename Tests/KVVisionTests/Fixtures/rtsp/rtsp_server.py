@@ -8,8 +8,9 @@ pipeline for all clients. Prints "PORT <n>" on stdout once it listens (port 0 pi
 then runs until killed or until --lifetime seconds have passed (a test that dies never leaves a
 server behind).
 
---stall-after S: after S seconds of streaming, stop sending media (the session stays open, the
-sockets stay connected, nothing more arrives): a camera that hangs.
+--stall-after S: S seconds after the media is created (first DESCRIBE), stop sending media (the session stays
+open, the sockets stay connected, nothing more arrives): a camera that hangs; with --stall-for D
+media flows again after D seconds.
 """
 import argparse
 import socket
@@ -33,6 +34,7 @@ def main():
     ap.add_argument("--pattern", default="ball")
     ap.add_argument("--transport", choices=["any", "tcp", "udp"], default="any")
     ap.add_argument("--stall-after", type=float, default=0)
+    ap.add_argument("--stall-for", type=float, default=0)
     ap.add_argument("--lifetime", type=float, default=120)
     args = ap.parse_args()
 
@@ -57,6 +59,12 @@ def main():
                 if valve is not None:
                     valve.set_property("drop", True)
                     print("STALLED", flush=True)
+                    if args.stall_for > 0:
+                        def resume():
+                            valve.set_property("drop", False)
+                            print("RESUMED", flush=True)
+                            return False
+                        GLib.timeout_add(int(args.stall_for * 1000), resume)
                 return False
             GLib.timeout_add(int(args.stall_after * 1000), stall)
         factory.connect("media-configure", configured)
