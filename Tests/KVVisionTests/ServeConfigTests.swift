@@ -117,4 +117,15 @@ import Testing
             #expect(HTTPAddress(parsing: bad) == nil, "\(bad)")
         }
     }
+
+    @Test func contribExampleConfigAndUnitAreValid() throws {
+        let contrib = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("contrib")
+        let config = try ServeConfig.load(path: contrib.appendingPathComponent("serve.example.json").path)
+        #expect(config.streams.map(\.name) == ["door", "yard"])
+        let unit = try String(contentsOf: contrib.appendingPathComponent("kvvision.service"), encoding: .utf8)
+        for line in ["Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "KillSignal=SIGTERM"] {
+            #expect(unit.contains(line), "\(line)")
+        }
+    }
 }

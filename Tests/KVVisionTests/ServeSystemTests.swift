@@ -121,4 +121,80 @@ final class NotifyListener {
         waiting.close()
         #expect(try String(contentsOfFile: missing, encoding: .utf8) == "{\"late\":1}\n")
     }
+
+    /// A runtime over a streaming fake camera and one that never opens.
+    static func runtime(_ listener: NotifyListener) throws -> (ServeRuntime, RecordingAnalyzer, RecordingAnalyzer) {
+        let good = RecordingAnalyzer(), bad = RecordingAnalyzer()
+        let quiet: @Sendable (String) -> Void = { _ in }
+        let backoff = BackoffConfig(initial: 0.05, max: 0.2)
+        let supervisors = [
+            StreamSupervisor(config: StreamConfig(name: "good", url: "rtsp://127.0.0.1:1/a", backoff: backoff), analyzer: good,
+                             opener: FakeOpener([.source(frames: 100_000, ending: .endOfStream)], clock: nil, pace: 0.01), log: quiet),
+            StreamSupervisor(config: StreamConfig(name: "bad", url: "rtsp://127.0.0.1:1/b", backoff: backoff), analyzer: bad,
+                             opener: FakeOpener([], clock: nil), log: quiet),
+        ]
+        let notifier = try SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.name, "WATCHDOG_USEC": "200000"])
+        let runtime = ServeRuntime(http: HTTPAddress(host: "127.0.0.1", port: 0), supervisors: supervisors, notifier: notifier, log: quiet)
+        runtime.tick = 0.05
+        return (runtime, good, bad)
+    }
+
+    @Test func runtimeIsReadyAnswersDuringOutagesPingsTheWatchdogAndStopsCleanly() throws {
+        let listener = try NotifyListener(abstract: false)
+        let (runtime, good, bad) = try Self.runtime(listener)
+        try runtime.start()
+        #expect(listener.receive() == "READY=1")
+        #expect(listener.receive() == "STATUS=2 streams")
+        let stop = StopSignal()
+        let done = StopSignal()
+        Thread { runtime.run(until: stop); done.signal() }.start()
+        #expect(listener.receive() == "WATCHDOG=1")
+        let port = try #require(runtime.httpPort)
+        #expect(waitUntil(timeout: 10) { good.positions.count >= 5 })
+        let health = RawHTTPClient.get(port: port, "/healthz")
+        #expect(RawHTTPClient.status(health) == 200)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(RawHTTPClient.body(health).utf8)) as? [String: Any])
+        #expect(json["status"] as? String == "degraded")
+        let states = (json["streams"] as? [[String: Any]] ?? []).map { $0["state"] as? String ?? "" }
+        #expect(states.first == "running" && ["connecting", "backoff"].contains(states.last ?? ""))
+        let metrics = try PrometheusText(RawHTTPClient.body(RawHTTPClient.get(port: port, "/metrics")))
+        #expect((metrics.value("kvvision_stream_open_failures_total", ["stream": "bad"]) ?? 0) >= 1)
+        #expect((metrics.value("kvvision_stream_frames_analysed_total", ["stream": "good"]) ?? 0) >= 5)
+        #expect(metrics.value("kvvision_stream_up", ["stream": "good"]) == 1)
+        stop.signal()
+        #expect(done.wait(timeout: 5))
+        #expect(runtime.stop(timeout: 2))
+        var messages: [String] = []
+        while let m = listener.receive(), m != "STOPPING=1" { messages.append(m) }
+        #expect(messages.allSatisfy { $0 == "WATCHDOG=1" })
+        #expect(good.summary?.reason == .stopped && bad.summary?.reason == .stopped)
+        #expect(RawHTTPClient.status(RawHTTPClient.get(port: port, "/healthz")) == nil)
+    }
+
+    @Test func runtimeReopensOnSIGHUPAndStopsOnSIGTERM() throws {
+        let listener = try NotifyListener(abstract: true)
+        let (runtime, good, bad) = try Self.runtime(listener)
+        try runtime.start()
+        #expect(listener.receive() == "READY=1")
+        let result = Mutex<Bool?>(nil)
+        let done = StopSignal()
+        Thread {
+            let clean = (try? runtime.runUntilSignalled(timeout: 2)) ?? false
+            result.withLock { $0 = clean }
+            done.signal()
+        }.start()
+        // A WATCHDOG=1 comes from the run loop, so the signal watcher is installed by then.
+        var message = listener.receive()
+        while message == "STATUS=2 streams" { message = listener.receive() }
+        try #require(message == "WATCHDOG=1")
+        kill(getpid(), SIGHUP)
+        #expect(waitUntil(timeout: 5) { good.reopens.load(ordering: .relaxed) == 1 && bad.reopens.load(ordering: .relaxed) == 1 })
+        kill(getpid(), SIGTERM)
+        #expect(done.wait(timeout: 10))
+        #expect(result.withLock { $0 } == true)
+        #expect(good.summary?.reason == .stopped)
+        var last: String?
+        while let m = listener.receive() { last = m; if m == "STOPPING=1" { break } }
+        #expect(last == "STOPPING=1")
+    }
 }

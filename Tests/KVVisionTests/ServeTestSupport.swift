@@ -24,10 +24,12 @@ final class FakeSource: StreamFrameSource {
     let live: Bool
     let interrupt: MediaInterrupt
     let clock: ManualClock?
+    let pace: Double
     private var delivered = 0
     private(set) var end: InputEnd?
 
-    init(frames: Int, ending: Ending, live: Bool, interrupt: MediaInterrupt, clock: ManualClock?) {
+    init(frames: Int, ending: Ending, live: Bool, interrupt: MediaInterrupt, clock: ManualClock?, pace: Double = 0) {
+        self.pace = pace
         self.frames = frames
         self.ending = ending
         self.live = live
@@ -42,6 +44,7 @@ final class FakeSource: StreamFrameSource {
         if interrupt.isCancelled { throw .cancelled(source: "fake") }
         if delivered < frames {
             clock?.advance(0.04)
+            if pace > 0 { usleep(UInt32(pace * 1e6)) }
             let i = delivered
             delivered += 1
             return VideoFrame(index: i, pts: Double(i) * 0.04, sourceWidth: 4, sourceHeight: 2, width: 4, height: 2,
@@ -72,9 +75,11 @@ final class FakeOpener: StreamSourceOpener, @unchecked Sendable {
     private let script: Mutex<[Outcome]>
     let live: Bool
     let clock: ManualClock?
+    let pace: Double
     let opens = Atomic<Int>(0)
 
-    init(_ script: [Outcome], live: Bool = true, clock: ManualClock?) {
+    init(_ script: [Outcome], live: Bool = true, clock: ManualClock?, pace: Double = 0) {
+        self.pace = pace
         self.script = Mutex(script)
         self.live = live
         self.clock = clock
@@ -85,7 +90,7 @@ final class FakeOpener: StreamSourceOpener, @unchecked Sendable {
         let next: Outcome = script.withLock { $0.isEmpty ? .fail(.openFailed(source: url, message: "script exhausted")) : $0.removeFirst() }
         switch next {
         case let .source(frames, ending):
-            return FakeSource(frames: frames, ending: ending, live: live, interrupt: interrupt, clock: clock)
+            return FakeSource(frames: frames, ending: ending, live: live, interrupt: interrupt, clock: clock, pace: pace)
         case let .fail(error):
             throw error
         case .hangOpen:
@@ -120,7 +125,8 @@ final class RecordingAnalyzer: StreamAnalyzer, @unchecked Sendable {
         return FrameAnalysis(activeTracks: 1, tracksStarted: position.connection)
     }
     func finish(_ summary: StreamSummary) { state.withLock { $0.append(.finish(summary)) } }
-    func reopenOutputs() throws {}
+    let reopens = Atomic<Int>(0)
+    func reopenOutputs() throws { reopens.add(1, ordering: .relaxed) }
 
     var events: [Event] { state.withLock { $0 } }
     var positions: [StreamPosition] { events.compactMap { if case let .frame(p) = $0 { return p }; return nil } }

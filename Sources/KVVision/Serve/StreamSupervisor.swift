@@ -105,17 +105,27 @@ public final class StreamSupervisor: @unchecked Sendable {
     /// finished within `timeout` seconds.
     @discardableResult
     public func stop(timeout: Double = 2) -> Bool {
+        requestStop()
+        return waitStopped(timeout: timeout)
+    }
+
+    /// Starts stopping without waiting (stop many streams at once, then `waitStopped`).
+    public func requestStop() {
         stopSignal.signal()
-        let (current, wasStarted): (MediaInterrupt?, Bool) = update {
+        let current: MediaInterrupt? = update {
             if !$0.state.isTerminal { $0.state = .stopping }
-            return ($0.interrupt, $0.started)
+            if !$0.started { $0.state = .stopped }
+            return $0.interrupt
         }
         current?.cancel()
         queue.close(discard: true)
-        guard wasStarted else {
-            set(.stopped)
-            return true
-        }
+    }
+
+    /// Waits up to `timeout` seconds for the threads of a stopping stream; true when both ended
+    /// (or the stream never started).
+    @discardableResult
+    public func waitStopped(timeout: Double) -> Bool {
+        guard update({ $0.started }) else { return true }
         let deadline = Date().addingTimeInterval(timeout)
         return readerDone.wait(timeout: deadline.timeIntervalSinceNow) && analysisDone.wait(timeout: deadline.timeIntervalSinceNow)
     }
@@ -399,8 +409,6 @@ public final class StreamSupervisor: @unchecked Sendable {
             $0.interrupt = nil
         }
     }
-
-    private func set(_ s: StreamState) { update { $0.state = s } }
 
     static func seconds(_ value: Double) -> String { String(format: "%.2f", value) }
 }
