@@ -249,6 +249,7 @@ public final class StreamSupervisor: @unchecked Sendable {
                     if admitted { $0.counters.framesQueued += 1 } else { $0.counters.framesSkipped += 1 }
                     $0.lastFrameNow = now
                     $0.lastFrameWall = wall
+                    $0.silenceSince = now
                 }
                 if admitted { queue.push(QueuedFrame(frame: frame, position: position, connection: info, queuedAt: now)) }
             }
@@ -346,7 +347,7 @@ public final class StreamSupervisor: @unchecked Sendable {
     /// Cancels a running source that delivered no frame for `watchdog` seconds.
     private func checkWatchdog(now: Double) {
         let target: MediaInterrupt? = update {
-            guard $0.state == .running, !$0.watchdogFired, let last = $0.lastFrameNow, now - last > config.watchdog else { return nil }
+            guard $0.state == .running, !$0.watchdogFired, let last = $0.silenceSince, now - last > config.watchdog else { return nil }
             $0.watchdogFired = true
             return $0.interrupt
         }
@@ -374,6 +375,8 @@ public final class StreamSupervisor: @unchecked Sendable {
         var connection = 0
         var lastFrameNow: Double?
         var lastFrameWall: Double?
+        /// Monotonic time of the last frame, or of the connection's start before its first frame (the watchdog's origin).
+        var silenceSince: Double?
         var lastError: String?
         var interrupt: MediaInterrupt?
         var watchdogFired = false
@@ -396,7 +399,7 @@ public final class StreamSupervisor: @unchecked Sendable {
             $0.state = next
             $0.interrupt = interrupt
             if next == .running {
-                $0.lastFrameNow = clock.now()
+                $0.silenceSince = clock.now()
                 $0.watchdogFired = false
             }
             return true
