@@ -93,6 +93,30 @@ import Testing
         #expect(Self.key(#"{"streams": [{"name": "a", "url": "u", "window": {"policy": {"kind": "lru"}}}]}"#) == "streams[0].window.policy.kind")
     }
 
+    @Test func mutatedConfigsNeverTrapAndAlwaysNameAKey() {
+        let valid = Array(#"{"threads": 2, "http": "127.0.0.1:0", "streams": [{"name": "a", "url": "rtsp://x/1", "fps": 5, "window": {"frames": 8, "policy": {"kind": "sinks", "count": 2}}, "backoff": {"initial": 1}}]}"#.utf8)
+        var rng = SplitMix64(seed: 5)
+        var accepted = 0
+        for _ in 0..<1500 {
+            var bytes = valid
+            for _ in 0..<rng.nextInt(in: 1...3) {
+                let i = rng.nextInt(in: 0...(bytes.count - 1))
+                let pool = Array(#"{}[]":,0123456789-.eE "abnu"#.utf8)
+                bytes[i] = pool[rng.nextInt(in: 0...(pool.count - 1))]
+            }
+            do {
+                let c = try ServeConfig.decode(Data(bytes))
+                #expect(throws: Never.self) { try c.validate() }
+                accepted += 1
+            } catch let .invalidConfig(key, reason) {
+                #expect(!key.isEmpty && !reason.isEmpty && !reason.contains("\n"))
+            } catch {
+                Issue.record("unexpected \(error)")
+            }
+        }
+        #expect(accepted > 0)
+    }
+
     @Test func loadReportsTheFileAndTheKey() throws {
         let dir = try TestFiles.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -134,6 +134,28 @@ enum RawHTTPClient {
         #expect(HTTPServer.headEnd(Array("GET / HTTP/1.0\r\n\r".utf8)) == nil)
     }
 
+    @Test func requestParserNeverTrapsOnRandomBytes() {
+        var rng = SplitMix64(seed: 11)
+        let seed = Array("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
+        var parsed = 0
+        for round in 0..<3000 {
+            var bytes = seed
+            for _ in 0..<rng.nextInt(in: 1...6) {
+                let i = rng.nextInt(in: 0...(bytes.count - 1))
+                switch rng.nextInt(in: 0...2) {
+                case 0: bytes[i] = UInt8(truncatingIfNeeded: rng.next())
+                case 1: bytes.remove(at: i)
+                default: bytes.insert(UInt8(truncatingIfNeeded: rng.next()), at: i)
+                }
+                if bytes.isEmpty { bytes = [0] }
+            }
+            if round % 3 == 0 { bytes = (0..<rng.nextInt(in: 0...64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+            _ = HTTPServer.headEnd(bytes)
+            if (try? HTTPRequest.parse(head: bytes)) != nil { parsed += 1 }
+        }
+        #expect(parsed > 0 && parsed < 3000)
+    }
+
     @Test func serverAnswersMetricsHealthAndSurvivesMalformedRequests() throws {
         let registry = MetricsRegistry()
         let statuses = [Self.status("door", state: .running, analysed: 10, latencies: [0.01]),
