@@ -34,18 +34,20 @@ final class LogLines: @unchecked Sendable {
         server.kill()
     }
 
-    @Test func supervisorReconnectsAfterTheServerIsKilledAndRestarted() throws {
-        var server = try RTSPTestServer()
+    @Test(arguments: [FrameSourceOptions.RTSPTransport.tcp, .udp])
+    func supervisorReconnectsAfterTheServerIsKilledAndRestarted(transport: FrameSourceOptions.RTSPTransport) throws {
+        var server = try RTSPTestServer(transport: transport.rawValue)
         let port = server.port
         let analyzer = RecordingAnalyzer()
         let log = LogLines()
-        let supervisor = StreamSupervisor(config: Self.config(server.url), analyzer: analyzer, width: 64, height: 48, log: log.sink)
+        let supervisor = StreamSupervisor(config: Self.config(server.url, transport: transport), analyzer: analyzer, width: 64, height: 48,
+                                          log: log.sink)
         supervisor.start()
         defer { supervisor.stop(timeout: 5) }
         #expect(waitUntil(timeout: 30) { analyzer.positions.count >= 20 }, "\(log.text)\n\(server.log)")
         server.kill()
         #expect(waitUntil(timeout: 15) { supervisor.status().state != .running }, "\(log.text)")
-        server = try RTSPTestServer(port: port)
+        server = try RTSPTestServer(port: port, transport: transport.rawValue)
         #expect(waitUntil(timeout: 30) { analyzer.positions.filter { $0.connection >= 2 }.count >= 20 }, "\(log.text)\n\(server.log)")
         #expect(supervisor.stop(timeout: 5))
 
