@@ -76,16 +76,18 @@ public final class ServeRuntime: @unchecked Sendable {
     /// `untilStreamsEnd`), sending `WATCHDOG=1` while all analysis loops are alive.
     public func run(until stop: StopSignal, untilStreamsEnd: Bool = false) {
         var lastPing = -Double.infinity
+        var reportedStuck: [String] = []
         while !stop.wait(timeout: tick) && !stopping.isSet {
             let statuses = supervisors.map { $0.status() }
             if untilStreamsEnd && statuses.allSatisfy({ $0.state.isTerminal }) { return }
-            let alive = statuses.allSatisfy { $0.heartbeatAge <= livenessLimit }
-            if let interval = notifier?.watchdogInterval, alive, clock.now() - lastPing >= interval {
+            let stuck = statuses.filter { $0.heartbeatAge > livenessLimit }.map(\.name)
+            if stuck != reportedStuck {  // log changes only
+                log(stuck.isEmpty ? "analysis alive again" : "analysis stuck in \(stuck.joined(separator: ", ")): withholding the systemd watchdog")
+                reportedStuck = stuck
+            }
+            if let interval = notifier?.watchdogInterval, stuck.isEmpty, clock.now() - lastPing >= interval {
                 notify("WATCHDOG=1")
                 lastPing = clock.now()
-            } else if !alive {
-                let stuck = statuses.filter { $0.heartbeatAge > livenessLimit }.map(\.name)
-                log("analysis stuck in \(stuck.joined(separator: ", ")): withholding the systemd watchdog")
             }
         }
     }
