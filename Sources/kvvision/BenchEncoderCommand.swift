@@ -17,8 +17,9 @@ enum BenchEncoderCommand: Command {
     Options:
       --model MODEL   .safetensors model (or plain timm checkpoint; --heads, --image-size apply)
       --shape NAME    random weights of a named shape: \(ModelConfig.presetNames.joined(separator: ", ")) (default deit-tiny)
-      --threads N     worker and OpenBLAS threads (default: KVVISION_THREADS or all cores)
-      --pool-threads N  worker threads for the non-BLAS kernels only (default: --threads)
+      --threads N     encoder threads (default: KVVISION_THREADS or all cores); the sgemm
+                      reference runs with as many OpenBLAS threads
+      --pool-threads N  with --gemm blas: worker threads for the non-BLAS kernels only (default: --threads)
       --gemm MODE     pool (default): OpenBLAS single-threaded, GEMM rows and attention
                       (head, query block) tasks split over kvvision's pool; blas: OpenBLAS threads
       --frames N      frames per run (default 30)
@@ -56,16 +57,20 @@ enum BenchEncoderCommand: Command {
         let json = args.flag("--json")
         let modelPath = try args.option("--model")
         let shape = try args.option("--shape")
-        let threads = try args.int("--threads", in: 1...256) ?? Parallel.defaultThreads
+        let threads = try args.int("--threads", in: 1...256) ?? ComputeContext.defaultThreads
         let poolThreads = try args.int("--pool-threads", in: 1...256)
-        let gemm = try args.option("--gemm", expected: "blas or pool") { Parallel.GEMMThreading(rawValue: $0) } ?? .pool
+        let gemm = try args.option("--gemm", expected: "blas or pool") { ComputeContext.GEMMThreading(rawValue: $0) } ?? .pool
         let frames = try args.int("--frames", in: 1...100_000) ?? 30
         let runs = try args.int("--runs", in: 1...1000) ?? 5
         let options = try ModelOptions(&args)
         try args.finish()
         if modelPath != nil && shape != nil { throw UsageError("give --model or --shape, not both") }
-        Parallel.setThreads(threads, gemm: gemm)
-        let pool = poolThreads.map { ThreadPool(threads: $0) } ?? Parallel.pool
+        if poolThreads != nil && gemm == .pool { throw UsageError("--pool-threads applies only with --gemm blas (pool mode uses --threads)") }
+        let context = ComputeContext(threads: poolThreads ?? threads, gemm: gemm)
+        // OpenBLAS's thread count is process-wide: 1 for pool mode, --threads for blas mode and
+        // for the sgemm reference.
+        let encoderBLASThreads = gemm == .blas ? threads : 1
+        GEMM.setThreads(encoderBLASThreads)
         let model: VisionTransformer
         let label: String
         if let modelPath {
@@ -88,21 +93,21 @@ enum BenchEncoderCommand: Command {
         })
         let workload = GEMMWorkload(shapes: model.gemmShapes(height: h, width: w))
         let flops = model.flopsPerFrame(height: h, width: w)
-        for _ in 0..<3 { try model.encode(frame, state: &state, pool: pool) }
+        for _ in 0..<3 { try model.encode(frame, state: &state, context: context) }
         GEMM.setThreads(threads)
         workload.run()
-        Parallel.setThreads(threads, gemm: gemm)
+        GEMM.setThreads(encoderBLASThreads)
         var fpsRuns: [Double] = [], sgemmRuns: [Double] = []
         for r in 0..<runs {
             Console.progress("bench encoder: run \(r + 1)/\(runs)")
             var t = BenchStatistics.now()
-            for _ in 0..<frames { try model.encode(frame, state: &state, pool: pool) }
+            for _ in 0..<frames { try model.encode(frame, state: &state, context: context) }
             fpsRuns.append(Double(frames) / (BenchStatistics.now() - t))
             GEMM.setThreads(threads)  // the reference is OpenBLAS with its own threads in both modes
             t = BenchStatistics.now()
             for _ in 0..<frames { workload.run() }
             sgemmRuns.append(Double(workload.flops) * Double(frames) / (BenchStatistics.now() - t) / 1e9)
-            Parallel.setThreads(threads, gemm: gemm)
+            GEMM.setThreads(encoderBLASThreads)
         }
         Console.endProgress()
         let fps = BenchStatistics.median(fpsRuns), sg = BenchStatistics.median(sgemmRuns)

@@ -10,7 +10,7 @@
 /// Invariants: immutable after load; every weight has the shape the config implies
 /// (block Linear weights transposed, see `Block`).
 /// Thread-safety: `Sendable` and immutable — share one model across threads and streams; each
-/// stream owns its `EncoderState`.
+/// stream owns its `EncoderState` and its `ComputeContext` (threads).
 public struct VisionTransformer: Sendable {
     /// Linear weights (`qkvW`, `projW`, `fc1W`, `fc2W`) are stored transposed, `[in, out]`, so
     /// each GEMM is a plain `a · w` (OpenBLAS's NN path, a few % faster here than NT on these
@@ -192,29 +192,37 @@ public struct VisionTransformer: Sendable {
         return EncoderState(height: height, width: width, config: config, base: posHere)
     }
 
-    /// Encodes one normalised frame `[3, H, W]` (H, W as `state`'s); the tokens are left in `state.tokens`.
-    public func encode(_ image: Tensor, state: inout EncoderState, pool: ThreadPool = Parallel.pool) throws(WeightsError) {
+    /// Encodes one normalised frame `[3, H, W]` (H, W as `state`'s); the tokens are left in
+    /// `state.tokens`. Threads come from `context` alone (default: one thread), so encoders with
+    /// their own contexts run at the same time; tokens depend only on the context's thread count
+    /// and GEMM mode, never on what else runs.
+    public func encode(_ image: Tensor, state: inout EncoderState, context: ComputeContext = .serial) throws(WeightsError) {
         guard image.shape == [3, state.height, state.width] else {
             throw .badInput(expected: "[3, \(state.height), \(state.width)]", found: image.shape)
         }
         do {
-            try forward(image, &state, pool)
+            try forward(image, &state, context)
         } catch { throw .kernel(error) }
     }
 
-    private func forward(_ image: Tensor, _ s: inout EncoderState, _ pool: ThreadPool) throws(TensorError) {
-        let eps = config.layerNormEps
-        try PatchEmbedding.embed(image, patch: config.patchSize, weight: patchW, base: s.base, patches: &s.patches, into: &s.x, pool: pool)
+    /// `encode` with a pool the caller owns, GEMMs in `.pool` mode (rows split over `pool`).
+    public func encode(_ image: Tensor, state: inout EncoderState, pool: ThreadPool) throws(WeightsError) {
+        try encode(image, state: &state, context: ComputeContext(pool: pool))
+    }
+
+    private func forward(_ image: Tensor, _ s: inout EncoderState, _ context: ComputeContext) throws(TensorError) {
+        let eps = config.layerNormEps, pool = context.pool
+        try PatchEmbedding.embed(image, patch: config.patchSize, weight: patchW, base: s.base, patches: &s.patches, into: &s.x, context: context)
         var pending: Tensor? = nil
         for b in blocks {
             try LayerNorm.apply(&s.x, addingBias: pending, weight: b.norm1W, bias: b.norm1B, eps: eps, into: &s.y, pool: pool)
-            try GEMM.matmul(s.y, b.qkvW, bias: b.qkvB, into: &s.qkv, pool: pool)
-            try MultiHeadAttention.selfAttention(qkv: s.qkv, heads: config.heads, into: &s.attn, scores: &s.scores, pool: pool)
-            try GEMM.matmul(s.attn, b.projW, into: &s.x, accumulate: true, pool: pool)
+            try GEMM.matmul(s.y, b.qkvW, bias: b.qkvB, into: &s.qkv, context: context)
+            try MultiHeadAttention.selfAttention(qkv: s.qkv, heads: config.heads, into: &s.attn, scores: &s.scores, context: context)
+            try GEMM.matmul(s.attn, b.projW, into: &s.x, accumulate: true, context: context)
             try LayerNorm.apply(&s.x, addingBias: b.projB, weight: b.norm2W, bias: b.norm2B, eps: eps, into: &s.y, pool: pool)
-            try GEMM.matmul(s.y, b.fc1W, into: &s.hidden, pool: pool)
+            try GEMM.matmul(s.y, b.fc1W, into: &s.hidden, context: context)
             try Activation.gelu(&s.hidden, bias: b.fc1B, pool: pool)
-            try GEMM.matmul(s.hidden, b.fc2W, into: &s.x, accumulate: true, pool: pool)
+            try GEMM.matmul(s.hidden, b.fc2W, into: &s.x, accumulate: true, context: context)
             pending = b.fc2B
         }
         try LayerNorm.apply(&s.x, addingBias: pending, weight: normW, bias: normB, eps: eps, into: &s.tokens, pool: pool)
