@@ -6,7 +6,7 @@ enum EncodeCommand: Command {
     static let name = "encode"
     static let summary = "run the ViT encoder on a float32 NCHW .npy and write the tokens as .npy"
     static let help = """
-    Usage: kvvision encode --model MODEL --input-tensor X.npy --out Y.npy [--threads N] [--gemm pool|blas] [--heads N] [--image-size WxH]
+    Usage: kvvision encode --model MODEL --input-tensor X.npy --out Y.npy [--threads N] [--gemm pool|blas] [--precision f32|bf16|int8] [--heads N] [--image-size WxH]
 
     Reads X.npy, float32 [N, 3, H, W] already normalised (H and W multiples of the patch size; a
     grid other than the trained one resamples the position embedding as timm does), and writes
@@ -19,6 +19,7 @@ enum EncodeCommand: Command {
       --threads N          threads of this encoder (default: KVVISION_THREADS or all cores)
       --gemm pool|blas     GEMM threading: kvvision's pool (default; OpenBLAS single-threaded)
                            or OpenBLAS's own threads (process-wide)
+    \(ModelOptions.precisionHelp)
     \(ModelOptions.help)
     """
 
@@ -28,11 +29,12 @@ enum EncodeCommand: Command {
         guard let outPath = try args.option("--out") else { throw UsageError("missing --out") }
         let threads = try args.int("--threads", in: 1...256)
         let gemm = try args.option("--gemm", expected: "blas or pool") { ComputeContext.GEMMThreading(rawValue: $0) } ?? .pool
+        let precision = try ModelOptions.precision(&args)
         let options = try ModelOptions(&args)
         try args.finish()
         let context = ComputeContext(threads: threads ?? ComputeContext.defaultThreads, gemm: gemm)
         if gemm == .blas { GEMM.setThreads(context.threads) }
-        let (model, _) = try VisionTransformer.load(path: modelPath, heads: options.heads, imageSize: options.imageSize)
+        let (model, _) = try VisionTransformer.load(path: modelPath, heads: options.heads, imageSize: options.imageSize, precision: precision)
         let input = try NpyFile.read(path: inputPath)
         guard input.rank == 4, input.shape[1] == 3 else {
             throw WeightsError.badInput(expected: "[N, 3, H, W] in \(inputPath)", found: input.shape)
@@ -49,7 +51,7 @@ enum EncodeCommand: Command {
             out.storage.replaceSubrange((f * tokens * d)..<((f + 1) * tokens * d), with: state.tokens.storage)
         }
         try NpyFile.write(out, to: outPath)
-        Console.err("kvvision encode: \(n) frame(s) \(w)x\(h) -> tokens [\(n), \(tokens), \(d)] in \(outPath)")
+        Console.err("kvvision encode: \(n) frame(s) \(w)x\(h) -> tokens [\(n), \(tokens), \(d)] in \(outPath) (\(model.precision.rawValue))")
         return ExitCode.success
     }
 }

@@ -76,6 +76,12 @@ public final class ComputeContext: Sendable {
         return max(1, min(pool.threads, m / 32))
     }
 
+    /// Row chunks of a GEMM that kvvision computes itself (int8/bf16 kernels, no OpenBLAS), in
+    /// any GEMM mode: chunks of at least 32 rows, at most one per thread.
+    public func poolChunks(m: Int) -> Int {
+        pool.threads > 1 ? max(1, min(pool.threads, m / 32)) : 1
+    }
+
     func noteSplitGEMM(chunks: Int) {
         splitGEMMCount.add(1, ordering: .relaxed)
         splitRowChunkCount.add(chunks, ordering: .relaxed)
