@@ -96,13 +96,12 @@ enum BenchEncoderCommand: Command {
             label = name + " (random weights)"
         }
         let model = try load(precisionOption)
-        let isa = try KernelISA.selected()
         let isaName = switch model.precision {
         case .f32: "openblas"
-        case .int8: isa.int8.rawValue
-        case .bf16: isa.bf16.rawValue
+        case .int8: try KernelISA.selected().int8.rawValue
+        case .bf16: try KernelISA.selected().bf16.rawValue
         }
-        if model.precision == .bf16 && isa.bf16 == .reference {
+        if model.precision == .bf16 && isaName == KernelISA.reference.rawValue {
             Console.err("bench encoder: this CPU has no AVX512-BF16; bf16 runs the portable reference kernel")
         }
         let f32Model: VisionTransformer? = model.precision == .f32 ? nil : try load(.f32)
