@@ -29,7 +29,7 @@ enum BenchTemporalCommand: Command {
       --objects M      object tokens per frame besides the scene token (default 16)
       --runs N         timed repetitions; medians are reported (default 5)
       --frames N       frames per timed repetition (default 32)
-      --threads N      OpenBLAS and encoder pool threads (default 1)
+      --threads N      threads of the run's compute context (encoder and temporal step; default 1)
     """
 
     static func run(_ args: inout Arguments) throws -> Int32 {
@@ -44,10 +44,7 @@ enum BenchTemporalCommand: Command {
         let frames = try args.int("--frames", in: 1...10_000) ?? 32
         let threads = try args.int("--threads", in: 1...256) ?? 1
         try args.finish()
-        GEMM.setThreads(threads)
-        Parallel.setThreads(threads)
-
-        var bench = try TemporalBench(objects: objects, runs: runs, frames: frames)
+        var bench = try TemporalBench(objects: objects, runs: runs, frames: frames, context: ComputeContext(threads: threads))
         let report = try bench.run(windows: windows, threads: threads)
         if json {
             try Console.json(report)
@@ -68,9 +65,11 @@ struct TemporalBench {
     let encoder: VisionTransformer
     var encoderState: EncoderState
     let image: Tensor
+    let context: ComputeContext
     var seed: UInt64 = 0x5EED
 
-    init(objects: Int, runs: Int, frames: Int) throws {
+    init(objects: Int, runs: Int, frames: Int, context: ComputeContext) throws {
+        self.context = context
         let config = TemporalConfig(modelDim: Self.modelDim, queryHeads: 4, kvHeads: 2, headDim: 48)
         var seed: UInt64 = 1
         func t(_ shape: [Int]) throws -> Tensor { try BenchRandom.tensor(shape, scale: 0.07, seed: &seed) }
@@ -89,8 +88,10 @@ struct TemporalBench {
     }
 
     mutating func run(windows: [Int], threads: Int) throws -> Report {
-        try encoder.encode(image, state: &encoderState)  // warm-up
-        let encoderSeconds = try BenchStatistics.median((0..<runs).map { _ in try BenchStatistics.time { try encoder.encode(image, state: &encoderState) } })
+        try encoder.encode(image, state: &encoderState, context: context)  // warm-up
+        let encoderSeconds = try BenchStatistics.median((0..<runs).map { _ in
+            try BenchStatistics.time { try encoder.encode(image, state: &encoderState, context: context) }
+        })
         var rows: [WindowRow] = []
         for w in windows {
             let tokens = try (0..<(w + frames)).map { _ in try BenchRandom.tensor([1 + objects, Self.modelDim], scale: 1, seed: &seed) }
@@ -98,17 +99,17 @@ struct TemporalBench {
             var state = try temporal.makeState(window: config)
             var scratch = try temporal.makeRecomputeScratch(window: config)
             var frameIndex = 0
-            for i in 0..<w { try temporal.step(&state, tokens: tokens[i], frame: frameIndex); frameIndex += 1 }
+            for i in 0..<w { try temporal.step(&state, tokens: tokens[i], frame: frameIndex, context: context); frameIndex += 1 }
             var stepTimes: [Double] = [], recomputeTimes: [Double] = []
             for _ in 0..<runs {
                 let start = frameIndex
                 stepTimes.append(try BenchStatistics.time {
-                    for i in 0..<frames { try temporal.step(&state, tokens: tokens[w + i], frame: start + i) }
+                    for i in 0..<frames { try temporal.step(&state, tokens: tokens[w + i], frame: start + i, context: context) }
                 } / Double(frames))
                 frameIndex += frames
                 let windowFrames = (0..<w).map { TemporalAttention.Frame(tokens: tokens[frames + $0], frame: start + $0) }
                 recomputeTimes.append(try BenchStatistics.time {
-                    for _ in 0..<frames { try temporal.recompute(&scratch, frames: windowFrames) }
+                    for _ in 0..<frames { try temporal.recompute(&scratch, frames: windowFrames, context: context) }
                 } / Double(frames))
             }
             let step = BenchStatistics.median(stepTimes), recompute = BenchStatistics.median(recomputeTimes)

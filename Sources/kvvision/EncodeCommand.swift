@@ -6,7 +6,7 @@ enum EncodeCommand: Command {
     static let name = "encode"
     static let summary = "run the ViT encoder on a float32 NCHW .npy and write the tokens as .npy"
     static let help = """
-    Usage: kvvision encode --model MODEL --input-tensor X.npy --out Y.npy [--threads N] [--gemm pool|blas] [--heads N] [--image-size WxH]
+    Usage: kvvision encode --model MODEL --input-tensor X.npy --out Y.npy [--threads N] [--gemm pool|blas] [--precision f32|bf16|int8] [--heads N] [--image-size WxH]
 
     Reads X.npy, float32 [N, 3, H, W] already normalised (H and W multiples of the patch size; a
     grid other than the trained one resamples the position embedding as timm does), and writes
@@ -16,8 +16,10 @@ enum EncodeCommand: Command {
       --model MODEL        .safetensors model or plain timm ViT checkpoint
       --input-tensor X     input .npy (float32, little-endian, C order)
       --out Y              output .npy
-      --threads N          worker and OpenBLAS threads (default: KVVISION_THREADS or all cores)
-      --gemm pool|blas     GEMM threading: kvvision's pool (default) or OpenBLAS threads
+      --threads N          threads of this encoder (default: KVVISION_THREADS or all cores)
+      --gemm pool|blas     GEMM threading: kvvision's pool (default; OpenBLAS single-threaded)
+                           or OpenBLAS's own threads (process-wide)
+    \(ModelOptions.precisionHelp)
     \(ModelOptions.help)
     """
 
@@ -26,11 +28,13 @@ enum EncodeCommand: Command {
         guard let inputPath = try args.option("--input-tensor") else { throw UsageError("missing --input-tensor") }
         guard let outPath = try args.option("--out") else { throw UsageError("missing --out") }
         let threads = try args.int("--threads", in: 1...256)
-        let gemm = try args.option("--gemm", expected: "blas or pool") { Parallel.GEMMThreading(rawValue: $0) } ?? .pool
+        let gemm = try args.option("--gemm", expected: "blas or pool") { ComputeContext.GEMMThreading(rawValue: $0) } ?? .pool
+        let precision = try ModelOptions.precision(&args)
         let options = try ModelOptions(&args)
         try args.finish()
-        Parallel.setThreads(threads ?? Parallel.defaultThreads, gemm: gemm)
-        let (model, _) = try VisionTransformer.load(path: modelPath, heads: options.heads, imageSize: options.imageSize)
+        let context = ComputeContext(threads: threads ?? ComputeContext.defaultThreads, gemm: gemm)
+        if gemm == .blas { GEMM.setThreads(context.threads) }
+        let (model, _) = try VisionTransformer.load(path: modelPath, heads: options.heads, imageSize: options.imageSize, precision: precision)
         let input = try NpyFile.read(path: inputPath)
         guard input.rank == 4, input.shape[1] == 3 else {
             throw WeightsError.badInput(expected: "[N, 3, H, W] in \(inputPath)", found: input.shape)
@@ -43,11 +47,11 @@ enum EncodeCommand: Command {
         let frameSize = 3 * h * w
         for f in 0..<n {
             frame.storage.replaceSubrange(0..<frameSize, with: input.storage[(f * frameSize)..<((f + 1) * frameSize)])
-            try model.encode(frame, state: &state)
+            try model.encode(frame, state: &state, context: context)
             out.storage.replaceSubrange((f * tokens * d)..<((f + 1) * tokens * d), with: state.tokens.storage)
         }
         try NpyFile.write(out, to: outPath)
-        Console.err("kvvision encode: \(n) frame(s) \(w)x\(h) -> tokens [\(n), \(tokens), \(d)] in \(outPath)")
+        Console.err("kvvision encode: \(n) frame(s) \(w)x\(h) -> tokens [\(n), \(tokens), \(d)] in \(outPath) (\(model.precision.rawValue))")
         return ExitCode.success
     }
 }

@@ -11,6 +11,16 @@ struct ModelOptions {
       --image-size WxH     trained input size of a plain timm checkpoint with a non-square grid
     """
 
+    static let precisionHelp = """
+      --precision P        f32, bf16 or int8 Linear layers (default: the model's precision.default,
+                           else f32); KVVISION_ISA=reference|avx2|avxvnni|avx512vnni caps the kernels
+    """
+
+    /// `--precision f32|bf16|int8`, or nil when absent.
+    static func precision(_ args: inout Arguments) throws(UsageError) -> Precision? {
+        try args.option("--precision", expected: "f32, bf16 or int8") { Precision(rawValue: $0) }
+    }
+
     init(_ args: inout Arguments) throws(UsageError) {
         heads = try args.int("--heads", in: 1...4096)
         imageSize = try args.size("--image-size").map { [$0.height, $0.width] }

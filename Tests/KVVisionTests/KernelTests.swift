@@ -59,7 +59,7 @@ import Testing
                     w.storage.withUnsafeBufferPointer { wp in
                         b.storage.withUnsafeBufferPointer { bp in
                             LayerNorm.normRows(xp.baseAddress!, rows: rows, cols: cols, addBias: ap.baseAddress!, weight: wp.baseAddress!,
-                                               bias: bp.baseAddress!, eps: 1e-5, out: yp.baseAddress!, pool: Parallel.pool)
+                                               bias: bp.baseAddress!, eps: 1e-5, out: yp.baseAddress!, pool: ThreadPool(threads: 2))
                         }
                     }
                 }
@@ -149,20 +149,19 @@ import Testing
 
     @Test func pooledAttentionAndRowSplitGEMMMatchNaiveLoops() throws {
         var rng = SplitMix64(seed: 19)
-        let blasThreads = GEMM.threads
-        GEMM.setThreads(1)
-        defer { GEMM.setThreads(blasThreads) }
-        let pool = ThreadPool(threads: 3)
+        let context = ComputeContext(threads: 3)
         let (nq, nk, heads, kvHeads, dh) = (97, 70, 4, 2, 6)
         let q = Self.random([nq, heads * dh], &rng, scale: 2)
         let k = Self.random([nk, kvHeads * dh], &rng, scale: 2), v = Self.random([nk, kvHeads * dh], &rng)
         var out = Tensor(shape: [0]), scores = Tensor(shape: [0])
-        try MultiHeadAttention.forward(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, into: &out, scores: &scores, pool: pool)
+        try MultiHeadAttention.forward(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, into: &out, scores: &scores, context: context)
+        #expect(context.attentionTasks == heads * 3, "97 query rows: 3 blocks per head")
         let ref = Self.naiveAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads)
         for i in ref.indices { #expect(abs(Double(out.storage[i]) - ref[i]) < 1e-5) }
         let a = Self.random([101, 13], &rng), w = Self.random([9, 13], &rng), bias = Self.random([9], &rng)
         var c = Tensor(shape: [0])
-        try GEMM.matmul(a, w, transposeB: true, bias: bias, into: &c, pool: pool)
+        try GEMM.matmul(a, w, transposeB: true, bias: bias, into: &c, context: context)
+        #expect(context.splitGEMMs == 1 && context.splitRowChunks == 3, "101 rows: 3 chunks of ≥ 32")
         for i in 0..<101 {
             for j in 0..<9 {
                 var acc = Double(bias[j])
@@ -279,12 +278,14 @@ import Testing
         #expect(total.withLock { $0 } == expected)
     }
 
-    @Test func setThreadsConfiguresPoolAndBLAS() {
-        let before = Parallel.threads
-        Parallel.setThreads(2)
-        #expect(Parallel.threads == 2)
-        #expect(GEMM.threads == 2)
-        Parallel.setThreads(before)
-        #expect(Parallel.threads == before)
+    @Test func computeContextSplitsRowsOnlyInPoolModeWithSeveralThreadsAndEnoughRows() {
+        let three = ComputeContext(threads: 3)
+        #expect(three.threads == 3 && three.gemm == .pool)
+        #expect([1, 31, 63, 64, 95, 96, 197, 10_000].map { three.rowChunks(m: $0) } == [1, 1, 1, 2, 2, 3, 3, 3])
+        #expect(ComputeContext(pool: three.pool, gemm: .blas).rowChunks(m: 197) == 1)
+        #expect(ComputeContext.serial.threads == 1 && ComputeContext.serial.rowChunks(m: 197) == 1)
+        #expect(ComputeContext(threads: 0).threads == 1 && ComputeContext(threads: 1000).threads == 256)
+        // The one process-wide OpenBLAS setting the library makes, the same for every context.
+        #expect(GEMM.threads == 1)
     }
 }

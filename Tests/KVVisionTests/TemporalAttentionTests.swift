@@ -159,6 +159,21 @@ import Testing
         }
     }
 
+    @Test func recomputeOverAContextSplitsItsProjectionsAndMatchesSerial() throws {
+        let (model, _) = try Self.model()
+        let config = KVWindowConfig(window: 40, maxObjects: 2, kvHeads: 2, headDim: 8)
+        var serial = try model.makeRecomputeScratch(window: config), split = try model.makeRecomputeScratch(window: config)
+        let window = try TemporalStreams.random(frames: 40, maxTokens: 3, dim: Self.dim, seed: 49).map {
+            TemporalAttention.Frame(tokens: try TemporalStreams.tensor($0), frame: $0.index, owners: $0.owners)
+        }
+        let rows = window.reduce(0) { $0 + $1.tokens.shape[0] }
+        let context = ComputeContext(threads: 2)
+        let a = try model.recompute(&serial, frames: window)
+        let b = try model.recompute(&split, frames: window, context: context)
+        #expect(rows >= 64 && context.splitGEMMs == 2, "K and V projections of \(rows) rows split over 2 threads")
+        #expect(a.shape == b.shape && zip(a.storage, b.storage).allSatisfy { abs($0 - $1) < 1e-6 })
+    }
+
     @Test func rejectsBadTokensOwnersAndFrameOrder() throws {
         let (model, _) = try Self.model()
         var state = try model.makeState(window: KVWindowConfig(window: 2, maxObjects: 1, kvHeads: 2, headDim: 8))

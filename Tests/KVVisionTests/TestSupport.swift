@@ -50,11 +50,15 @@ enum CLIRunner {
         Bundle.module.bundleURL.deletingLastPathComponent().appendingPathComponent("kvvision")
     }
 
-    /// Runs `kvvision args…`; kills it after `timeout` seconds (a hang is a test failure, not a stuck suite).
-    static func run(_ args: [String], timeout: TimeInterval = 60) throws -> CLIResult {
+    /// Runs `kvvision args…` (with `environment` added to this process's); kills it after
+    /// `timeout` seconds (a hang is a test failure, not a stuck suite).
+    static func run(_ args: [String], timeout: TimeInterval = 60, environment: [String: String] = [:]) throws -> CLIResult {
         let process = Process()
         process.executableURL = binary
         process.arguments = args
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -8,6 +8,7 @@
 // Thread-safety: pure functions over caller-owned memory.
 #ifndef KVV_CKERNELS_H
 #define KVV_CKERNELS_H
+#include "qgemm.h"
 
 /// In place: row = softmax(row) over `n` floats (max subtracted first; Cephes exp).
 void kvv_softmax_row(float *row, long n);

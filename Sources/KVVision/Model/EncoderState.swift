@@ -25,6 +25,8 @@ public struct EncoderState: Sendable {
     var attn: Tensor
     var scores: Tensor
     var hidden: Tensor
+    /// Quantised activation rows of int8/bf16 Linear layers (grown by the first frame, then reused).
+    var linear = PackedLinear.Scratch()
 
     /// Largest scratch one stream may ask for (8 GiB): a model or input beyond it is refused
     /// with a typed error instead of failing to allocate.

@@ -25,6 +25,34 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         }
     }
 
+    /// Reduced-precision defaults: the precision a model runs at when the user names none, and
+    /// the layers that must stay f32 whatever the precision (`keep_f32`: timm layer names, e.g.
+    /// `patch_embed`, `head`, `blocks.0.attn.qkv`; a name also keeps everything under it, so
+    /// `blocks.11` keeps that block's four Linear layers). JSON `{"default": "int8",
+    /// "keep_f32": ["patch_embed", "head"]}`; absent: f32, `keep_f32` = `defaultKeepF32`.
+    public struct PrecisionDefaults: Codable, Sendable, Equatable {
+        public var `default`: Precision
+        public var keepF32: [String]
+        /// Kept f32 when a model names nothing: the patch embedding (the encoder's first GEMM,
+        /// on raw pixels) and the heads.
+        public static let defaultKeepF32 = ["patch_embed", "head"]
+        enum CodingKeys: String, CodingKey { case `default`, keepF32 = "keep_f32" }
+        public init(default: Precision = .f32, keepF32: [String] = PrecisionDefaults.defaultKeepF32) {
+            self.default = `default`
+            self.keepF32 = keepF32
+        }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.default = try c.decodeIfPresent(Precision.self, forKey: .default) ?? .f32
+            keepF32 = try c.decodeIfPresent([String].self, forKey: .keepF32) ?? Self.defaultKeepF32
+        }
+
+        /// Whether layer `name` (a timm module path such as `blocks.3.mlp.fc1`) stays f32.
+        public func keepsF32(_ name: String) -> Bool {
+            keepF32.contains { name == $0 || name.hasPrefix($0 + ".") }
+        }
+    }
+
     public var name: String = "vit"
     /// Trained input size, [height, width] in pixels.
     public var imageSize: [Int]
@@ -39,10 +67,13 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var classNames: [String]?
     public var actionNames: [String]?
     public var temporal: Temporal?
+    /// Precision defaults (absent: f32, patch embedding and heads named f32).
+    public var precision: PrecisionDefaults?
 
     enum CodingKeys: String, CodingKey {
         case name, imageSize = "image_size", patchSize = "patch_size", dim, depth, heads, mlpDim = "mlp_dim"
         case layerNormEps = "layer_norm_eps", mean, std, classNames = "class_names", actionNames = "action_names", temporal
+        case precision
     }
 
     public init(name: String = "vit", imageSize: [Int], patchSize: Int, dim: Int, depth: Int, heads: Int, mlpDim: Int? = nil) {
@@ -70,6 +101,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         classNames = try c.decodeIfPresent([String].self, forKey: .classNames)
         actionNames = try c.decodeIfPresent([String].self, forKey: .actionNames)
         temporal = try c.decodeIfPresent(Temporal.self, forKey: .temporal)
+        precision = try c.decodeIfPresent(PrecisionDefaults.self, forKey: .precision)
     }
 
     /// Trained grid (rows, columns) of patches.
@@ -94,6 +126,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
             guard t.dim > 0, t.heads > 0, t.kvHeads > 0, t.window > 0 else { throw bad("temporal", "dim, heads, kv_heads and window must be positive") }
             guard t.dim % t.heads == 0 else { throw bad("temporal.heads", "\(t.heads) heads do not divide temporal dim \(t.dim)") }
             guard t.heads % t.kvHeads == 0 else { throw bad("temporal.kv_heads", "\(t.kvHeads) kv heads do not divide \(t.heads) heads") }
+        }
+        if let p = precision, let blank = p.keepF32.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw bad("precision.keep_f32", "entry \(blank) is empty")
         }
     }
 

@@ -10,16 +10,26 @@
 /// Invariants: immutable after load; every weight has the shape the config implies
 /// (block Linear weights transposed, see `Block`).
 /// Thread-safety: `Sendable` and immutable — share one model across threads and streams; each
-/// stream owns its `EncoderState`.
+/// stream owns its `EncoderState` and its `ComputeContext` (threads).
 public struct VisionTransformer: Sendable {
-    /// Linear weights (`qkvW`, `projW`, `fc1W`, `fc2W`) are stored transposed, `[in, out]`, so
-    /// each GEMM is a plain `a · w` (OpenBLAS's NN path, a few % faster here than NT on these
-    /// shapes); the checkpoint's `[out, in]` is transposed once at load.
+    /// Linear weights (`qkvW`, `projW`, `fc1W`, `fc2W`) in f32 are stored transposed, `[in, out]`,
+    /// so each GEMM is a plain `a · w` (OpenBLAS's NN path, a few % faster here than NT on these
+    /// shapes); the checkpoint's `[out, in]` is transposed once at load. At int8 or bf16 they are
+    /// packed from `[out, in]` at load instead, and the f32 tensor is dropped (`LinearWeights`).
     struct Block: Sendable {
-        var norm1W, norm1B, qkvW, qkvB, projW, projB, norm2W, norm2B, fc1W, fc1B, fc2W, fc2B: Tensor
+        var norm1W, norm1B, qkvB, projB, norm2W, norm2B, fc1B, fc2B: Tensor
+        var qkvW, projW, fc1W, fc2W: LinearWeights
+    }
+
+    /// The Linear layers of block `i`, by timm module path, in `Block` order (qkv, proj, fc1, fc2).
+    public static func linearLayers(block i: Int) -> [String] {
+        ["blocks.\(i).attn.qkv", "blocks.\(i).attn.proj", "blocks.\(i).mlp.fc1", "blocks.\(i).mlp.fc2"]
     }
 
     public let config: ModelConfig
+    /// The precision the encoder's block Linear layers run at (those named in the config's
+    /// `precision.keep_f32` stay f32; the patch embedding is always f32).
+    public let precision: Precision
     let cls: Tensor        // [D]
     let pos: Tensor        // [1+P, D]
     let patchW: Tensor     // [D, 3·p·p]
@@ -43,11 +53,15 @@ public struct VisionTransformer: Sendable {
         return list
     }
 
-    /// Loads the encoder from `file` with `config`; returns the tensors it did not use.
-    public static func load(_ file: SafetensorsFile, config: ModelConfig) throws(WeightsError) -> (model: VisionTransformer, unused: [String]) {
+    /// Loads the encoder from `file` with `config` at `precision` (default: the config's
+    /// `precision.default`, else f32) with `kernels` (default: the process's `KernelISA`
+    /// selection); returns the tensors it did not use.
+    public static func load(_ file: SafetensorsFile, config: ModelConfig, precision: Precision? = nil,
+                            kernels: KernelISA? = nil) throws(WeightsError) -> (model: VisionTransformer, unused: [String]) {
         try config.validate()
+        let precision = precision ?? config.precision?.default ?? .f32
         var loader = WeightsLoader(file: file)
-        var byName: [String: Tensor] = [:]
+        var byName: [String: Tensor] = [:], linears: [String: LinearWeights] = [:]
         let d = config.dim, p = config.patchSize, n = 1 + config.grid.h * config.grid.w
         for (name, shape) in requiredTensors(config) {
             let view: [Int]? = switch name {
@@ -56,19 +70,27 @@ public struct VisionTransformer: Sendable {
             case "patch_embed.proj.weight": [d, 3 * p * p]
             default: nil
             }
-            byName[name] = try storedLayout(name, loader.take(name, shape: shape, as: view))
+            let t = try loader.take(name, shape: shape, as: view)
+            if let layer = linearLayer(name) {
+                linears[name] = try linearWeights(layer, t, precision: precision, config: config, kernels: kernels)
+            } else {
+                byName[name] = t
+            }
         }
-        return (try VisionTransformer(config: config, tensors: byName), loader.unused)
+        return (try VisionTransformer(config: config, precision: precision, tensors: byName, linears: linears), loader.unused)
     }
 
-    /// Opens `path`, reads or infers its config, and loads the encoder.
-    public static func load(path: String, heads: Int? = nil, imageSize: [Int]? = nil) throws(WeightsError) -> (model: VisionTransformer, unused: [String]) {
+    /// Opens `path`, reads or infers its config, and loads the encoder at `precision` (default:
+    /// the config's).
+    public static func load(path: String, heads: Int? = nil, imageSize: [Int]? = nil, precision: Precision? = nil,
+                            kernels: KernelISA? = nil) throws(WeightsError) -> (model: VisionTransformer, unused: [String]) {
         let file = try SafetensorsFile(path: path)
-        return try load(file, config: ModelConfig.from(file, heads: heads, imageSize: imageSize))
+        return try load(file, config: ModelConfig.from(file, heads: heads, imageSize: imageSize), precision: precision, kernels: kernels)
     }
 
     /// A model with random weights (uniform, seeded) of `config`'s shape, for benchmarks.
-    public static func random(config: ModelConfig, seed: UInt64 = 1) throws(WeightsError) -> VisionTransformer {
+    public static func random(config: ModelConfig, seed: UInt64 = 1, precision: Precision? = nil,
+                              kernels: KernelISA? = nil) throws(WeightsError) -> VisionTransformer {
         try config.validate()
         var state = seed
         func next() -> Float {
@@ -78,7 +100,8 @@ public struct VisionTransformer: Sendable {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return Float(Double((z ^ (z >> 31)) >> 11) / Double(1 << 53) * 0.1 - 0.05)
         }
-        var byName: [String: Tensor] = [:]
+        let precision = precision ?? config.precision?.default ?? .f32
+        var byName: [String: Tensor] = [:], linears: [String: LinearWeights] = [:]
         let d = config.dim, p = config.patchSize, n = 1 + config.grid.h * config.grid.w
         for (name, shape) in requiredTensors(config) {
             let view: [Int] = switch name {
@@ -90,28 +113,45 @@ public struct VisionTransformer: Sendable {
             let isScale = name.hasSuffix("norm1.weight") || name.hasSuffix("norm2.weight") || name == "norm.weight"
             let count = view.reduce(1, *)
             if let t = try? Tensor(shape: view, storage: (0..<count).map { _ in isScale ? 1 + next() : next() }) {
-                byName[name] = try storedLayout(name, t)
+                if let layer = linearLayer(name) {
+                    linears[name] = try linearWeights(layer, t, precision: precision, config: config, kernels: kernels)
+                } else {
+                    byName[name] = t
+                }
             }
         }
-        return try VisionTransformer(config: config, tensors: byName)
+        return try VisionTransformer(config: config, precision: precision, tensors: byName, linears: linears)
     }
 
-    /// A checkpoint tensor in the layout the model keeps: block Linear weights `[out, in]` become
-    /// `[in, out]` (see `Block`), one at a time as they are loaded so the untransposed copy is
-    /// freed before the next is read (peak memory stays one model plus one tensor).
-    private static func storedLayout(_ name: String, _ t: Tensor) throws(WeightsError) -> Tensor {
-        guard name.hasPrefix("blocks."), name.hasSuffix("qkv.weight") || name.hasSuffix("proj.weight")
-                || name.hasSuffix("fc1.weight") || name.hasSuffix("fc2.weight") else { return t }
-        do { return try t.transposed() } catch { throw .kernel(error) }
+    /// The block Linear layer (`blocks.i.attn.qkv`, …) whose weight `name` is, or nil.
+    private static func linearLayer(_ name: String) -> String? {
+        guard name.hasPrefix("blocks."), name.hasSuffix(".weight") else { return nil }
+        let layer = String(name.dropLast(".weight".count))
+        return layer.hasSuffix(".attn.qkv") || layer.hasSuffix(".attn.proj") || layer.hasSuffix(".mlp.fc1")
+            || layer.hasSuffix(".mlp.fc2") ? layer : nil
     }
 
-    /// `t` holds every tensor of `requiredTensors`, block Linear weights already in `storedLayout`.
-    private init(config: ModelConfig, tensors t: [String: Tensor]) throws(WeightsError) {
+    /// A checkpoint Linear weight `[out, in]` in the form the model keeps (see `Block`), one at a
+    /// time as they are loaded so the checkpoint copy is freed before the next is read (peak
+    /// memory stays one model plus one f32 tensor).
+    private static func linearWeights(_ layer: String, _ t: Tensor, precision: Precision, config: ModelConfig,
+                                      kernels: KernelISA?) throws(WeightsError) -> LinearWeights {
+        let keep = (config.precision ?? ModelConfig.PrecisionDefaults()).keepsF32(layer)
+        do { return try LinearWeights(weight: t, precision: keep ? .f32 : precision, isa: kernels) } catch { throw .kernel(error) }
+    }
+
+    /// `t` holds every tensor of `requiredTensors` except the block Linear weights, which are in `linears`.
+    private init(config: ModelConfig, precision: Precision, tensors t: [String: Tensor], linears: [String: LinearWeights]) throws(WeightsError) {
         func get(_ name: String) throws(WeightsError) -> Tensor {
             guard let v = t[name] else { throw .missingTensor(path: config.name, tensor: name) }
             return v
         }
+        func linear(_ name: String) throws(WeightsError) -> LinearWeights {
+            guard let v = linears[name] else { throw .missingTensor(path: config.name, tensor: name) }
+            return v
+        }
         self.config = config
+        self.precision = precision
         cls = try get("cls_token")
         pos = try get("pos_embed")
         patchW = try get("patch_embed.proj.weight")
@@ -120,11 +160,11 @@ public struct VisionTransformer: Sendable {
         for i in 0..<config.depth {
             let b = "blocks.\(i)."
             blocks.append(Block(norm1W: try get(b + "norm1.weight"), norm1B: try get(b + "norm1.bias"),
-                                qkvW: try get(b + "attn.qkv.weight"), qkvB: try get(b + "attn.qkv.bias"),
-                                projW: try get(b + "attn.proj.weight"), projB: try get(b + "attn.proj.bias"),
+                                qkvB: try get(b + "attn.qkv.bias"), projB: try get(b + "attn.proj.bias"),
                                 norm2W: try get(b + "norm2.weight"), norm2B: try get(b + "norm2.bias"),
-                                fc1W: try get(b + "mlp.fc1.weight"), fc1B: try get(b + "mlp.fc1.bias"),
-                                fc2W: try get(b + "mlp.fc2.weight"), fc2B: try get(b + "mlp.fc2.bias")))
+                                fc1B: try get(b + "mlp.fc1.bias"), fc2B: try get(b + "mlp.fc2.bias"),
+                                qkvW: try linear(b + "attn.qkv.weight"), projW: try linear(b + "attn.proj.weight"),
+                                fc1W: try linear(b + "mlp.fc1.weight"), fc2W: try linear(b + "mlp.fc2.weight")))
         }
         self.blocks = blocks
         normW = try get("norm.weight")
@@ -135,9 +175,22 @@ public struct VisionTransformer: Sendable {
     public var parameterCount: Int {
         var n = cls.count + pos.count + patchW.count + patchB.count + normW.count + normB.count
         for b in blocks {
-            n += [b.norm1W, b.norm1B, b.qkvW, b.qkvB, b.projW, b.projB, b.norm2W, b.norm2B, b.fc1W, b.fc1B, b.fc2W, b.fc2B].reduce(0) { $0 + $1.count }
+            n += [b.norm1W, b.norm1B, b.qkvB, b.projB, b.norm2W, b.norm2B, b.fc1B, b.fc2B].reduce(0) { $0 + $1.count }
+            n += [b.qkvW, b.projW, b.fc1W, b.fc2W].reduce(0) { $0 + $1.count }
         }
         return n
+    }
+
+    /// Bytes the block Linear weights occupy (f32: 4 per weight; int8: 1 plus per-channel tables).
+    public var linearWeightBytes: Int {
+        blocks.reduce(0) { $0 + [$1.qkvW, $1.projW, $1.fc1W, $1.fc2W].reduce(0) { $0 + $1.bytes } }
+    }
+
+    /// How many block Linear layers run at each precision (f32 ones include those kept f32).
+    public var linearPrecisions: [Precision: Int] {
+        var counts: [Precision: Int] = [:]
+        for b in blocks { for w in [b.qkvW, b.projW, b.fc1W, b.fc2W] { counts[w.precision, default: 0] += 1 } }
+        return counts
     }
 
     /// The GEMMs of one frame at `height × width`: (m, n, k, how many per frame, whether `b` is
@@ -192,29 +245,37 @@ public struct VisionTransformer: Sendable {
         return EncoderState(height: height, width: width, config: config, base: posHere)
     }
 
-    /// Encodes one normalised frame `[3, H, W]` (H, W as `state`'s); the tokens are left in `state.tokens`.
-    public func encode(_ image: Tensor, state: inout EncoderState, pool: ThreadPool = Parallel.pool) throws(WeightsError) {
+    /// Encodes one normalised frame `[3, H, W]` (H, W as `state`'s); the tokens are left in
+    /// `state.tokens`. Threads come from `context` alone (default: one thread), so encoders with
+    /// their own contexts run at the same time; tokens depend only on the context's thread count
+    /// and GEMM mode, never on what else runs.
+    public func encode(_ image: Tensor, state: inout EncoderState, context: ComputeContext = .serial) throws(WeightsError) {
         guard image.shape == [3, state.height, state.width] else {
             throw .badInput(expected: "[3, \(state.height), \(state.width)]", found: image.shape)
         }
         do {
-            try forward(image, &state, pool)
+            try forward(image, &state, context)
         } catch { throw .kernel(error) }
     }
 
-    private func forward(_ image: Tensor, _ s: inout EncoderState, _ pool: ThreadPool) throws(TensorError) {
-        let eps = config.layerNormEps
-        try PatchEmbedding.embed(image, patch: config.patchSize, weight: patchW, base: s.base, patches: &s.patches, into: &s.x, pool: pool)
+    /// `encode` with a pool the caller owns, GEMMs in `.pool` mode (rows split over `pool`).
+    public func encode(_ image: Tensor, state: inout EncoderState, pool: ThreadPool) throws(WeightsError) {
+        try encode(image, state: &state, context: ComputeContext(pool: pool))
+    }
+
+    private func forward(_ image: Tensor, _ s: inout EncoderState, _ context: ComputeContext) throws(TensorError) {
+        let eps = config.layerNormEps, pool = context.pool
+        try PatchEmbedding.embed(image, patch: config.patchSize, weight: patchW, base: s.base, patches: &s.patches, into: &s.x, context: context)
         var pending: Tensor? = nil
         for b in blocks {
             try LayerNorm.apply(&s.x, addingBias: pending, weight: b.norm1W, bias: b.norm1B, eps: eps, into: &s.y, pool: pool)
-            try GEMM.matmul(s.y, b.qkvW, bias: b.qkvB, into: &s.qkv, pool: pool)
-            try MultiHeadAttention.selfAttention(qkv: s.qkv, heads: config.heads, into: &s.attn, scores: &s.scores, pool: pool)
-            try GEMM.matmul(s.attn, b.projW, into: &s.x, accumulate: true, pool: pool)
+            try b.qkvW.apply(s.y, bias: b.qkvB, into: &s.qkv, scratch: &s.linear, context: context)
+            try MultiHeadAttention.selfAttention(qkv: s.qkv, heads: config.heads, into: &s.attn, scores: &s.scores, context: context)
+            try b.projW.apply(s.attn, into: &s.x, accumulate: true, scratch: &s.linear, context: context)
             try LayerNorm.apply(&s.x, addingBias: b.projB, weight: b.norm2W, bias: b.norm2B, eps: eps, into: &s.y, pool: pool)
-            try GEMM.matmul(s.y, b.fc1W, into: &s.hidden, pool: pool)
+            try b.fc1W.apply(s.y, into: &s.hidden, scratch: &s.linear, context: context)
             try Activation.gelu(&s.hidden, bias: b.fc1B, pool: pool)
-            try GEMM.matmul(s.hidden, b.fc2W, into: &s.x, accumulate: true, pool: pool)
+            try b.fc2W.apply(s.hidden, into: &s.x, accumulate: true, scratch: &s.linear, context: context)
             pending = b.fc2B
         }
         try LayerNorm.apply(&s.x, addingBias: pending, weight: normW, bias: normB, eps: eps, into: &s.tokens, pool: pool)

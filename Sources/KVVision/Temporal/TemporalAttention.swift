@@ -13,7 +13,8 @@ import Foundation
 /// empty rows and, with a restriction, other owners' tokens.
 ///
 /// Invariants: weights are checked against `config` at init. Thread-safety: immutable and
-/// `Sendable`; share one instance between streams, each with its own `TemporalState`.
+/// `Sendable`; share one instance between streams, each with its own `TemporalState` and
+/// `ComputeContext`.
 public struct TemporalAttention: Sendable {
     /// Dimensions.
     public let config: TemporalConfig
@@ -51,21 +52,24 @@ public struct TemporalAttention: Sendable {
     ///   - time: presentation time in seconds, kept as bookkeeping (default: the frame index).
     ///   - owners: one id per token (default: all 0).
     ///   - restriction: which cached tokens the queries may see.
+    ///   - context: the threads of the projections (default: one thread); the window attention
+    ///     itself runs on the caller's thread.
     @discardableResult
     public func step(_ state: inout TemporalState, tokens: Tensor, frame: Int, time: Double? = nil,
-                     owners: [Int]? = nil, restriction: AttentionRestriction = .all) throws(TemporalError) -> Tensor {
+                     owners: [Int]? = nil, restriction: AttentionRestriction = .all,
+                     context: ComputeContext = .serial) throws(TemporalError) -> Tensor {
         let n = try checkTokens(tokens, frame: frame, window: state.window.config)
         let owners = owners ?? [Int](repeating: 0, count: n)
         do {
-            try GEMM.matmul(tokens, weights.q, transposeB: true, bias: weights.qBias, into: &state.queries)
+            try GEMM.matmul(tokens, weights.q, transposeB: true, bias: weights.qBias, into: &state.queries, context: context)
             try rope.apply(&state.queries, heads: config.queryHeads, position: Double(frame))
-            try project(tokens, frame: frame, state: &state)
+            try project(tokens, frame: frame, state: &state, context: context)
         } catch {
             throw .kernel(frame: frame, underlying: error)
         }
         try state.window.admit(frame: frame, time: time ?? Double(frame), owners: owners, keys: state.keys,
                                values: state.values, contentKeys: state.contentKeys)
-        try attend(&state, frame: frame, owners: owners, restriction: restriction)
+        try attend(&state, frame: frame, owners: owners, restriction: restriction, context: context)
         return state.output
     }
 
@@ -79,11 +83,12 @@ public struct TemporalAttention: Sendable {
     /// The window is not modified (only scratch in `state`); a caller typically assigns owners from
     /// this (Tracking: detections × tracks) and then calls `step` with them.
     /// - Returns: `[n, candidates.count]`.
-    public func ownerAffinity(_ state: inout TemporalState, tokens: Tensor, frame: Int, candidates: [Int]) throws(TemporalError) -> Tensor {
+    public func ownerAffinity(_ state: inout TemporalState, tokens: Tensor, frame: Int, candidates: [Int],
+                              context: ComputeContext = .serial) throws(TemporalError) -> Tensor {
         let n = try checkTokens(tokens, frame: frame, window: state.window.config)
         if let last = state.window.lastFrame, frame <= last { throw .frameOrder(frame: frame, previous: last) }
         do {
-            try GEMM.matmul(tokens, weights.q, transposeB: true, bias: weights.qBias, into: &state.queries)
+            try GEMM.matmul(tokens, weights.q, transposeB: true, bias: weights.qBias, into: &state.queries, context: context)
             try rope.apply(&state.queries, heads: config.queryHeads, position: Double(frame))
             try WindowAttention.scores(queries: state.queries, queryHeads: config.queryHeads, keys: state.window.keys,
                                        into: &state.headScores)
@@ -148,8 +153,8 @@ public struct TemporalAttention: Sendable {
     /// one; `frames` oldest first). Equals `step`'s output for a `fifo` f32 window holding the same
     /// frames.
     @discardableResult
-    public func recompute(_ scratch: inout RecomputeScratch, frames: [Frame],
-                          restriction: AttentionRestriction = .all) throws(TemporalError) -> Tensor {
+    public func recompute(_ scratch: inout RecomputeScratch, frames: [Frame], restriction: AttentionRestriction = .all,
+                          context: ComputeContext = .serial) throws(TemporalError) -> Tensor {
         guard let current = frames.last else { throw .tokens(frame: -1, expected: "at least one frame", found: []) }
         let window = scratch.state.window.config
         guard frames.count <= window.window else {
@@ -165,8 +170,8 @@ public struct TemporalAttention: Sendable {
                 try scratch.tokens.copyRows(from: f.tokens, to: row)
                 row += f.tokens.shape[0]
             }
-            try GEMM.matmul(scratch.tokens, weights.k, transposeB: true, bias: weights.kBias, into: &scratch.contentKeys)
-            try GEMM.matmul(scratch.tokens, weights.v, transposeB: true, bias: weights.vBias, into: &scratch.values)
+            try GEMM.matmul(scratch.tokens, weights.k, transposeB: true, bias: weights.kBias, into: &scratch.contentKeys, context: context)
+            try GEMM.matmul(scratch.tokens, weights.v, transposeB: true, bias: weights.vBias, into: &scratch.values, context: context)
             scratch.keys.assign(from: scratch.contentKeys)
             row = 0
             for f in frames {
@@ -187,12 +192,12 @@ public struct TemporalAttention: Sendable {
         }
         let n = current.tokens.shape[0]
         do {
-            try GEMM.matmul(current.tokens, weights.q, transposeB: true, bias: weights.qBias, into: &scratch.state.queries)
+            try GEMM.matmul(current.tokens, weights.q, transposeB: true, bias: weights.qBias, into: &scratch.state.queries, context: context)
             try rope.apply(&scratch.state.queries, heads: config.queryHeads, position: Double(current.frame))
         } catch {
             throw .kernel(frame: current.frame, underlying: error)
         }
-        try attend(&scratch.state, frame: current.frame, owners: current.owners ?? [Int](repeating: 0, count: n), restriction: restriction)
+        try attend(&scratch.state, frame: current.frame, owners: current.owners ?? [Int](repeating: 0, count: n), restriction: restriction, context: context)
         return scratch.state.output
     }
 
@@ -211,21 +216,22 @@ public struct TemporalAttention: Sendable {
     }
 
     /// contentKeys = X·Wkᵀ + bk, keys = rope(contentKeys), values = X·Wvᵀ + bv.
-    private func project(_ tokens: Tensor, frame: Int, state: inout TemporalState) throws(TensorError) {
-        try GEMM.matmul(tokens, weights.k, transposeB: true, bias: weights.kBias, into: &state.contentKeys)
+    private func project(_ tokens: Tensor, frame: Int, state: inout TemporalState, context: ComputeContext) throws(TensorError) {
+        try GEMM.matmul(tokens, weights.k, transposeB: true, bias: weights.kBias, into: &state.contentKeys, context: context)
         state.keys.assign(from: state.contentKeys)
         try rope.apply(&state.keys, heads: config.kvHeads, position: Double(frame))
-        try GEMM.matmul(tokens, weights.v, transposeB: true, bias: weights.vBias, into: &state.values)
+        try GEMM.matmul(tokens, weights.v, transposeB: true, bias: weights.vBias, into: &state.values, context: context)
     }
 
     /// Attention of `state.queries` over the window, then the output projection.
-    private func attend(_ state: inout TemporalState, frame: Int, owners: [Int], restriction: AttentionRestriction) throws(TemporalError) {
+    private func attend(_ state: inout TemporalState, frame: Int, owners: [Int], restriction: AttentionRestriction,
+                        context: ComputeContext) throws(TemporalError) {
         state.window.fillBias(queryOwners: owners, restriction: restriction, into: &state.bias)
         do {
             try WindowAttention.attend(queries: state.queries, queryHeads: config.queryHeads, keys: state.window.keys,
                                        values: state.window.values, bias: state.bias, scores: &state.scores,
                                        into: &state.attended)
-            try GEMM.matmul(state.attended, weights.o, transposeB: true, bias: weights.oBias, into: &state.output)
+            try GEMM.matmul(state.attended, weights.o, transposeB: true, bias: weights.oBias, into: &state.output, context: context)
         } catch {
             throw .kernel(frame: frame, underlying: error)
         }

@@ -5,7 +5,7 @@ import CKernels
 /// Thread-safety: stateless; rows are split over the given pool.
 public enum Activation {
     /// In place: `x = gelu(x + bias)` where `bias` (if given) has one value per trailing column.
-    public static func gelu(_ x: inout Tensor, bias: Tensor? = nil, pool: ThreadPool = Parallel.pool) throws(TensorError) {
+    public static func gelu(_ x: inout Tensor, bias: Tensor? = nil, pool: ThreadPool = ComputeContext.serial.pool) throws(TensorError) {
         let cols = x.shape.last ?? 0
         if let bias, bias.count != cols { throw .shapeMismatch(op: "gelu bias", expected: [cols], found: bias.shape) }
         guard cols > 0 else { return }

@@ -7,12 +7,12 @@
 /// `[heads, nq, nk]` scratch. Per head: one sgemm for q·kᵀ (scale folded into alpha), one pass
 /// of softmax over all heads' rows (parallel), one sgemm for p·v.
 ///
-/// Thread-safety: stateless; BLAS threads and the pool do the parallel work.
+/// Thread-safety: stateless; the caller's context does the parallel work.
 public enum MultiHeadAttention {
     /// Attention over separate q, k, v tensors; `scores` is scratch resized to `[heads, nq, nk]`.
     public static func forward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int? = nil, scale: Float? = nil,
                                into out: inout Tensor, scores: inout Tensor,
-                               pool: ThreadPool = Parallel.pool) throws(TensorError) {
+                               context: ComputeContext = .serial) throws(TensorError) {
         let kvh = kvHeads ?? heads
         guard q.rank == 2, k.rank == 2, v.rank == 2, heads > 0, kvh > 0, heads % kvh == 0,
               q.shape[1] % heads == 0 else {
@@ -39,7 +39,7 @@ public enum MultiHeadAttention {
                             attention(q: qp.baseAddress!, ldq: heads * dh, k: kp.baseAddress!, ldk: kvh * dh,
                                       v: vp.baseAddress!, ldv: kvh * dh, nq: nq, nk: nk, heads: heads, kvHeads: kvh,
                                       headDim: dh, scale: s, out: op.baseAddress!, ldo: heads * dh,
-                                      scores: sp.baseAddress!, pool: pool)
+                                      scores: sp.baseAddress!, context: context)
                         }
                     }
                 }
@@ -50,7 +50,7 @@ public enum MultiHeadAttention {
     /// Self-attention reading q, k, v from a fused `[n, 3·D]` buffer (timm's qkv layout:
     /// columns `[q | k | v]`, each `heads × dh`).
     public static func selfAttention(qkv: Tensor, heads: Int, into out: inout Tensor, scores: inout Tensor,
-                                     pool: ThreadPool = Parallel.pool) throws(TensorError) {
+                                     context: ComputeContext = .serial) throws(TensorError) {
         guard qkv.rank == 2, heads > 0, qkv.shape[1] % (3 * heads) == 0 else {
             throw .shapeMismatch(op: "self-attention qkv", expected: [-1, 3 * heads], found: qkv.shape)
         }
@@ -64,7 +64,7 @@ public enum MultiHeadAttention {
                     attention(q: p.baseAddress!, ldq: 3 * d, k: p.baseAddress! + d, ldk: 3 * d, v: p.baseAddress! + 2 * d,
                               ldv: 3 * d, nq: n, nk: n, heads: heads, kvHeads: heads, headDim: dh,
                               scale: 1 / Float(dh).squareRoot(), out: op.baseAddress!, ldo: d,
-                              scores: sp.baseAddress!, pool: pool)
+                              scores: sp.baseAddress!, context: context)
                 }
             }
         }
@@ -74,15 +74,16 @@ public enum MultiHeadAttention {
     static func attention(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int,
                           v: UnsafePointer<Float>, ldv: Int, nq: Int, nk: Int, heads: Int, kvHeads: Int,
                           headDim dh: Int, scale: Float, out: UnsafeMutablePointer<Float>, ldo: Int,
-                          scores: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+                          scores: UnsafeMutablePointer<Float>, context: ComputeContext) {
         let group = heads / kvHeads
         // Pool mode (OpenBLAS single-threaded): one task per (head, block of query rows) does
         // q·kᵀ, softmax and p·v for its rows while its scores are still in cache.
-        let blocks = GEMM.rowChunks(m: nq, pool: pool)
+        let blocks = context.rowChunks(m: nq)
         if blocks > 1 {
             nonisolated(unsafe) let q = q, k = k, v = v, out = out, scores = scores
             let size = (nq + blocks - 1) / blocks
-            pool.run(heads * blocks) { task in
+            context.noteAttentionTasks(heads * blocks)
+            context.pool.run(heads * blocks) { task in
                 let h = task / blocks, r0 = (task % blocks) * size, r1 = min(nq, r0 + size)
                 guard r0 < r1 else { return }
                 let g = h / group, rows = r1 - r0
@@ -100,7 +101,7 @@ public enum MultiHeadAttention {
             GEMM.sgemm(m: nq, n: nk, k: dh, a: q + h * dh, lda: ldq, b: k + g * dh, ldb: ldk, transposeB: true,
                        c: scores + h * nq * nk, ldc: nk, alpha: scale, beta: 0)
         }
-        Softmax.softmaxRows(scores, rows: heads * nq, cols: nk, ld: nk, pool: pool)
+        Softmax.softmaxRows(scores, rows: heads * nq, cols: nk, ld: nk, pool: context.pool)
         for h in 0..<heads {
             let g = h / group
             GEMM.sgemm(m: nq, n: dh, k: nk, a: scores + h * nq * nk, lda: nk, b: v + g * dh, ldb: ldv, transposeB: false,

@@ -3,10 +3,12 @@ import COpenBLAS
 
 /// Matrix multiplication through OpenBLAS `cblas_sgemm`, and control of BLAS threads.
 ///
-/// All matrices are row-major. Thread-safety: the functions are reentrant; the BLAS thread count
-/// is process-wide (`setThreads`).
+/// All matrices are row-major. Thread-safety: the functions are reentrant; threads come from the
+/// caller's `ComputeContext`. OpenBLAS's own thread count is process-wide (`setThreads`); kvvision
+/// keeps it at 1 (see `ComputeContext`) and only `.blas`-mode comparisons change it.
 public enum GEMM {
-    /// Sets the number of OpenBLAS worker threads for the whole process.
+    /// Sets the number of OpenBLAS worker threads for the whole process (for `.blas`-mode
+    /// contexts and sgemm reference measurements; every context in the process sees it).
     public static func setThreads(_ n: Int) {
         openblas_set_num_threads(Int32(max(1, n)))
     }
@@ -33,12 +35,11 @@ public enum GEMM {
     /// `a` may have any rank whose trailing dimension is k (leading ones fold into m). `c` is
     /// resized to `a`'s leading shape + [n], reusing its allocation.
     ///
-    /// With a `pool` of several threads while OpenBLAS runs single-threaded
-    /// (`Parallel.setThreads(_, gemm: .pool)`), the rows of `a` are split over the pool, each
-    /// chunk one single-threaded sgemm; otherwise one sgemm with OpenBLAS's own threads.
+    /// With a `.pool`-mode `context` of several threads, the rows of `a` are split over its pool
+    /// (`ComputeContext.rowChunks`), each chunk one single-threaded sgemm; otherwise one sgemm.
     public static func matmul(
         _ a: Tensor, _ b: Tensor, transposeB: Bool = false, bias: Tensor? = nil,
-        into c: inout Tensor, accumulate: Bool = false, pool: ThreadPool? = nil
+        into c: inout Tensor, accumulate: Bool = false, context: ComputeContext = .serial
     ) throws(TensorError) {
         guard a.rank >= 1, b.rank == 2 else {
             throw .shapeMismatch(op: "matmul", expected: [-1, -1], found: b.shape)
@@ -68,7 +69,7 @@ public enum GEMM {
             b.storage.withUnsafeBufferPointer { bp in
                 c.storage.withUnsafeMutableBufferPointer { cp in
                     splitRows(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!,
-                              ldb: transposeB ? k : n, transposeB: transposeB, c: cp.baseAddress!, ldc: n, beta: beta, pool: pool)
+                              ldb: transposeB ? k : n, transposeB: transposeB, c: cp.baseAddress!, ldc: n, beta: beta, context: context)
                 }
             }
         }
@@ -81,27 +82,20 @@ public enum GEMM {
         }
     }
 
-    /// How many row chunks a GEMM of `m` rows is split into over `pool` (1: one sgemm call with
-    /// OpenBLAS's own threads). Splits only when OpenBLAS is single-threaded, in chunks of at
-    /// least 32 rows, one per pool thread.
-    static func rowChunks(m: Int, pool: ThreadPool?) -> Int {
-        guard let pool, pool.threads > 1, threads == 1 else { return 1 }
-        return max(1, min(pool.threads, m / 32))
-    }
-
-    /// `sgemm` with the rows of `a`/`c` split over `pool` (see `rowChunks`).
+    /// `sgemm` with the rows of `a`/`c` split over the context's pool (see `ComputeContext.rowChunks`).
     static func splitRows(
         m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        transposeB: Bool, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, pool: ThreadPool?
+        transposeB: Bool, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, context: ComputeContext
     ) {
-        let chunks = rowChunks(m: m, pool: pool)
-        guard chunks > 1, let pool else {
+        let chunks = context.rowChunks(m: m)
+        guard chunks > 1 else {
             sgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, transposeB: transposeB, c: c, ldc: ldc, beta: beta)
             return
         }
+        context.noteSplitGEMM(chunks: chunks)
         nonisolated(unsafe) let a = a, b = b, c = c
         let size = (m + chunks - 1) / chunks
-        pool.run(chunks) { i in
+        context.pool.run(chunks) { i in
             let r0 = i * size, r1 = min(m, r0 + size)
             guard r0 < r1 else { return }
             sgemm(m: r1 - r0, n: n, k: k, a: a + r0 * lda, lda: lda, b: b, ldb: ldb, transposeB: transposeB,

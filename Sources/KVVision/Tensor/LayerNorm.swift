@@ -6,7 +6,7 @@
 public enum LayerNorm {
     /// `y = layerNorm(x)` with per-column `weight` and `bias`; `y` is resized to `x`'s shape.
     public static func apply(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float, into y: inout Tensor,
-                             pool: ThreadPool = Parallel.pool) throws(TensorError) {
+                             pool: ThreadPool = ComputeContext.serial.pool) throws(TensorError) {
         let cols = x.shape.last ?? 0
         guard weight.count == cols, bias.count == cols else {
             throw .shapeMismatch(op: "layernorm weight/bias", expected: [cols], found: weight.count == cols ? bias.shape : weight.shape)
@@ -30,7 +30,7 @@ public enum LayerNorm {
     /// In place on the residual stream: `x += addBias` (per column, when given), then
     /// `y = layerNorm(x)`. Lets a GEMM that accumulated into `x` leave its bias to this pass.
     public static func apply(_ x: inout Tensor, addingBias addBias: Tensor?, weight: Tensor, bias: Tensor, eps: Float,
-                             into y: inout Tensor, pool: ThreadPool = Parallel.pool) throws(TensorError) {
+                             into y: inout Tensor, pool: ThreadPool = ComputeContext.serial.pool) throws(TensorError) {
         let cols = x.shape.last ?? 0
         guard weight.count == cols, bias.count == cols, addBias == nil || addBias!.count == cols else {
             throw .shapeMismatch(op: "layernorm weight/bias", expected: [cols], found: weight.count == cols ? bias.shape : weight.shape)

@@ -6,11 +6,11 @@
 /// Patches are taken row-major over the grid (`gh = H/p` rows of `gw = W/p`), as timm flattens
 /// `[D, gh, gw]`. H and W must be multiples of p.
 ///
-/// Thread-safety: stateless; the unfold is split over the pool.
+/// Thread-safety: stateless; the unfold and the GEMM are split over the caller's context.
 public enum PatchEmbedding {
     /// Unfolds `image` `[C, H, W]` into `patches` `[gh·gw, C·p·p]`.
     public static func im2col(_ image: Tensor, patch p: Int, into patches: inout Tensor,
-                              pool: ThreadPool = Parallel.pool) throws(TensorError) {
+                              pool: ThreadPool = ComputeContext.serial.pool) throws(TensorError) {
         guard image.rank == 3, p > 0, image.shape[1] % p == 0, image.shape[2] % p == 0 else {
             throw .shapeMismatch(op: "patch embedding input (H and W multiples of \(p))", expected: [-1, -1, -1], found: image.shape)
         }
@@ -40,8 +40,8 @@ public enum PatchEmbedding {
     /// `tokens = base; tokens[1…] += im2col(image) · weightᵀ` where `weight` is `[D, C·p·p]`.
     public static func embed(_ image: Tensor, patch p: Int, weight: Tensor, base: Tensor,
                              patches: inout Tensor, into tokens: inout Tensor,
-                             pool: ThreadPool = Parallel.pool) throws(TensorError) {
-        try im2col(image, patch: p, into: &patches, pool: pool)
+                             context: ComputeContext = .serial) throws(TensorError) {
+        try im2col(image, patch: p, into: &patches, pool: context.pool)
         let np = patches.shape[0], k = patches.shape[1]
         guard weight.rank == 2, weight.shape[1] == k else {
             throw .shapeMismatch(op: "patch embedding weight", expected: [-1, k], found: weight.shape)
@@ -54,7 +54,7 @@ public enum PatchEmbedding {
             weight.storage.withUnsafeBufferPointer { wp in
                 tokens.storage.withUnsafeMutableBufferPointer { tp in
                     GEMM.splitRows(m: np, n: d, k: k, a: ap.baseAddress!, lda: k, b: wp.baseAddress!, ldb: k, transposeB: true,
-                                   c: tp.baseAddress! + d, ldc: d, beta: 1, pool: pool)
+                                   c: tp.baseAddress! + d, ldc: d, beta: 1, context: context)
                 }
             }
         }

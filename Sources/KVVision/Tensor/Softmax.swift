@@ -5,7 +5,7 @@ import CKernels
 /// Thread-safety: stateless; rows are split over the given pool.
 public enum Softmax {
     /// In place over each row of the trailing dimension.
-    public static func rows(_ x: inout Tensor, pool: ThreadPool = Parallel.pool) {
+    public static func rows(_ x: inout Tensor, pool: ThreadPool = ComputeContext.serial.pool) {
         let cols = x.shape.last ?? 0
         guard cols > 0 else { return }
         let rows = x.count / cols

@@ -85,6 +85,9 @@ public enum TensorError: KVVisionError, Equatable {
     case io(path: String, message: String)
     /// A `.npy` file is not a float32, little-endian, C-order array this reader accepts.
     case npyFormat(path: String, problem: String)
+    /// A kernel instruction set was asked for (e.g. by `KVVISION_ISA`) that is unknown or that
+    /// the CPU cannot run.
+    case kernelISA(setting: String, problem: String)
 
     public var description: String {
         switch self {
@@ -98,6 +101,8 @@ public enum TensorError: KVVisionError, Equatable {
             return "\(path): \(message)"
         case let .npyFormat(path, problem):
             return "\(path): not a supported .npy file: \(problem)"
+        case let .kernelISA(setting, problem):
+            return "\(setting): \(problem)"
         }
     }
 }

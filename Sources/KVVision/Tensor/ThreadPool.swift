@@ -13,8 +13,10 @@ import Synchronization
 /// Workers spin briefly for the next job, then sleep on a condition variable.
 ///
 /// Invariants: `threads ≥ 1`; the caller is one of the threads (`threads − 1` workers).
-/// Thread-safety: `run` / `parallelFor` may be called from any thread; concurrent callers are
-/// serialised. Not reentrant: a task must not call `run` on the same pool (it would deadlock).
+/// Thread-safety: `run` / `parallelFor` may be called from any thread; concurrent callers of the
+/// same pool are serialised (one job at a time), so concurrent pipelines each own a pool (see
+/// `ComputeContext`); pools share nothing with each other. Not reentrant: a task must not call
+/// `run` on the same pool (it would deadlock).
 public final class ThreadPool: @unchecked Sendable {
     /// Number of threads that execute tasks, the caller included.
     public let threads: Int
@@ -158,51 +160,5 @@ public final class ThreadPool: @unchecked Sendable {
             }
             drain(seen)
         }
-    }
-}
-
-/// The process-wide parallelism setting: one shared `ThreadPool` plus the OpenBLAS thread count.
-///
-/// Thread-safety: `setThreads` swaps the pool under a lock; callers that captured the previous
-/// pool keep a valid one.
-public enum Parallel {
-    private static let state = Mutex<ThreadPool>(ThreadPool(threads: defaultThreads))
-
-    /// Threads used when nothing is configured: `KVVISION_THREADS` if set, else the active core count.
-    public static var defaultThreads: Int {
-        if let s = ProcessInfo.processInfo.environment["KVVISION_THREADS"], let n = Int(s), n >= 1 { return min(n, 256) }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
-    }
-
-    /// The shared pool.
-    public static var pool: ThreadPool { state.withLock { $0 } }
-
-    /// Number of threads of the shared pool.
-    public static var threads: Int { pool.threads }
-
-    /// How GEMMs use the threads.
-    public enum GEMMThreading: String, Sendable, CaseIterable {
-        /// One sgemm call per GEMM, parallelised by OpenBLAS's own threads.
-        case blas
-        /// OpenBLAS single-threaded; kvvision splits each GEMM's rows (and attention's heads ×
-        /// query blocks) over its pool. A worker that is descheduled on a busy machine only
-        /// delays the chunks it claimed; the caller takes the rest.
-        case pool
-    }
-
-    private static let gemmState = Mutex<GEMMThreading>(.blas)
-
-    /// The GEMM threading in force.
-    public static var gemmThreading: GEMMThreading { gemmState.withLock { $0 } }
-
-    /// Uses `n` threads (clamped to 1...256) for the shared pool, and for OpenBLAS when `gemm`
-    /// is `.blas` (OpenBLAS gets 1 thread under `.pool`).
-    public static func setThreads(_ n: Int, gemm: GEMMThreading = .blas) {
-        let n = min(max(1, n), 256)
-        state.withLock { pool in
-            if pool.threads != n { pool = ThreadPool(threads: n) }
-        }
-        gemmState.withLock { $0 = gemm }
-        GEMM.setThreads(gemm == .blas ? n : 1)
     }
 }

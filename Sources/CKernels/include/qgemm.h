@@ -1,0 +1,58 @@
+// Reduced-precision GEMM kernels for Linear layers: c[m, n] = a[m, k] · wᵀ (+ bias) (+ c), with
+// w [n, k] quantised once (int8 per output channel, or bf16) and prepacked for the micro-kernel.
+//
+// int8: weights symmetric per output channel, q = rint(w / s_w) in [−qmax, qmax] (qmax 127, or 63
+// for the AVX2 kernel, whose vpmaddubsw adds two u8·s8 products in a saturating int16: 255·63·2
+// fits, 255·127·2 does not); activations asymmetric u8 per row at run time, a ≈ s_a (q − z);
+// int32 accumulation; the epilogue computes, per output, in this order and float rounding:
+// t = (float)(acc − z·colsum_j) · (s_a · s_w[j]); t = t + bias[j]; c = c + t (when accumulating).
+// Every int8 path (reference, AVX2, AVX-VNNI, AVX512-VNNI) therefore gives bit-identical results
+// for the same packed weights. bf16: weights and activations rounded to bf16 (nearest even),
+// products accumulated in f32 (reference, AVX512-BF16 vdpbf16ps); paths agree to f32 rounding.
+//
+// Packed layout (both): blocks of 16 output columns; int8 block = kpad/4 groups of 16 columns ×
+// 4 consecutive k (64 bytes); bf16 block = kpad/2 groups of 16 columns × 2 k (64 bytes). Scale
+// and colsum arrays have npad entries (zero past n). Each ISA kernel is compiled with its own
+// target attribute; callers check kvv_isa_supported first.
+//
+// Thread-safety: pure functions over caller-owned memory; callers split rows over threads.
+#ifndef KVV_QGEMM_H
+#define KVV_QGEMM_H
+#include <stdint.h>
+
+enum {
+    KVV_ISA_REFERENCE = 0,   // portable C
+    KVV_ISA_AVX2 = 1,        // AVX2 + FMA: int8 via vpmaddubsw/vpmaddwd (7-bit weights)
+    KVV_ISA_AVXVNNI = 2,     // AVX-VNNI: int8 via 256-bit vpdpbusd
+    KVV_ISA_AVX512VNNI = 3,  // AVX512-VNNI: int8 via 512-bit vpdpbusd
+    KVV_ISA_AVX512BF16 = 4,  // AVX512-BF16: bf16 via vdpbf16ps
+};
+
+/// 1 when the running CPU (and OS) can execute `isa`'s kernels.
+int kvv_isa_supported(int isa);
+
+/// k rounded up to the int8 group (4), the bf16 group (2); n rounded up to the block (16).
+long kvv_q8_kpad(long k);
+long kvv_bf16_kpad(long k);
+long kvv_gemm_npad(long n);
+
+/// Quantises w (element (j, kk) at w[j·sn + kk·sk], j < n, kk < k) per output channel into
+/// `packed` (npad·kpad bytes), `scales` and `colsums` (npad each). Returns the largest |q|.
+int kvv_q8_pack(const float *w, long sn, long sk, long n, long k, int qmax,
+                int8_t *packed, float *scales, int32_t *colsums);
+
+/// c rows 0..<m: a (rows lda apart) quantised into qa (m·kpad bytes), ascale, azero (m each),
+/// then the int8 GEMM with `isa`'s kernel. bias (n) may be NULL; accumulate adds onto c.
+void kvv_q8_gemm(int isa, const int8_t *packed, const float *scales, const int32_t *colsums, long n, long k,
+                 const float *a, long lda, long m, uint8_t *qa, float *ascale, int32_t *azero,
+                 float *c, long ldc, const float *bias, int accumulate);
+
+/// Rounds w (as for kvv_q8_pack) to bf16 into `packed` (npad·kpad uint16).
+void kvv_bf16_pack(const float *w, long sn, long sk, long n, long k, uint16_t *packed);
+
+/// c rows 0..<m: a rounded to bf16 into qa (m·kpad uint16), then the bf16 GEMM with `isa`'s
+/// kernel (KVV_ISA_REFERENCE or KVV_ISA_AVX512BF16).
+void kvv_bf16_gemm(int isa, const uint16_t *packed, long n, long k, const float *a, long lda, long m,
+                   uint16_t *qa, float *c, long ldc, const float *bias, int accumulate);
+
+#endif
