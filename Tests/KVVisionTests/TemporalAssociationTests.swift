@@ -147,6 +147,33 @@ import Testing
         }
     }
 
+    /// A merged slot of weight w counts as its w frames: with α = 1, identical frames folded by
+    /// `merge` associate exactly as the duplicates would in a fifo window (A_o and n_o both weighted).
+    @Test func mergedSlotsCountAsTheirFrames() throws {
+        var config = Self.config(pinned: 0, use: .whenAbsent)
+        config.window = 8
+        config.policy = .merge(threshold: 0.99, alpha: 1)
+        var window = try KVWindow(config: config)
+        var reference = AssociationReference(window: 8, kvHeads: Self.kvHeads, headDim: Self.headDim, pinnedOwners: 0, pinnedUse: .whenAbsent)
+        let frames = Self.stream(frames: 3, seed: 21)
+        for (t, f) in ([frames[0], frames[0], frames[0], frames[0], frames[1], frames[2]]).enumerated() {
+            let k = try Self.tensor(f.keys), v = try Self.tensor(f.values)
+            try window.admit(frame: t, time: 0, owners: f.owners, keys: k, values: v, contentKeys: k)
+            reference.frames.append(.init(keys: f.keys.map { $0.map { Double(Float($0)) } },
+                                          values: f.values.map { $0.map { Double(Float($0)) } }, owners: f.owners))
+        }
+        #expect(window.residentSlots == 3 && window.slot(0)?.weight == 4)
+        let owner = frames[0].owners[1]
+        #expect(window.residentTokens(of: owner).weight == Float(reference.count(of: owner)))
+        let q = Self.queries(seed: 5)
+        var association = OwnerAssociation()
+        var out = Tensor(shape: [0])
+        try association.probabilities(window: window, queries: Self.tensor(q), queryHeads: Self.queryHeads,
+                                      candidates: Self.candidates, nullLogit: 0.1, into: &out)
+        let expected = reference.probabilities(queries: q, queryHeads: Self.queryHeads, candidates: Self.candidates, nullLogit: 0.1)
+        for i in 0..<3 { for c in 0...Self.candidates.count { #expect(abs(Double(out[i, c]) - expected[i][c]) <= 2e-5) } }
+    }
+
     @Test func memoryIsKnownAndConstantWithManyOwners() throws {
         for storage in KVStorageFormat.allCases {
             let config = KVWindowConfig(window: 8, maxObjects: 4, kvHeads: 1, headDim: 16, storage: storage,
