@@ -15,6 +15,11 @@ import Foundation
 /// choice: `fifo` cycles 0…W−1; `sinks(S)` fills 0…S−1 with the stream's first S frames and cycles
 /// S…W−1 after that; `merge` cycles like `fifo` but first tries to fold the frame into the newest slot.
 ///
+/// Eviction: when a slot is overwritten, its tokens (owner 0's excepted) are first folded into
+/// `pinned`, the running means of each owner's evicted keys and values (`PinnedMemory`, sized by
+/// `config.association.pinnedOwners`; nothing is kept when that is 0), which association reads for
+/// owners gone longer than W (`OwnerAssociation`).
+///
 /// Invariants: all arrays are allocated in `init` and never resized; `memoryBytes` (element counts)
 /// equals `config.memoryBytes` and `allocatedBytes` (capacities) stays constant for the window's life; admitted frame
 /// indices strictly increase. Thread-safety: a value type; one stream, one thread.
@@ -40,6 +45,8 @@ public struct KVWindow: Sendable {
     /// error build up to (α·w + 1) half-steps.
     private var newestKeys: Tensor
     private var newestValues: Tensor
+    /// Running means of evicted tokens per owner (`config.association.pinnedOwners` entries).
+    public private(set) var pinned: PinnedMemory
     private var nextSequence = 0
     private var ringCursor = 0
     private var newest: Int?
@@ -93,6 +100,7 @@ public struct KVWindow: Sendable {
         let accumulate = isMerge && config.storage != .f32
         newestKeys = Tensor(shape: [accumulate ? config.tokensPerFrame : 0, width])
         newestValues = Tensor(shape: [accumulate ? config.tokensPerFrame : 0, width])
+        pinned = PinnedMemory(capacity: config.association.pinnedOwners, width: width)
     }
 
     /// Bytes of the window's storage: element count × stride summed over every array it allocated
@@ -107,7 +115,7 @@ public struct KVWindow: Sendable {
         func b<T>(_ a: [T]) -> Int { pick(a.count, a.capacity) * MemoryLayout<T>.stride }
         return keys.byteCount(pick) + values.byteCount(pick) + b(slotFirstFrame) + b(slotLastFrame) + b(slotSequence)
             + b(slotTime) + b(slotWeight) + b(slotTokenCount) + b(tokenOwner) + b(newestContent.storage)
-            + b(newestKeys.storage) + b(newestValues.storage)
+            + b(newestKeys.storage) + b(newestValues.storage) + pinned.byteCount(pick)
     }
 
     /// Empties every slot (storage keeps its allocation; stale rows are masked by bookkeeping).
@@ -122,6 +130,7 @@ public struct KVWindow: Sendable {
         nextSequence = 0
         ringCursor = 0
         newest = nil
+        pinned.reset()
         framesAdmitted = 0
         lastFrame = nil
     }
@@ -192,6 +201,7 @@ public struct KVWindow: Sendable {
                 return Admission(slot: s, merged: true)
             }
             let s = nextSlot()
+            evict(slot: s)
             try keys.blendRows(first: s * t, keep: 0, add: 1, from: newKeys, sourceRows: rows)
             try values.blendRows(first: s * t, keep: 0, add: 1, from: newValues, sourceRows: rows)
             for i in 0..<n { tokenOwner[s * t + i] = Int32(owners[i]) }
@@ -214,6 +224,47 @@ public struct KVWindow: Sendable {
         } catch {
             throw .kernel(frame: frame, underlying: error)
         }
+    }
+
+    /// Folds the tokens of slot `s`, about to be overwritten, into the pinned memory (row order;
+    /// each token with the slot's merge weight).
+    private mutating func evict(slot s: Int) {
+        guard pinned.capacity > 0, slotFirstFrame[s] >= 0 else { return }
+        let t = config.tokensPerFrame
+        for i in 0..<slotTokenCount[s] {
+            pinned.fold(owner: tokenOwner[s * t + i], keys: keys, values: values, row: s * t + i, weight: slotWeight[s])
+        }
+    }
+
+    /// Resident tokens of `owner` and their total weight (Σ of their slots' merge weights; equal to
+    /// the token count unless `merge` folded frames).
+    public func residentTokens(of owner: Int) -> (count: Int, weight: Float) {
+        guard let o = Int32(exactly: owner) else { return (0, 0) }
+        let t = config.tokensPerFrame
+        var count = 0, weight: Float = 0
+        for s in 0..<config.window where slotFirstFrame[s] >= 0 {
+            for k in 0..<slotTokenCount[s] where tokenOwner[s * t + k] == o {
+                count += 1
+                weight += slotWeight[s]
+            }
+        }
+        return (count, weight)
+    }
+
+    /// Owners with at least one resident token, ascending (owner 0, the scene, included).
+    public func residentOwners() -> [Int] {
+        let t = config.tokensPerFrame
+        var seen = Set<Int>()
+        for s in 0..<config.window where slotFirstFrame[s] >= 0 {
+            for k in 0..<slotTokenCount[s] { seen.insert(Int(tokenOwner[s * t + k])) }
+        }
+        return seen.sorted()
+    }
+
+    /// Merge weight of the slot holding token row `row` (0 when the row is empty).
+    func rowWeight(_ row: Int) -> Float {
+        let t = config.tokensPerFrame, s = row / t
+        return slotFirstFrame[s] >= 0 && row % t < slotTokenCount[s] ? slotWeight[s] : 0
     }
 
     /// The slot the policy gives to a frame that is not merged.

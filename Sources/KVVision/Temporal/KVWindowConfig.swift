@@ -1,7 +1,7 @@
 /// Shape, policy and storage of one stream's temporal KV window.
 ///
 /// Defaults (used for fields absent from JSON): `window` 16 frames, `maxObjects` 16,
-/// `policy` fifo, `storage` f32, `keyScales` perToken. `kvHeads` and `headDim` must match the temporal model
+/// `policy` fifo, `storage` f32, `keyScales` perToken, `association` `AssociationConfig()` (no pinned memory). `kvHeads` and `headDim` must match the temporal model
 /// (`TemporalAttention.makeState` checks). Memory is a function of these fields only
 /// (`memoryBytes`); the window allocates exactly that at creation and never grows.
 ///
@@ -22,6 +22,8 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
     /// int8 key scales: one per token and head, or (KIVI) one per channel and head per frame slot.
     /// Values always use per-token scales.
     public var keyScales: KeyScales
+    /// Association settings that shape the window's storage (the pinned memory of lost owners).
+    public var association: AssociationConfig
 
     /// How int8 keys are scaled.
     public enum KeyScales: String, Codable, Sendable, CaseIterable {
@@ -32,7 +34,8 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
     }
 
     public init(window: Int = 16, maxObjects: Int = 16, kvHeads: Int, headDim: Int,
-                policy: KVWindowPolicy = .fifo, storage: KVStorageFormat = .f32, keyScales: KeyScales = .perToken) {
+                policy: KVWindowPolicy = .fifo, storage: KVStorageFormat = .f32, keyScales: KeyScales = .perToken,
+                association: AssociationConfig = AssociationConfig()) {
         self.window = window
         self.maxObjects = maxObjects
         self.kvHeads = kvHeads
@@ -40,9 +43,10 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
         self.policy = policy
         self.storage = storage
         self.keyScales = keyScales
+        self.association = association
     }
 
-    private enum CodingKeys: String, CodingKey { case window, maxObjects, kvHeads, headDim, policy, storage, keyScales }
+    private enum CodingKeys: String, CodingKey { case window, maxObjects, kvHeads, headDim, policy, storage, keyScales, association }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -53,6 +57,7 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
         policy = try c.decodeIfPresent(KVWindowPolicy.self, forKey: .policy) ?? .fifo
         storage = try c.decodeIfPresent(KVStorageFormat.self, forKey: .storage) ?? .f32
         keyScales = try c.decodeIfPresent(KeyScales.self, forKey: .keyScales) ?? .perToken
+        association = try c.decodeIfPresent(AssociationConfig.self, forKey: .association) ?? AssociationConfig()
     }
 
     /// Rows per key-scale group for `KVRowStore` (the slot's token rows for per-channel int8, else 0).
@@ -72,6 +77,7 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
         try check((1...1024).contains(headDim), "headDim", headDim, "must be in 1...1024")
         try check(tokenRows * kvHeads * headDim <= 1 << 28, "window", window, "window × tokens × heads × headDim exceeds 2^28 elements")
         try check(keyScales == .perToken || storage == .int8, "keyScales", keyScales.rawValue, "perChannel applies to int8 storage only")
+        try association.validate()
         switch policy {
         case .fifo: break
         case let .sinks(count):
@@ -90,11 +96,13 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
 
     /// Bytes the window allocates: K/V storage, per-token owners, per-slot bookkeeping and, for
     /// `merge`, the newest slot's un-rotated keys in f32 (plus, with f16/int8 storage, its rotated
-    /// keys and values as exact f32 running means). Equal to `KVWindow.memoryBytes`.
+    /// keys and values as exact f32 running means), and the pinned memory of
+    /// `association.pinnedOwners` lost owners. Equal to `KVWindow.memoryBytes`.
     public var memoryBytes: Int {
         let perSlot = 3 * MemoryLayout<Int>.stride + MemoryLayout<Double>.stride + MemoryLayout<Float>.stride
             + MemoryLayout<Int>.stride // first frame, last frame, sequence, time, weight, token count
         var bytes = storageBytes + tokenRows * MemoryLayout<Int32>.stride + window * perSlot
+            + association.pinnedBytes(width: kvHeads * headDim)
         if case .merge = policy {
             let slot = tokensPerFrame * kvHeads * headDim * MemoryLayout<Float>.stride
             bytes += storage == .f32 ? slot : 3 * slot

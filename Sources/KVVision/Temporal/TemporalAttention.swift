@@ -20,7 +20,7 @@ public struct TemporalAttention: Sendable {
     public let config: TemporalConfig
     /// Projections.
     public let weights: TemporalWeights
-    private let rope: RotaryEmbedding
+    let rope: RotaryEmbedding
 
     /// Builds the head from checked weights.
     public init(config: TemporalConfig, weights: TemporalWeights) throws(TemporalError) {
@@ -203,7 +203,7 @@ public struct TemporalAttention: Sendable {
 
     // MARK: - Pieces
 
-    private func checkTokens(_ tokens: Tensor, frame: Int, window: KVWindowConfig) throws(TemporalError) -> Int {
+    func checkTokens(_ tokens: Tensor, frame: Int, window: KVWindowConfig) throws(TemporalError) -> Int {
         guard tokens.rank == 2, tokens.shape[1] == config.modelDim, tokens.shape[0] >= 1,
               tokens.shape[0] <= window.tokensPerFrame else {
             throw .tokens(frame: frame, expected: "[1...\(window.tokensPerFrame), \(config.modelDim)]", found: tokens.shape)

@@ -21,6 +21,8 @@ public struct TemporalState: Sendable {
     var attended: Tensor
     /// Per-head scores for `ownerAffinity`, sized on first use.
     var headScores = Tensor(shape: [0])
+    /// Scratch of `associate`, sized on first use.
+    var association = OwnerAssociation()
 
     init(window: KVWindow, modelDim: Int, queryWidth: Int) {
         self.window = window
@@ -39,6 +41,6 @@ public struct TemporalState: Sendable {
     public var allocatedBytes: Int {
         let scratch = [output, queries, contentKeys, keys, values, bias, scores, attended, headScores]
             .reduce(0) { $0 + $1.storage.capacity * MemoryLayout<Float>.stride }
-        return window.allocatedBytes + scratch
+        return window.allocatedBytes + scratch + association.allocatedBytes
     }
 }

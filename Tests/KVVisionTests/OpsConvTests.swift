@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+@testable import KVVision
+
+/// `Conv2D` against PyTorch `F.conv2d` fixtures (tools/reference/make_op_fixtures.py).
+///
+/// Tolerance: max |swift − torch| ≤ 1e-5 · max(1, max |torch|) (f32 sums in a different order).
+@Suite struct OpsConvTests {
+    struct Case: Sendable, CustomStringConvertible {
+        var name: String, cin: Int, cout: Int, k: Int, stride: Int, pad: Int, h: Int, w: Int, bias: Bool, relu: Bool, seed: Int
+        var description: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "k3s1", cin: 5, cout: 7, k: 3, stride: 1, pad: 1, h: 9, w: 13, bias: true, relu: false, seed: 10),
+        Case(name: "k3s2_odd_relu", cin: 5, cout: 6, k: 3, stride: 2, pad: 1, h: 11, w: 9, bias: true, relu: true, seed: 20),
+        Case(name: "k1s1", cin: 4, cout: 3, k: 1, stride: 1, pad: 0, h: 7, w: 5, bias: true, relu: false, seed: 30),
+        Case(name: "k1s2_nobias", cin: 4, cout: 5, k: 1, stride: 2, pad: 0, h: 9, w: 7, bias: false, relu: false, seed: 40),
+        Case(name: "k3s2_nopad", cin: 3, cout: 4, k: 3, stride: 2, pad: 0, h: 10, w: 8, bias: true, relu: false, seed: 50),
+        Case(name: "k3s1_pad2", cin: 2, cout: 3, k: 3, stride: 1, pad: 2, h: 4, w: 6, bias: true, relu: false, seed: 60),
+        Case(name: "k3s2_odd_pad1", cin: 6, cout: 4, k: 3, stride: 2, pad: 1, h: 7, w: 7, bias: true, relu: false, seed: 70),
+        Case(name: "head_64x30x40", cin: 64, cout: 64, k: 3, stride: 1, pad: 1, h: 30, w: 40, bias: true, relu: false, seed: 80),
+    ]
+
+    static func conv(cin: Int, cout: Int, k: Int, seed: Int, bias: Bool, stride: Int, pad: Int) throws -> Conv2D {
+        let w = try OpFixtures.tensor([cout, cin, k, k], seed: seed + 1, scale: 1 / Double(cin * k * k).squareRoot())
+        let b = bias ? try OpFixtures.tensor([cout], seed: seed + 2, scale: 0.1) : nil
+        return try Conv2D(weight: w, bias: b, stride: stride, padding: pad)
+    }
+
+    @Test func generatorMatchesTheFixtureScript() throws {
+        let check = try OpFixtures.load("hash_check")
+        #expect(check.storage == OpFixtures.hashvals(16, seed: 3))
+    }
+
+    @Test(arguments: cases) func matchesPyTorch(_ c: Case) throws {
+        let conv = try Self.conv(cin: c.cin, cout: c.cout, k: c.k, seed: c.seed, bias: c.bias, stride: c.stride, pad: c.pad)
+        let x = try OpFixtures.tensor([c.cin, c.h, c.w], seed: c.seed)
+        let expected = try OpFixtures.load("conv_\(c.name)")
+        var out = Tensor(shape: [0]), scratch = Tensor(shape: [0])
+        for pool in [ThreadPool(threads: 1), ThreadPool(threads: 3)] {
+            try conv.forward(x, into: &out, scratch: &scratch, relu: c.relu, pool: pool)
+            #expect(out.shape == expected.shape)
+            let err = OpFixtures.maxAbsDiff(out, expected)
+            #expect(err <= 1e-5 * OpFixtures.maxAbs(expected, floor: 1), "\(c.name): max error \(err)")
+        }
+        let o = conv.outputSize(height: c.h, width: c.w)
+        #expect([c.cout, o.height, o.width] == expected.shape)
+    }
+
+    /// The det stem: 3×240×320 → 24 → 48 → 64 channels, 3×3 stride-2 pad-1 convs each with ReLU.
+    @Test func stemChainMatchesPyTorch() throws {
+        var x = try OpFixtures.tensor([3, 240, 320], seed: 100)
+        var scratch = Tensor(shape: [0])
+        for (i, (cin, cout)) in [(3, 24), (24, 48), (48, 64)].enumerated() {
+            let conv = try Self.conv(cin: cin, cout: cout, k: 3, seed: 100 + 10 * (i + 1), bias: true, stride: 2, pad: 1)
+            var y = Tensor(shape: [0])
+            try conv.forward(x, into: &y, scratch: &scratch, relu: true)
+            x = y
+        }
+        let expected = try OpFixtures.load("conv_stem")
+        let err = OpFixtures.maxAbsDiff(x, expected)
+        #expect(err <= 1e-5 * OpFixtures.maxAbs(expected, floor: 1), "stem max error \(err)")
+    }
+
+    @Test func repeatedCallsReuseOutputAndScratch() throws {
+        let conv = try Self.conv(cin: 8, cout: 16, k: 3, seed: 5, bias: true, stride: 2, pad: 1)
+        let x = try OpFixtures.tensor([8, 17, 23], seed: 6)
+        var out = Tensor(shape: [0]), scratch = Tensor(shape: [0])
+        try conv.forward(x, into: &out, scratch: &scratch, relu: true)
+        let first = out.storage.map { $0 }  // a copy that shares no buffer with `out`
+        let addresses = (out.storageAddress, scratch.storageAddress)
+        for _ in 0..<5 {
+            try conv.forward(x, into: &out, scratch: &scratch, relu: true)
+            #expect(out.storageAddress == addresses.0 && scratch.storageAddress == addresses.1)
+        }
+        #expect(out.storage == first)
+        #expect(out.storage.allSatisfy { $0 >= 0 })
+        #expect(conv.macs(height: 17, width: 23) == 16 * 9 * 12 * 8 * 9)
+    }
+
+    @Test func rejectsMismatchedShapes() throws {
+        let w = Tensor(shape: [4, 3, 3, 3])
+        #expect(throws: TensorError.self) { try Conv2D(weight: Tensor(shape: [4, 3, 3]), bias: nil) }
+        #expect(throws: TensorError.self) { try Conv2D(weight: w, bias: Tensor(shape: [5])) }
+        #expect(throws: TensorError.self) { try Conv2D(weight: w, bias: nil, stride: 0) }
+        let conv = try Conv2D(weight: w, bias: nil)
+        var out = Tensor(shape: [0]), scratch = Tensor(shape: [0])
+        #expect(throws: TensorError.self) { try conv.forward(Tensor(shape: [2, 5, 5]), into: &out, scratch: &scratch) }
+        // A kernel larger than the padded input gives an empty output, not a crash.
+        try conv.forward(Tensor(shape: [3, 2, 2]), into: &out, scratch: &scratch)
+        #expect(out.shape == [4, 0, 0])
+    }
+}
