@@ -38,8 +38,8 @@ import Testing
         let x = try OpFixtures.tensor([c.cin, c.h, c.w], seed: c.seed)
         let expected = try OpFixtures.load("conv_\(c.name)")
         var out = Tensor(shape: [0]), scratch = Tensor(shape: [0])
-        for pool in [ThreadPool(threads: 1), ThreadPool(threads: 3)] {
-            try conv.forward(x, into: &out, scratch: &scratch, relu: c.relu, pool: pool)
+        for context in [ComputeContext(threads: 1), ComputeContext(threads: 3)] {
+            try conv.forward(x, into: &out, scratch: &scratch, relu: c.relu, context: context)
             #expect(out.shape == expected.shape)
             let err = OpFixtures.maxAbsDiff(out, expected)
             #expect(err <= 1e-5 * OpFixtures.maxAbs(expected, floor: 1), "\(c.name): max error \(err)")

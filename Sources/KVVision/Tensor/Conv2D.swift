@@ -68,7 +68,8 @@ public struct Conv2D: Sendable {
     /// `output = conv(input) (+ bias)`, then `max(0, ·)` when `relu`; `input` is `[Cin, H, W]`.
     /// `scratch` holds the unfolded input (`[Cin·kh·kw, Ho·Wo]`; untouched for pointwise kernels).
     public func forward(_ input: Tensor, into output: inout Tensor, scratch: inout Tensor, relu: Bool = false,
-                        pool: ThreadPool = Parallel.pool) throws(TensorError) {
+                        context: ComputeContext = .serial) throws(TensorError) {
+        let pool = context.pool
         guard input.rank == 3, input.shape[0] == inChannels else {
             throw .shapeMismatch(op: "conv2d input [Cin, H, W]", expected: [inChannels, -1, -1], found: input.shape)
         }
@@ -93,7 +94,7 @@ public struct Conv2D: Sendable {
             cols.storage.withUnsafeBufferPointer { cp in
                 output.storage.withUnsafeMutableBufferPointer { op in
                     GEMM.splitRows(m: outChannels, n: n, k: k, a: wp.baseAddress!, lda: k, b: cp.baseAddress!, ldb: n,
-                                   transposeB: false, c: op.baseAddress!, ldc: n, beta: beta, pool: pool)
+                                   transposeB: false, c: op.baseAddress!, ldc: n, beta: beta, context: context)
                 }
             }
         }
