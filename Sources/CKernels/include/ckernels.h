@@ -3,7 +3,8 @@
 // target_clones: AVX-512F, AVX2, baseline x86-64 SSE2). The Swift code compiles for baseline
 // x86-64 only, which gives these 16-lane loops four 128-bit operations each; here the same
 // algorithm runs on 512-bit (or 256-bit) registers where the CPU has them, and never uses an
-// instruction the CPU lacks. Only Sources/KVVision/Tensor/ imports this module.
+// instruction the CPU lacks. The int8/bf16 GEMM kernels are declared in qgemm.h (included
+// below). Only Sources/KVVision/Tensor/ imports this module.
 //
 // Thread-safety: pure functions over caller-owned memory.
 #ifndef KVV_CKERNELS_H
