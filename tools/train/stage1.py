@@ -1,7 +1,7 @@
 """Stage 1: encoder + det + appearance embedding (InfoNCE over ground-truth ids across frame pairs)."""
 
-import json
 import math
+import resource
 import time
 
 import numpy as np
@@ -136,6 +136,8 @@ def train(model, buffer, val_clips, args, log):
     steps = args.stage1_steps
     warm = min(args.warmup, steps // 5)
     t0 = time.time()
+    cpu0 = time.process_time()
+    child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
 
     def progress(s):
         """Fraction of the schedule done: by steps, or by --max-minutes when that comes first."""
@@ -176,7 +178,11 @@ def train(model, buffer, val_clips, args, log):
             run[k] = v if k not in run else 0.95 * run[k] + 0.05 * v
         if step % args.log_every == 0 or step == steps:
             el = time.time() - t0
+            cpu = time.process_time() - cpu0
+            ch = resource.getrusage(resource.RUSAGE_CHILDREN)
             rec = {"stage": 1, "step": step, "elapsed_s": round(el, 1), "frames_per_s": round(seen / el, 2),
+                   "cpu_s": round(cpu, 1), "frames_per_cpu_s": round(seen / max(cpu, 1e-9), 3),
+                   "render_cpu_s": round(ch.ru_utime + ch.ru_stime - child0.ru_utime - child0.ru_stime, 1),
                    "lr": sched.get_last_lr()[0], "clips_rendered": buffer.producer.rendered,
                    "clips_swapped": buffer.swapped, **{k: round(v, 4) for k, v in run.items()}}
             if val_clips and (step % args.val_every == 0 or step == steps):

@@ -182,7 +182,7 @@ def train(model, args, log):
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
-        for k, v in (("asso", float(l_asso)), ("act", float(l_act)), ("asso_acc", a_acc), ("act_acc", c_acc)):
+        for k, v in (("asso", float(l_asso.detach())), ("act", float(l_act.detach())), ("asso_acc", a_acc), ("act_acc", c_acc)):
             run[k] = v if k not in run else 0.95 * run[k] + 0.05 * v
         if step % (args.log_every * 4) == 0 or step == steps:
             rec = {"stage": 2, "step": step, "elapsed_s": round(time.time() - t0, 1), **{k: round(v, 4) for k, v in run.items()}}
