@@ -36,7 +36,7 @@ def parse(argv=None):
     p.add_argument("--stages", default="1,2,export", help="comma list of 1, 2, export")
     p.add_argument("--init", default=None, help="start from this checkpoint (.pt)")
     # stage 1
-    p.add_argument("--stage1-steps", type=int, default=4000)
+    p.add_argument("--stage1-steps", type=int, default=2500)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--weight-decay", type=float, default=0.05)
