@@ -12,9 +12,13 @@
 ///    classes, with IoU < `min_iou` or cost > `max_cost` are forbidden; optimal assignment
 ///    (`AssignmentSolver`).
 /// 4. Second pass: low detections × tracks confirmed and unmatched, cost `1 − IoU`, IoU ≥ `low_min_iou`.
-/// 5. Re-identification: lost tracks still unmatched × high detections still unmatched, by
-///    appearance cosine ≥ `reid_threshold` and ahead of the next-best lost track by `reid_margin`
-///    (same class); this finds objects again after exits of any length up to `max_lost`.
+/// 5. Re-identification: lost (and confirmed) tracks still unmatched × high detections still
+///    unmatched, same
+///    class, appearance cosine ≥ `reid_threshold`, cost `(1 − cosine) + reid_distance_weight ·
+///    distance / size` (distance from where the track was last seen, in units of its size);
+///    without appearance vectors only when `reid_without_appearance` and both sides have a class.
+///    This finds objects again after exits of any length up to `max_lost`; the filter of a track
+///    found this way restarts at the detection (its old motion no longer applies).
 /// 6. Lifecycle: matched tracks update (tentative → confirmed after `min_hits`, lost → confirmed);
 ///    unmatched tentative tracks are removed, unmatched confirmed ones become lost, lost ones older
 ///    than `max_lost` are removed; unmatched high detections with score ≥ `new_track_threshold`
@@ -112,27 +116,26 @@ public struct Tracker: Sendable {
             return iou >= c.lowMinIoU ? 1 - iou : .infinity
         } into: { k, t in detTaken[k] = true; trackMatch[t] = k }
 
-        // 5. Re-identification of lost tracks by appearance.
-        if let appearances {
-            let lost = snapshot.indices.filter { trackMatch[$0] == nil && snapshot[$0].state == .lost && snapshot[$0].appearance != nil }
-            let open = high.filter { !detTaken[$0] }
-            if !lost.isEmpty, !open.isEmpty {
-                var best: [Int: (Double, Double)] = [:]  // detection → (best, second best) cosine
-                for k in open {
-                    var b1 = -2.0, b2 = -2.0
-                    for t in lost where classOK(input[k], snapshot[t]) {
-                        let s = Track.cosine(appearances[k], snapshot[t].appearance) ?? -2
-                        if s > b1 { b2 = b1; b1 = s } else if s > b2 { b2 = s }
-                    }
-                    best[k] = (b1, b2)
-                }
-                assign(open, lost) { k, t in
-                    guard classOK(input[k], snapshot[t]), let s = Track.cosine(appearances[k], snapshot[t].appearance),
-                          s >= c.reidThreshold, let (b1, b2) = best[k], s == b1, b1 - b2 >= c.reidMargin else { return .infinity }
-                    return 1 - s
-                } into: { k, t in detTaken[k] = true; trackMatch[t] = k }
+        // 5. Re-identification of lost tracks (appearance, class, distance).
+        let lost = snapshot.indices.filter { trackMatch[$0] == nil && (snapshot[$0].state == .lost || snapshot[$0].state == .confirmed) }
+        var restarted = [Bool](repeating: false, count: snapshot.count)
+        let open = high.filter { !detTaken[$0] }
+        assign(open, lost) { k, t in
+            let d = input[k], track = snapshot[t]
+            guard classOK(d, track) else { return .infinity }
+            var cost = 0.0
+            if let s = Track.cosine(appearances?[k], track.appearance) {
+                guard s >= c.reidThreshold else { return .infinity }
+                cost = 1 - s
+            } else if !c.reidWithoutAppearance || d.label == nil || track.label == nil {
+                return .infinity
             }
-        }
+            let last = track.detection.box
+            let size = max(1, (last.w * last.h).squareRoot())
+            let distance = ((d.box.centerX - last.centerX) * (d.box.centerX - last.centerX)
+                            + (d.box.centerY - last.centerY) * (d.box.centerY - last.centerY)).squareRoot()
+            return cost + c.reidDistanceWeight * distance / size
+        } into: { k, t in detTaken[k] = true; trackMatch[t] = k; restarted[t] = true }
 
         // 6. Lifecycle.
         var tracksNow = self.tracks
@@ -141,6 +144,7 @@ public struct Tracker: Sendable {
         for a in input.indices { for b in input.indices where a != b && input[a].box.iou(input[b].box) > 0.3 { isolated[a] = false } }
         for t in tracksNow.indices {
             if let k = trackMatch[t] {
+                if restarted[t] { tracksNow[t].filter = KalmanFilter(box: input[k].box, noise: c.kalman) }
                 let useAppearance = isolated[k] && input[k].score >= c.highThreshold
                 tracksNow[t].match(input[k], appearance: useAppearance ? appearances?[k] : nil, position: position, momentum: c.appearanceMomentum)
                 switch tracksNow[t].state {

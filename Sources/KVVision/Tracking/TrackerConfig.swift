@@ -32,9 +32,12 @@ public struct TrackerConfig: Codable, Sendable, Equatable {
     /// Steps after which a lost track's velocity is zeroed (its prediction stops drifting).
     public var maxCoast: Int = 10
     /// Re-identification of lost tracks by appearance: minimum cosine similarity.
-    public var reidThreshold: Double = 0.8
-    /// Re-identification also needs this margin of similarity over the second-best lost track.
-    public var reidMargin: Double = 0.02
+    public var reidThreshold: Double = 0
+    /// Re-identification cost per track size of distance between where a lost track was last
+    /// seen and the detection.
+    public var reidDistanceWeight: Double = 0.005
+    /// Without appearance vectors, re-identify lost tracks by class and distance alone.
+    public var reidWithoutAppearance: Bool = true
     /// Exponential moving average factor of a track's appearance (weight of the old value).
     public var appearanceMomentum: Double = 0.9
     /// Report tentative tracks in frame records (state `tentative`).
@@ -50,7 +53,7 @@ public struct TrackerConfig: Codable, Sendable, Equatable {
         case highThreshold = "high_threshold", lowThreshold = "low_threshold", newTrackThreshold = "new_track_threshold"
         case associationWeight = "association_weight", maxCost = "max_cost", minIoU = "min_iou", lowMinIoU = "low_min_iou"
         case classGate = "class_gate", minHits = "min_hits", maxLost = "max_lost", maxCoast = "max_coast"
-        case reidThreshold = "reid_threshold", reidMargin = "reid_margin", appearanceMomentum = "appearance_momentum"
+        case reidThreshold = "reid_threshold", reidDistanceWeight = "reid_distance_weight", reidWithoutAppearance = "reid_without_appearance", appearanceMomentum = "appearance_momentum"
         case outputTentative = "output_tentative", outputLost = "output_lost", kalman
     }
 
@@ -64,7 +67,7 @@ public struct TrackerConfig: Codable, Sendable, Equatable {
         try get(.newTrackThreshold, &newTrackThreshold); try get(.associationWeight, &associationWeight)
         try get(.maxCost, &maxCost); try get(.minIoU, &minIoU); try get(.lowMinIoU, &lowMinIoU)
         try get(.classGate, &classGate); try get(.minHits, &minHits); try get(.maxLost, &maxLost)
-        try get(.maxCoast, &maxCoast); try get(.reidThreshold, &reidThreshold); try get(.reidMargin, &reidMargin)
+        try get(.maxCoast, &maxCoast); try get(.reidThreshold, &reidThreshold); try get(.reidDistanceWeight, &reidDistanceWeight); try get(.reidWithoutAppearance, &reidWithoutAppearance)
         try get(.appearanceMomentum, &appearanceMomentum); try get(.outputTentative, &outputTentative)
         try get(.outputLost, &outputLost); try get(.kalman, &kalman)
     }
@@ -86,7 +89,7 @@ public struct TrackerConfig: Codable, Sendable, Equatable {
         try check((0...1_000_000).contains(maxLost), .maxLost, maxLost, "must be in 0...1000000")
         try check((0...1_000_000).contains(maxCoast), .maxCoast, maxCoast, "must be in 0...1000000")
         try check((-1.0...1.0).contains(reidThreshold), .reidThreshold, reidThreshold, "must be a cosine in -1...1")
-        try check((0.0...2.0).contains(reidMargin), .reidMargin, reidMargin, "must be in 0...2")
+        try check(reidDistanceWeight.isFinite && reidDistanceWeight >= 0, .reidDistanceWeight, reidDistanceWeight, "must be finite and ≥ 0")
         try check((0.0..<1.0).contains(appearanceMomentum), .appearanceMomentum, appearanceMomentum, "must be in [0, 1)")
         try check(kalman.isValid, .kalman, kalman, "all noise values must be finite and > 0")
     }
