@@ -6,7 +6,8 @@
 ///    for `max_coast` steps stops moving.
 /// 2. Detections below `low_threshold` (or with an invalid box or score) are dropped; the rest are
 ///    split into high (≥ `high_threshold`) and low.
-/// 3. First pass: high detections × all live tracks, cost `w·(1 − a) + (1 − w)·(1 − IoU)` with `a`
+/// 3. First pass: high detections × live tracks (lost ones only within `max_coast` steps: after
+///    that their position is unknown and only re-identification finds them), cost `w·(1 − a) + (1 − w)·(1 − IoU)` with `a`
 ///    the association probability (`AssociationProbabilities`) when given, else the appearance
 ///    cosine (clamped at 0) when both sides have one, else cost `1 − IoU`; pairs of different
 ///    classes, with IoU < `min_iou` or cost > `max_cost` are forbidden; optimal assignment
@@ -92,7 +93,8 @@ public struct Tracker: Sendable {
         func assign(_ rows: [Int], _ columns: [Int], cost: (Int, Int) -> Double, into report: (Int, Int) -> Void) {
             Self.assign(rows, columns, solver: &solver, matches: &matches, cost: cost, into: report)
         }
-        assign(high, Array(snapshot.indices)) { k, t in
+        let recent = snapshot.indices.filter { snapshot[$0].state != .lost || position - snapshot[$0].lastMatched <= c.maxCoast }
+        assign(high, recent) { k, t in
             let d = input[k], track = snapshot[t]
             guard classOK(d, track) else { return .infinity }
             let iou = d.box.iou(track.predictedBox)
