@@ -22,10 +22,13 @@ public final class DetectionFile: Detector {
 
     /// Reads and validates a det.txt file.
     public static func read(path: String) throws(PipelineError) -> DetectionFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            throw .detections(path: path, line: 0, reason: exists ? (isDirectory.boolValue ? "is a directory" : "cannot read") : "no such file")
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw .detections(path: path, line: 0, reason: "is a directory")
+        }
+        // Read through a handle so that pipes and process substitution (/dev/fd/N) work too.
+        guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
+            throw .detections(path: path, line: 0, reason: FileManager.default.fileExists(atPath: path) ? "cannot read" : "no such file")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw .detections(path: path, line: 0, reason: "not UTF-8 text")
