@@ -12,6 +12,7 @@ enum BenchCommand: Command {
             BenchDecodeCommand.self,
             BenchEncoderCommand.self,
             BenchTemporalCommand.self,
+            BenchTrackCommand.self,
         ]
     }
 

@@ -13,6 +13,7 @@ enum CLI {
             InspectCommand.self,
             EncodeCommand.self,
             SynthCommand.self,
+            TrackCommand.self,
             FramesCommand.self,
             EvalCommand.self,
             BenchCommand.self,

@@ -26,7 +26,7 @@ import Testing
         #expect(g.rows.map(\.id) == [3, 2, 1])
         #expect(g.rows[0].visibility == 1 && g.rows[0].classIndex == nil && !g.rows[0].isIgnored)
         #expect(g.rows[1].isIgnored, "consider flag 0 is ignored")
-        #expect(g.rows[2].box == EvalBox(x: 1, y: 2, w: 3, h: 4) && g.rows[2].classIndex == 2 && g.rows[2].line == 1)
+        #expect(g.rows[2].box == Box(x: 1, y: 2, w: 3, h: 4) && g.rows[2].classIndex == 2 && g.rows[2].line == 1)
         #expect(g.rows[0].line == 3)
     }
 
@@ -133,13 +133,13 @@ import Testing
     }
 
     @Test func iouDistanceUsesTheHalfThresholdInclusively() {
-        let a = EvalBox(x: 0, y: 0, w: 10, h: 10)
-        #expect(a.matchDistance(to: EvalBox(x: 0, y: 0, w: 10, h: 5)) == 0.5, "IoU exactly 0.5 matches")
-        #expect(a.matchDistance(to: EvalBox(x: 0, y: 0, w: 10, h: 4.9)) == nil)
-        #expect(a.iou(EvalBox(x: 20, y: 20, w: 5, h: 5)) == 0)
-        #expect(a.iou(EvalBox(x: 0, y: 0, w: 0, h: 0)) == 0)
+        let a = Box(x: 0, y: 0, w: 10, h: 10)
+        #expect(a.matchDistance(to: Box(x: 0, y: 0, w: 10, h: 5)) == 0.5, "IoU exactly 0.5 matches")
+        #expect(a.matchDistance(to: Box(x: 0, y: 0, w: 10, h: 4.9)) == nil)
+        #expect(a.iou(Box(x: 20, y: 20, w: 5, h: 5)) == 0)
+        #expect(a.iou(Box(x: 0, y: 0, w: 0, h: 0)) == 0)
         // Finite but overflowing coordinates never match (and never crash).
-        let huge = EvalBox(x: 1e308, y: 1e308, w: 1e308, h: 1e308)
+        let huge = Box(x: 1e308, y: 1e308, w: 1e308, h: 1e308)
         #expect(huge.matchDistance(to: huge) == nil)
     }
 

@@ -155,7 +155,7 @@ import Testing
     }
 
     @Test func ap50InterpolatesPrecisionOverAllRecallPoints() throws {
-        let a = EvalBox(x: 0, y: 0, w: 10, h: 10), b = EvalBox(x: 50, y: 50, w: 10, h: 10)
+        let a = Box(x: 0, y: 0, w: 10, h: 10), b = Box(x: 50, y: 50, w: 10, h: 10)
         let truth = [(frame: 1, box: a), (frame: 1, box: b)]
         // Scores 0.9 TP, 0.8 FP (second box on the already-taken a), 0.7 TP:
         // recall 0.5, 0.5, 1; precision 1, 0.5, 2/3 → AP = 0.5·1 + 0.5·(2/3).

@@ -38,7 +38,7 @@ struct ClearMOTAccumulator {
     private var assigned: [AssignmentSolver.Match] = []
 
     /// Adds one frame. `objects` and `predictions` are (caller index, id, box) in file order.
-    mutating func update(objects: [(index: Int, id: Int, box: EvalBox)], predictions: [(index: Int, id: Int, box: EvalBox)]) {
+    mutating func update(objects: [(index: Int, id: Int, box: Box)], predictions: [(index: Int, id: Int, box: Box)]) {
         guard !objects.isEmpty || !predictions.isEmpty else { return }
         metrics.frames += 1
         metrics.objects += objects.count

@@ -11,7 +11,7 @@
 /// Thread-safety: stateless namespace.
 public enum DetectionAP {
     /// AP50 of `predictions` (frame, box, score) against `truth` (frame, box).
-    public static func ap50(truth: [(frame: Int, box: EvalBox)], predictions: [(frame: Int, box: EvalBox, score: Double)]) -> Double? {
+    public static func ap50(truth: [(frame: Int, box: Box)], predictions: [(frame: Int, box: Box, score: Double)]) -> Double? {
         guard !truth.isEmpty else { return nil }
         var byFrame: [Int: [Int]] = [:]
         for (i, t) in truth.enumerated() { byFrame[t.frame, default: []].append(i) }
@@ -27,7 +27,7 @@ public enum DetectionAP {
                 let iou = truth[i].box.iou(p.box)
                 if iou > bestIoU { bestIoU = iou; best = i }
             }
-            if best >= 0, 1 - bestIoU <= EvalBox.maxDistance, !taken[best] {
+            if best >= 0, 1 - bestIoU <= Box.maxDistance, !taken[best] {
                 taken[best] = true; tp += 1
             } else {
                 fp += 1

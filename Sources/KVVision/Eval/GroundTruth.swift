@@ -7,7 +7,7 @@ public struct GroundTruthRow: Sendable, Equatable {
     /// Object id (positive).
     public var id: Int
     /// Visible box in pixels.
-    public var box: EvalBox
+    public var box: Box
     /// Column 7, the "consider" flag: 0 marks a row to ignore.
     public var considered: Bool
     /// Column 8: 1-based class index into labels.json `classes` (nil when the column is absent).

@@ -54,8 +54,8 @@ struct MOTFields {
     }
 
     /// The box in columns 3–6, with non-negative width and height.
-    func box() throws(EvalError) -> EvalBox {
-        let b = EvalBox(x: try double(2, "x"), y: try double(3, "y"), w: try double(4, "width"), h: try double(5, "height"))
+    func box() throws(EvalError) -> Box {
+        let b = Box(x: try double(2, "x"), y: try double(3, "y"), w: try double(4, "width"), h: try double(5, "height"))
         guard b.w >= 0, b.h >= 0 else { throw fail("negative box size \(b.w)x\(b.h)") }
         return b
     }

@@ -1,12 +1,12 @@
 import Foundation
 
-/// One predicted box: a tracker's output for one object in one frame.
-public struct PredictedBox: Sendable, Equatable {
+/// One prediction: a tracker's output for one object in one frame.
+public struct PredictionRow: Sendable, Equatable {
     /// 1-based frame number (JSON Lines frame index + 1).
     public var frame: Int
     /// Track id.
     public var id: Int
-    public var box: EvalBox
+    public var box: Box
     /// Detection confidence (MOT column 7; JSON `score`, 1 when absent). Orders boxes for AP50.
     public var score: Double
     /// Class name (JSON Lines only).
@@ -21,9 +21,11 @@ public struct PredictedBox: Sendable, Equatable {
 ///
 /// Formats (docs/cli.md "Evaluation"):
 /// - MOT text: `frame,id,x,y,w,h,score[,…]` per line, frames 1-based; extra columns ignored.
-/// - kvvision JSON Lines (DESIGN §6): one JSON object per line with `"type"`; `"frame"` records carry
-///   `"frame"` (0-based) and `"objects":[{"id","box":[x,y,w,h],"score"?,"class"?,"action"?:{"label"}}]`;
-///   records of other types (`stream`, `end`, …) are skipped.
+/// - kvvision JSON Lines (docs/schema.json): one JSON object per line with `"type"`; `"frame"`
+///   records carry `"frame"` (0-based) and `"objects"`, each decoded as Output's `TrackedObject`
+///   (`"id"`, `"box":[x,y,w,h]`, optional `"score"` (1), `"class"`, `"state"` (confirmed),
+///   `"action":{"label"}`); objects in state `lost` are not predictions and are skipped; records
+///   of other types (`stream`, `end`, …) are skipped.
 /// The format is JSON Lines when the first non-blank character of the file is `{`.
 ///
 /// Invariants after `read`: boxes finite with non-negative size, frames ≥ 1, no (frame, id) twice;
@@ -35,9 +37,9 @@ public struct Predictions: Sendable {
 
     public var path: String
     public var format: Format
-    public var rows: [PredictedBox]
+    public var rows: [PredictionRow]
 
-    public init(path: String, format: Format, rows: [PredictedBox]) {
+    public init(path: String, format: Format, rows: [PredictionRow]) {
         self.path = path; self.format = format; self.rows = rows
     }
 
@@ -63,8 +65,8 @@ public struct Predictions: Sendable {
         return Predictions(path: path, format: isJSON ? .jsonl : .mot, rows: rows)
     }
 
-    static func parseMOT(_ text: String, path: String) throws(EvalError) -> [PredictedBox] {
-        var rows: [PredictedBox] = []
+    static func parseMOT(_ text: String, path: String) throws(EvalError) -> [PredictionRow] {
+        var rows: [PredictionRow] = []
         for (number, line) in EvalFile.lines(text) {
             let f = MOTFields(line, path: path, line: number)
             try f.require(6, "frame,id,x,y,w,h,score,-1,-1,-1")
@@ -73,29 +75,20 @@ public struct Predictions: Sendable {
             let id = try f.int(1, "id")
             let box = try f.box()
             let score = f.count > 6 ? try f.double(6, "score") : 1
-            rows.append(PredictedBox(frame: frame, id: id, box: box, score: score, className: nil, action: nil, line: number))
+            rows.append(PredictionRow(frame: frame, id: id, box: box, score: score, className: nil, action: nil, line: number))
         }
         return rows
     }
 
+    /// The parts of Output's `frame` record that scoring needs; other records only need `type`.
     private struct Record: Decodable {
         var type: String
         var frame: Int?
-        var objects: [Object]?
-    }
-    private struct Object: Decodable {
-        var id: Int
-        var box: [Double]
-        var score: Double?
-        var `class`: String?
-        var action: Action?
-    }
-    private struct Action: Decodable {
-        var label: String
+        var objects: [TrackedObject]?
     }
 
-    static func parseJSONLines(_ text: String, path: String) throws(EvalError) -> [PredictedBox] {
-        var rows: [PredictedBox] = []
+    static func parseJSONLines(_ text: String, path: String) throws(EvalError) -> [PredictionRow] {
+        var rows: [PredictionRow] = []
         let decoder = JSONDecoder()
         for (number, line) in EvalFile.lines(text) {
             func fail(_ reason: String) -> EvalError { .malformedLine(path: path, line: number, reason: reason) }
@@ -111,14 +104,13 @@ public struct Predictions: Sendable {
             guard let index = record.frame else { throw fail("frame record without \"frame\"") }
             guard index >= 0, index < 1_000_000_000_000_000 else { throw fail("frame index must be ≥ 0 and < 10^15, got \(index)") }
             guard let objects = record.objects else { throw fail("frame record without \"objects\"") }
-            for (k, o) in objects.enumerated() {
-                guard o.box.count == 4 else { throw fail("objects[\(k)].box: expected [x,y,w,h], got \(o.box.count) numbers") }
-                let box = EvalBox(x: o.box[0], y: o.box[1], w: o.box[2], h: o.box[3])
-                guard o.box.allSatisfy(\.isFinite) else { throw fail("objects[\(k)].box: non-finite value") }
+            for (k, o) in objects.enumerated() where o.state != .lost {
+                let box = o.box
+                guard box.x.isFinite, box.y.isFinite, box.w.isFinite, box.h.isFinite else { throw fail("objects[\(k)].box: non-finite value") }
                 guard box.w >= 0, box.h >= 0 else { throw fail("objects[\(k)].box: negative box size \(box.w)x\(box.h)") }
-                let score = o.score ?? 1
+                let score = o.score
                 guard score.isFinite else { throw fail("objects[\(k)].score: non-finite value") }
-                rows.append(PredictedBox(frame: index + 1, id: o.id, box: box, score: score,
+                rows.append(PredictionRow(frame: index + 1, id: o.id, box: box, score: score,
                                          className: o.class, action: o.action?.label, line: number))
             }
         }

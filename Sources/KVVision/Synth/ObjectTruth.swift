@@ -23,3 +23,8 @@ public struct ObjectTruth: Sendable, Equatable {
     /// Visible fraction, 0…1.
     public var visibility: Double { totalPixels > 0 ? Double(visiblePixels) / Double(totalPixels) : 0 }
 }
+
+extension ObjectTruth {
+    /// The box as the library's one box type.
+    public var box: Box { Box(x: Double(x), y: Double(y), w: Double(w), h: Double(h)) }
+}

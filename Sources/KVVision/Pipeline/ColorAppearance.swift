@@ -1,0 +1,55 @@
+/// Appearance without any model: a colour histogram of the pixels in the inner part of each box.
+///
+/// Each box (source pixels, mapped to frame pixels through `FrameGeometry`) is shrunk to its
+/// central `inner` fraction per side (less background), its pixels are counted into
+/// `bins³` RGB bins, and the vector of square roots of the bin frequencies (unit length by
+/// construction) is returned: the cosine of two such vectors is the Bhattacharyya coefficient of
+/// the two colour distributions. Used by `track --model none` so that re-identification after
+/// long exits works on external detections alone.
+///
+/// Invariants: vectors have `bins³` entries and unit length (all-zero for an empty box).
+/// Thread-safety: one pipeline thread.
+public final class ColorAppearance: AppearanceModel {
+    public let bins: Int
+    public let inner: Double
+    private var counts: [Float]
+    private var frame: VideoFrame?
+
+    public init(bins: Int = 4, inner: Double = 0.5) {
+        self.bins = max(1, min(bins, 16))
+        self.inner = min(max(inner, 0.05), 1)
+        counts = [Float](repeating: 0, count: self.bins * self.bins * self.bins)
+    }
+
+    public var tokens: Tensor? { nil }
+
+    public func prepare(_ frame: VideoFrame) throws(PipelineError) { self.frame = frame }
+
+    public func embeddings(for boxes: [Box], in frame: VideoFrame) -> [[Float]] {
+        let g = frame.geometry
+        let w = frame.width, h = frame.height
+        guard frame.pixels.count >= w * h * 3 else { return boxes.map { _ in counts.map { _ in 0 } } }
+        return boxes.map { box in
+            let bw = box.w * g.scaleX, bh = box.h * g.scaleY
+            let cx = box.centerX * g.scaleX + Double(g.offsetX), cy = box.centerY * g.scaleY + Double(g.offsetY)
+            func clamp(_ v: Double, _ n: Int) -> Int { v.isFinite ? min(max(Int(v.rounded()), 0), n) : 0 }
+            let x0 = clamp(cx - bw * inner / 2, w), x1 = clamp(cx + bw * inner / 2, w)
+            let y0 = clamp(cy - bh * inner / 2, h), y1 = clamp(cy + bh * inner / 2, h)
+            for i in counts.indices { counts[i] = 0 }
+            var n: Float = 0
+            if x1 > x0, y1 > y0 {
+                for y in y0..<y1 {
+                    var o = (y * w + x0) * 3
+                    for _ in x0..<x1 {
+                        let r = Int(frame.pixels[o]) * bins / 256, gg = Int(frame.pixels[o + 1]) * bins / 256
+                        let b = Int(frame.pixels[o + 2]) * bins / 256
+                        counts[(r * bins + gg) * bins + b] += 1
+                        n += 1
+                        o += 3
+                    }
+                }
+            }
+            return n > 0 ? counts.map { ($0 / n).squareRoot() } : counts
+        }
+    }
+}

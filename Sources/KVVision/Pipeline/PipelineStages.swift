@@ -1,0 +1,51 @@
+/// The stages of a `StreamPipeline`, each behind a small protocol so that tests (and other
+/// front ends) can feed synthetic frames and detections without video files or trained heads.
+///
+/// Thread-safety: every stage object belongs to one pipeline and is called from its thread only;
+/// shared parts (a model) must be immutable.
+
+/// Delivers decoded frames of one stream.
+public protocol FrameProvider: AnyObject {
+    /// The input as given (path, URL, `-`, or a name for synthetic sources).
+    var source: String { get }
+    /// Source picture size and frames per second (when known).
+    var sourceSize: (width: Int, height: Int) { get }
+    var fps: Double? { get }
+    /// The next frame, nil at the end; throws once, after every decodable frame, when the input
+    /// is damaged or stops answering.
+    func next() throws(PipelineError) -> VideoFrame?
+    /// Frames decoded so far, those skipped by a stride, and corrupt packets/frames skipped.
+    var counters: (decoded: Int, skipped: Int, corrupt: Int) { get }
+    /// Why delivery ended (`end_of_file`, `source_closed`, `frame_limit`), nil while running.
+    var endReason: String? { get }
+}
+
+/// Finds objects in a frame. `tokens` are the encoder's tokens of this frame when the pipeline
+/// runs an encoder (a trained `det` head reads them), nil otherwise.
+public protocol Detector: AnyObject {
+    /// What the `stream` record names as the detections' origin (`model` or a file path).
+    var origin: String { get }
+    func detect(_ frame: VideoFrame, tokens: Tensor?) throws(PipelineError) -> [Detection]
+}
+
+/// Describes detections by appearance: one unit vector per box (source pixels), used by the
+/// tracker's association and re-identification. Implementations: `TokenAppearance` (pooled
+/// encoder tokens); a trained `tok`/`asso` head plugs in here.
+public protocol AppearanceModel: AnyObject {
+    /// Analyses the frame (runs the encoder once); the tokens stay available until the next call.
+    func prepare(_ frame: VideoFrame) throws(PipelineError)
+    /// The encoder tokens of the last prepared frame, if any.
+    var tokens: Tensor? { get }
+    /// One unit vector per box of the last prepared frame.
+    func embeddings(for boxes: [Box], in frame: VideoFrame) -> [[Float]]
+}
+
+/// Turns detections into tracks (the library's `Tracker` is one).
+public protocol ObjectTracker {
+    mutating func update(position: Int, detections: [Detection], appearances: [[Float]]?,
+                         associations: AssociationProbabilities?) throws(TrackingError) -> [Track]
+    /// Ids confirmed so far.
+    var lastID: Int { get }
+}
+
+extension Tracker: ObjectTracker {}

@@ -1,0 +1,119 @@
+import Foundation
+
+/// What `kvvision track` (or any front end) asks of one stream, and the assembly of the
+/// `StreamPipeline` that does it.
+///
+/// Model: `model` is a path to any ViT checkpoint (plain timm or kvvision), `"none"` for no
+/// encoder (motion-only tracking of external detections), or nil for the installed default model
+/// (`DefaultModel.locate`); with `"none"` appearance is `ColorAppearance` on source-size frames.
+/// Detections come from `detections` (a MOT det.txt); a model's own
+/// detection head is used when it has one (none does yet: then `detections` is required).
+///
+/// Thread-safety: a value type.
+public struct TrackOptions: Sendable {
+    public var input: String
+    public var model: String?
+    public var detections: String?
+    public var every = 1
+    public var maxFrames: Int?
+    /// Encoder input size `[height, width]` (default: the model's trained size).
+    public var inputSize: [Int]?
+    /// Threads of this pipeline's pool (encoder kernels).
+    public var threads = 1
+    public var tracker = TrackerConfig()
+    public var recordTimings = false
+
+    public init(input: String) { self.input = input }
+
+    /// Checks ranges; throws `.invalidSetting` naming the option.
+    public func validate() throws(PipelineError) {
+        guard every >= 1 else { throw .invalidSetting(key: "every", reason: "must be ≥ 1, got \(every)") }
+        if let m = maxFrames, m < 0 { throw .invalidSetting(key: "max_frames", reason: "must be ≥ 0, got \(m)") }
+        guard (1...256).contains(threads) else { throw .invalidSetting(key: "threads", reason: "must be in 1...256, got \(threads)") }
+        if let s = inputSize, s.count != 2 || s.contains(where: { $0 <= 0 }) {
+            throw .invalidSetting(key: "input_size", reason: "must be [height, width], positive")
+        }
+        do { try tracker.validate() } catch { throw .tracking(error) }
+    }
+
+    /// Builds the pipeline writing to `sink`. `model` may be given already loaded (shared between
+    /// pipelines); otherwise it is loaded from `self.model`.
+    public func makePipeline(sink: any RecordSink, sharedModel: VisionTransformer? = nil) throws(PipelineError) -> StreamPipeline {
+        try validate()
+        var modelPath: String?
+        var vit = sharedModel
+        if vit == nil {
+            switch model {
+            case "none": break
+            case let path?: modelPath = path
+            case nil:
+                let found = DefaultModel.locate()
+                guard let path = found.path else { throw .missingModel(searched: found.searched) }
+                modelPath = path
+            }
+            if let modelPath {
+                do { vit = try VisionTransformer.load(path: modelPath).model } catch { throw .model(error) }
+            }
+        }
+        guard let detections else {
+            throw .noDetector(model: modelPath ?? sharedModel?.config.name ?? "--model none")
+        }
+        let detector = try DetectionFile.read(path: detections)
+        var media = FrameSourceOptions(every: every, maxFrames: maxFrames)
+        var settings = StreamPipeline.Settings()
+        settings.every = every
+        settings.recordTimings = recordTimings
+        var appearance: (any AppearanceModel)?
+        if let vit {
+            let size = inputSize ?? vit.config.imageSize
+            media.width = size[1]
+            media.height = size[0]
+            let pool = ThreadPool(threads: threads)
+            appearance = try TokenAppearance(model: vit, height: size[0], width: size[1], pool: pool)
+            settings.model = vit.config.name
+            settings.modelHash = modelPath.flatMap(FNV1a.fileHex)
+            settings.inputSize = size
+        } else {
+            appearance = ColorAppearance()  // frames at source size (nil width/height)
+        }
+        media.threads = threads
+        let provider = try MediaFrameProvider(input, options: media)
+        let tracker: Tracker
+        do { tracker = try Tracker(config: self.tracker) } catch { throw .tracking(error) }
+        return StreamPipeline(provider: provider, detector: detector, appearance: appearance, tracker: tracker,
+                              sink: sink, settings: settings)
+    }
+}
+
+/// Where the shipped default model is looked for.
+///
+/// Order: `$KVVISION_MODEL`; then `models/kvvision-default.safetensors` in the directory of the
+/// executable and each of its parents (a build tree inside a clone: `.build/release/kvvision` finds
+/// `models/` at the clone's root; an install finds `share/kvvision/models/`), from any working
+/// directory.
+///
+/// Thread-safety: stateless.
+public enum DefaultModel {
+    public static let fileName = "kvvision-default.safetensors"
+
+    public static func locate() -> (path: String?, searched: [String]) {
+        var searched: [String] = []
+        let fm = FileManager.default
+        if let env = ProcessInfo.processInfo.environment["KVVISION_MODEL"], !env.isEmpty {
+            searched.append(env)
+            if fm.fileExists(atPath: env) { return (env, searched) }
+        }
+        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<8 {
+            for candidate in [dir.appendingPathComponent("models").appendingPathComponent(fileName),
+                              dir.appendingPathComponent("share/kvvision/models").appendingPathComponent(fileName)] {
+                if fm.fileExists(atPath: candidate.path) { return (candidate.path, searched) }
+            }
+            searched.append(dir.appendingPathComponent("models").path)
+            let parent = dir.deletingLastPathComponent()
+            if parent.path == dir.path { break }
+            dir = parent
+        }
+        return (nil, Array(searched.prefix(3)) + (searched.count > 3 ? ["…"] : []))
+    }
+}

@@ -1,0 +1,205 @@
+/// Multi-object tracker: Kalman prediction, association in two passes (ByteTrack), appearance
+/// re-identification of lost tracks, and the track lifecycle (`Track`).
+///
+/// Per `update` (one temporal position of the stream clock):
+/// 1. Every live track's filter predicts `dt = position − previous position` steps; a track lost
+///    for `max_coast` steps stops moving.
+/// 2. Detections below `low_threshold` (or with an invalid box or score) are dropped; the rest are
+///    split into high (≥ `high_threshold`) and low.
+/// 3. First pass: high detections × live tracks (lost ones only within `max_coast` steps: after
+///    that their position is unknown and only re-identification finds them), cost `w·(1 − a) + (1 − w)·(1 − IoU)` with `a`
+///    the association probability (`AssociationProbabilities`) when given, else the appearance
+///    cosine (clamped at 0) when both sides have one, else cost `1 − IoU`; pairs of different
+///    classes, with IoU < `min_iou` or cost > `max_cost` are forbidden; optimal assignment
+///    (`AssignmentSolver`).
+/// 4. Second pass: low detections × tracks confirmed and unmatched, cost `1 − IoU`, IoU ≥ `low_min_iou`.
+/// 5. Re-identification: lost (and confirmed) tracks still unmatched × high detections still
+///    unmatched, same
+///    class, appearance cosine ≥ `reid_threshold`, cost `(1 − cosine) + reid_distance_weight ·
+///    distance / size` (distance from where the track was last seen, in units of its size);
+///    without appearance vectors only when `reid_without_appearance` and both sides have a class.
+///    This finds objects again after exits of any length up to `max_lost`; the filter of a track
+///    found this way restarts at the detection (its old motion no longer applies).
+/// 6. Lifecycle: matched tracks update (tentative → confirmed after `min_hits`, lost → confirmed);
+///    unmatched tentative tracks are removed, unmatched confirmed ones become lost, lost ones older
+///    than `max_lost` are removed; unmatched high detections with score ≥ `new_track_threshold`
+///    start tentative tracks (confirmed at once on the first position of the stream).
+///
+/// Invariants: ids are 1, 2, 3… in order of confirmation, unique and never reused; positions
+/// strictly increase; the result is a pure function of the inputs (no hashing order, no clocks).
+/// Thread-safety: a value type owned by one stream.
+public struct Tracker: Sendable {
+    public let config: TrackerConfig
+    /// Live tracks (not removed), in creation order.
+    public private(set) var tracks: [Track] = []
+    /// Ids issued so far (the last id).
+    public private(set) var lastID = 0
+    private var nextKey = 1
+    private var lastPosition: Int?
+    private var solver = AssignmentSolver()
+    private var matches: [AssignmentSolver.Match] = []
+
+    public init(config: TrackerConfig = TrackerConfig()) throws(TrackingError) {
+        try config.validate()
+        self.config = config
+    }
+
+    /// Runs one step and returns the tracks to report (confirmed and matched now; plus tentative /
+    /// lost ones when the config asks), sorted by id.
+    /// `appearances`: one unit vector per detection (or nil); `associations`: the association
+    /// head's probabilities against confirmed track ids.
+    public mutating func update(position: Int, detections input: [Detection], appearances: [[Float]]? = nil,
+                                associations: AssociationProbabilities? = nil) throws(TrackingError) -> [Track] {
+        if let last = lastPosition, position <= last {
+            throw .badInput(frame: position, reason: "position must increase (previous \(last))")
+        }
+        if let appearances, appearances.count != input.count {
+            throw .badInput(frame: position, reason: "\(appearances.count) appearance vectors for \(input.count) detections")
+        }
+        if let a = associations, a.values.count != a.trackIDs.count * input.count {
+            throw .badInput(frame: position, reason: "association matrix has \(a.values.count) values, expected \(input.count)×\(a.trackIDs.count)")
+        }
+        let first = lastPosition == nil
+        let dt = Double(position - (lastPosition ?? (position - 1)))
+        lastPosition = position
+        let c = config
+
+        // 1. Predict.
+        for i in tracks.indices {
+            tracks[i].matchedNow = false
+            tracks[i].filter.predict(dt: dt)
+            if tracks[i].state == .lost, position - tracks[i].lastMatched >= c.maxCoast { tracks[i].filter.stop() }
+        }
+
+        // 2. Split detections.
+        var high: [Int] = [], low: [Int] = []
+        for (k, d) in input.enumerated() where d.box.isValid && d.score.isFinite && d.score >= c.lowThreshold {
+            if d.score >= c.highThreshold { high.append(k) } else { low.append(k) }
+        }
+        var assoc: [Int: Int] = [:]
+        if let a = associations { for (col, id) in a.trackIDs.enumerated() { assoc[id] = col } }
+        var detTaken = [Bool](repeating: false, count: input.count)
+        var trackMatch = [Int?](repeating: nil, count: tracks.count)
+
+        func classOK(_ d: Detection, _ t: Track) -> Bool {
+            guard c.classGate, let a = d.label, let b = t.label else { return true }
+            return a == b
+        }
+
+        // 3. First pass.
+        let snapshot = self.tracks
+        var solver = self.solver, matches = self.matches
+        defer { self.solver = solver; self.matches = matches }
+        func assign(_ rows: [Int], _ columns: [Int], cost: (Int, Int) -> Double, into report: (Int, Int) -> Void) {
+            Self.assign(rows, columns, solver: &solver, matches: &matches, cost: cost, into: report)
+        }
+        let recent = snapshot.indices.filter { snapshot[$0].state != .lost || position - snapshot[$0].lastMatched <= c.maxCoast }
+        assign(high, recent) { k, t in
+            let d = input[k], track = snapshot[t]
+            guard classOK(d, track) else { return .infinity }
+            let iou = d.box.iou(track.predictedBox)
+            guard iou >= c.minIoU else { return .infinity }
+            var a: Double?
+            if track.id > 0, let a0 = associations, let col = assoc[track.id] {
+                a = a0.values[k * a0.trackIDs.count + col]
+            } else if let s = Track.cosine(appearances?[k], track.appearance) {
+                a = max(0, s)
+            }
+            let cost = a.map { c.associationWeight * (1 - $0) + (1 - c.associationWeight) * (1 - iou) } ?? (1 - iou)
+            return cost <= c.maxCost ? cost : .infinity
+        } into: { k, t in detTaken[k] = true; trackMatch[t] = k }
+
+        // 4. Second pass: low detections against confirmed tracks left over.
+        let confirmedLeft = snapshot.indices.filter { trackMatch[$0] == nil && snapshot[$0].state == .confirmed }
+        assign(low, confirmedLeft) { k, t in
+            let d = input[k]
+            guard classOK(d, snapshot[t]) else { return .infinity }
+            let iou = d.box.iou(snapshot[t].predictedBox)
+            return iou >= c.lowMinIoU ? 1 - iou : .infinity
+        } into: { k, t in detTaken[k] = true; trackMatch[t] = k }
+
+        // 5. Re-identification of lost tracks (appearance, class, distance).
+        let lost = snapshot.indices.filter { trackMatch[$0] == nil && (snapshot[$0].state == .lost || snapshot[$0].state == .confirmed) }
+        var restarted = [Bool](repeating: false, count: snapshot.count)
+        let open = high.filter { !detTaken[$0] }
+        assign(open, lost) { k, t in
+            let d = input[k], track = snapshot[t]
+            guard classOK(d, track) else { return .infinity }
+            var cost = 0.0
+            if let s = Track.cosine(appearances?[k], track.appearance) {
+                guard s >= c.reidThreshold else { return .infinity }
+                cost = 1 - s
+            } else if !c.reidWithoutAppearance || d.label == nil || track.label == nil {
+                return .infinity
+            }
+            let last = track.detection.box
+            let size = max(1, (last.w * last.h).squareRoot())
+            let distance = ((d.box.centerX - last.centerX) * (d.box.centerX - last.centerX)
+                            + (d.box.centerY - last.centerY) * (d.box.centerY - last.centerY)).squareRoot()
+            return cost + c.reidDistanceWeight * distance / size
+        } into: { k, t in detTaken[k] = true; trackMatch[t] = k; restarted[t] = true }
+
+        // 6. Lifecycle.
+        var tracksNow = self.tracks
+        defer { self.tracks = tracksNow }
+        var isolated = [Bool](repeating: true, count: input.count)
+        for a in input.indices { for b in input.indices where a != b && input[a].box.iou(input[b].box) > 0.3 { isolated[a] = false } }
+        for t in tracksNow.indices {
+            if let k = trackMatch[t] {
+                if restarted[t] { tracksNow[t].filter = KalmanFilter(box: input[k].box, noise: c.kalman) }
+                let useAppearance = isolated[k] && input[k].score >= c.highThreshold
+                tracksNow[t].match(input[k], appearance: useAppearance ? appearances?[k] : nil, position: position, momentum: c.appearanceMomentum)
+                switch tracksNow[t].state {
+                case .tentative where tracksNow[t].hits >= c.minHits: Self.confirm(&tracksNow[t], &lastID)
+                case .lost: tracksNow[t].state = .confirmed
+                default: break
+                }
+            } else {
+                switch tracksNow[t].state {
+                case .tentative: tracksNow[t].state = .removed
+                case .confirmed: tracksNow[t].state = .lost
+                case .lost where position - tracksNow[t].lastMatched > c.maxLost: tracksNow[t].state = .removed
+                default: break
+                }
+            }
+        }
+        tracksNow.removeAll { $0.state == .removed }
+        for k in high where !detTaken[k] && input[k].score >= c.newTrackThreshold {
+            var a = appearances?[k]
+            if a != nil { Track.normalise(&a!) }
+            tracksNow.append(Track(key: nextKey, detection: input[k], appearance: a, position: position, noise: c.kalman))
+            nextKey += 1
+            if first || c.minHits <= 1 { Self.confirm(&tracksNow[tracksNow.count - 1], &lastID) }
+        }
+
+        var report = tracksNow.filter { t in
+            switch t.state {
+            case .confirmed: t.matchedNow
+            case .tentative: c.outputTentative
+            case .lost: c.outputLost
+            case .removed: false
+            }
+        }
+        report.sort { ($0.id == 0 ? Int.max : $0.id, $0.key) < ($1.id == 0 ? Int.max : $1.id, $1.key) }
+        return report
+    }
+
+    private static func confirm(_ track: inout Track, _ lastID: inout Int) {
+        track.state = .confirmed
+        if track.id == 0 {
+            lastID += 1
+            track.id = lastID
+        }
+    }
+
+    /// Solves one assignment between `rows` (detection indices) and `columns` (track indices)
+    /// with `cost` (non-finite = forbidden) and reports each pair.
+    private static func assign(_ rows: [Int], _ columns: [Int], solver: inout AssignmentSolver, matches: inout [AssignmentSolver.Match],
+                               cost: (Int, Int) -> Double, into report: (Int, Int) -> Void) {
+        guard !rows.isEmpty, !columns.isEmpty else { return }
+        var costs = [Double](repeating: .infinity, count: rows.count * columns.count)
+        for (r, k) in rows.enumerated() { for (q, t) in columns.enumerated() { costs[r * columns.count + q] = cost(k, t) } }
+        solver.solve(rows: rows.count, columns: columns.count, costs: costs, into: &matches)
+        for m in matches { report(rows[m.row], columns[m.column]) }
+    }
+}

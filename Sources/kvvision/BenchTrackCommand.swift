@@ -1,0 +1,57 @@
+import Foundation
+import KVVision
+
+/// `kvvision bench track`: end-to-end `track` speed on a video — frames/s, milliseconds per stage
+/// per frame (median over runs), and peak RSS.
+enum BenchTrackCommand: Command {
+    static let name = "track"
+    static let summary = "end-to-end track frames/s, per-stage ms per frame, peak RSS"
+    static let help = """
+    Usage: kvvision bench track INPUT --detections DET.txt [--model FILE|none] [--runs N] [--threads N] [--json]
+
+    Runs the whole `track` pipeline (decode, encoder/appearance, detections, tracker, JSON Lines
+    to a discarded in-memory sink) over INPUT N times (default 3) and reports the median
+    frames/s, the median milliseconds per analysed frame of each stage (decode, encode, detect,
+    track, output) and the peak resident memory. Options as for `kvvision track`.
+    """
+
+    static func run(_ args: inout Arguments) throws -> Int32 {
+        let detections = try args.option("--detections")
+        let model = try args.option("--model")
+        let runs = try args.int("--runs", in: 1...100) ?? 3
+        let threads = try args.int("--threads", in: 1...256) ?? 1
+        let json = args.flag("--json")
+        let input = try args.positional("INPUT")
+        try args.finish()
+        var options = TrackOptions(input: input)
+        options.model = model
+        options.detections = detections
+        options.threads = threads
+        options.recordTimings = true
+        var fps: [Double] = []
+        var stages: [String: [Double]] = [:]
+        var frames = 0
+        for _ in 0..<runs {
+            let sink = RecordCollector()
+            let pipeline = try options.makePipeline(sink: sink)
+            var end: EndRecord?
+            let seconds = try BenchStatistics.time { end = try pipeline.run() }
+            frames = end?.framesAnalysed ?? 0
+            fps.append(Double(frames) / max(seconds, 1e-9))
+            for (k, v) in end?.timings ?? [:] { stages[k, default: []].append(v / Double(max(frames, 1))) }
+        }
+        let medianStages = stages.mapValues(BenchStatistics.median)
+        let peak = ProcessMemory.peakResidentBytes
+        if json {
+            try Console.json(["frames": Double(frames), "runs": Double(runs), "threads": Double(threads),
+                              "frames_per_second": BenchStatistics.median(fps),
+                              "peak_rss_mib": Double(peak ?? 0) / 1_048_576].merging(medianStages.map { ("ms_\($0.key)", $0.value) }) { a, _ in a })
+        } else {
+            Console.out("track \(input): \(frames) frames, \(runs) runs, \(threads) thread(s), model \(model ?? "default")")
+            Console.out(String(format: "  %.1f frames/s (median)", BenchStatistics.median(fps)))
+            for k in medianStages.keys.sorted() { Console.out(String(format: "  %-7@ %.3f ms/frame", k as NSString, medianStages[k] ?? 0)) }
+            Console.out("  peak RSS \(BenchStatistics.mib(peak))")
+        }
+        return ExitCode.success
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+@testable import KVVision
+
+/// `kvvision track` from the command line.
+@Suite struct TrackCLITests {
+    static let easy = TrackingGroundTruthTests.sampleDirectory("easy")
+
+    static func gtDetections(_ dir: URL) throws -> String {
+        let gt = try GroundTruth.read(easy.appendingPathComponent("gt.txt"))
+        let labels = try EvalLabels.read(easy.appendingPathComponent("labels.json"))
+        let path = dir.appendingPathComponent("det.txt").path
+        try GroundTruthDetections.detText(gt, classes: labels.classes).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func outputOfEveryFormatIsValidAndScores() throws {
+        let dir = try TestFiles.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let det = try Self.gtDetections(dir)
+        let video = Self.easy.appendingPathComponent("video.mp4").path
+        let validator = try SchemaValidator(schemaURL: OutputTests.schemaURL)
+        for format in ["jsonl", "events"] {
+            let r = try CLIRunner.run(["track", video, "--detections", det, "--model", "none", "--format", format, "--progress", "never"])
+            #expect(r.code == 0, "\(r.stderr)")
+            let lines = r.stdout.split(separator: "\n")
+            #expect(lines.count > 5)
+            for line in lines { #expect(validator.errors(line: String(line)) == [], "\(format): \(line.prefix(120))") }
+        }
+        let jsonl = dir.appendingPathComponent("t.jsonl").path
+        let r = try CLIRunner.run(["track", video, "--detections", det, "--model", "none", "--out", jsonl])
+        #expect(r.code == 0 && r.stdout.isEmpty)
+        let eval = try CLIRunner.run(["eval", "--gt", Self.easy.path, "--pred", jsonl, "--json"])
+        let report = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any]
+        let tracking = report?["tracking"] as? [String: Any]
+        #expect((tracking?["idf1"] as? Double ?? 0) >= 0.95 && (tracking?["mota"] as? Double ?? 0) >= 0.95, "\(eval.stdout.prefix(400))")
+        let mot = try CLIRunner.run(["track", video, "--detections", det, "--model", "none", "--format", "mot", "--max-frames", "3"])
+        let motLines = mot.stdout.split(separator: "\n")
+        #expect(motLines.first?.hasPrefix("1,1,") == true && motLines.allSatisfy { $0.hasSuffix(",-1,-1,-1") && $0.split(separator: ",").count == 10 })
+    }
+
+    @Test func jsonLinesAreByteIdenticalAcrossThreadCountsWithAViT() throws {
+        let dir = try TestFiles.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let det = try Self.gtDetections(dir)
+        let video = Self.easy.appendingPathComponent("video.mp4").path
+        let model = TestFiles.fixture("vit/tiny.safetensors").path
+        let outputs = try [1, 2].map { n in
+            try CLIRunner.run(["track", video, "--detections", det, "--model", model, "--threads", "\(n)", "--max-frames", "120"], timeout: 120)
+        }
+        #expect(outputs[0].code == 0, "\(outputs[0].stderr)")
+        #expect(outputs[0].stdout == outputs[1].stdout && outputs[0].stdout.contains(#""model":"tiny-test-vit","model_hash":""#))
+    }
+
+    @Test func failuresAreOneLineNamingFileAndLine() throws {
+        let dir = try TestFiles.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("bad.txt").path
+        try "1,-1,1,2,3,4,0.9\n2,-1,1,2,3\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let video = Self.easy.appendingPathComponent("video.mp4").path
+        let r = try CLIRunner.run(["track", video, "--detections", bad, "--model", "none"])
+        #expect(r.code == 1 && r.stderr == "kvvision: error: \(bad):2: expected at least 7 comma-separated fields (frame,-1,x,y,w,h,score[,class]), found 5\n")
+        let noModel = try CLIRunner.run(["track", video, "--detections", bad])
+        #expect(noModel.code == 1 && noModel.stderr.contains("default model is not installed") && noModel.stderr.split(separator: "\n").count == 1)
+        let noDet = try CLIRunner.run(["track", video, "--model", "none"])
+        #expect(noDet.code == 1 && noDet.stderr.contains("--detections"))
+        let usage = try CLIRunner.run(["track", video, "--format", "xml"])
+        #expect(usage.code == 64)
+    }
+
+    @Test func damagedInputReportsEveryDecodableFrameThenTheError() throws {
+        let dir = try TestFiles.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let det = try Self.gtDetections(dir)
+        let data = try Data(contentsOf: Self.easy.appendingPathComponent("video.mp4"))
+        let half = dir.appendingPathComponent("half.mp4").path
+        _ = FileManager.default.createFile(atPath: half, contents: data.prefix(data.count / 2))
+        let r = try CLIRunner.run(["track", half, "--detections", det, "--model", "none"])
+        let records = r.stdout.split(separator: "\n").compactMap { try? OutputRecord.decode(line: $0) }
+        guard case let .end(end)? = records.last else { Issue.record("no end record: \(r.stdout.suffix(300)) \(r.stderr)"); return }
+        let frames = records.filter { if case .frame = $0 { true } else { false } }.count
+        #expect(r.code == 1 && end.reason == "error" && end.error != nil && frames == end.framesAnalysed && frames > 10 && frames < 250)
+        #expect(r.stderr.contains("truncated") || r.stderr.contains("damaged"), "\(r.stderr)")
+    }
+}
