@@ -43,8 +43,8 @@ final class NoiseFrames: FrameProvider {
     /// JSON Lines of one pipeline over noise frames with the fixture ViT as appearance.
     static func run(threads: Int, seed: UInt64 = 3, frames: Int = 40) throws -> String {
         let output = TextOutput.memory()
-        let pool = ThreadPool(threads: threads)
-        let appearance = try TokenAppearance(model: model, height: 32, width: 48, pool: pool)
+        let context = ComputeContext(threads: threads)
+        let appearance = try TokenAppearance(model: model, height: 32, width: 48, context: context)
         let pipeline = StreamPipeline(provider: NoiseFrames(count: frames, width: 48, height: 32, seed: seed),
                                       detector: NoiseFrames.detections(count: frames), appearance: appearance,
                                       tracker: try Tracker(), sink: JSONLinesWriter(output))
@@ -99,7 +99,7 @@ final class NoiseFrames: FrameProvider {
             }
         }
         let collector = RecordCollector()
-        let appearance = try TokenAppearance(model: Self.model, height: 32, width: 48, pool: ThreadPool(threads: 1))
+        let appearance = try TokenAppearance(model: Self.model, height: 32, width: 48, context: ComputeContext(threads: 1))
         let end = try StreamPipeline(provider: Failing(), detector: NoiseFrames.detections(count: 5), appearance: appearance,
                                      tracker: try Tracker(), sink: collector).run()
         #expect(end.framesAnalysed == 2 && end.framesFailed == 1 && end.reason == "error" && end.error?.contains("truncated") == true)

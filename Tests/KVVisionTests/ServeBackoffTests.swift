@@ -88,7 +88,7 @@ import Testing
     }
 
     @Test func streamClockContinuesAcrossConnections() {
-        var clock = StreamClock()
+        var clock = StreamTimeline()
         let a = (0..<3).map { clock.place(index: $0, pts: Double($0) * 0.04, connection: 1, now: 10 + Double($0) * 0.04, frameInterval: 0.04) }
         let b = (0..<3).map { clock.place(index: $0, pts: 5 + Double($0) * 0.04, connection: 2, now: 17 + Double($0) * 0.04, frameInterval: 0.04) }
         let c = clock.place(index: 0, pts: 0, connection: 3, now: 17.1, frameInterval: 0.04)  // reconnect faster than a frame

@@ -138,7 +138,7 @@ import Testing
         supervisor.stop()
     }
 
-    @Test func fpsRateSkipsFramesOnTheStreamClock() throws {
+    @Test func fpsRateSkipsFramesOnTheStreamTimeline() throws {
         let analyzer = RecordingAnalyzer()
         let supervisor = StreamSupervisor(config: Self.config(rate: .fps(5), url: "/clip.mp4"), analyzer: analyzer,
                                           opener: FakeOpener([.source(frames: 50, ending: .endOfStream)], live: false, clock: nil),

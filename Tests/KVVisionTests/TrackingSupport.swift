@@ -59,8 +59,8 @@ enum GroundTruthTracking {
         let detections = try DetectionFile.parse(GroundTruthDetections.detText(gt, classes: classes), path: "gt-det.txt")
         let provider = given ?? SyntheticFrames(name: gt.path, count: frames, width: width, height: height,
                                                 renderer: model == nil && !color ? nil : renderer)
-        let pool = ThreadPool(threads: threads)
-        var appearance: (any AppearanceModel)? = try model.map { m throws(PipelineError) in try TokenAppearance(model: m, height: height, width: width, pool: pool) }
+        let context = ComputeContext(threads: threads)
+        var appearance: (any AppearanceModel)? = try model.map { m throws(PipelineError) in try TokenAppearance(model: m, height: height, width: width, context: context) }
         if color { appearance = ColorAppearance() }
         let output = TextOutput.memory()
         let pipeline = StreamPipeline(provider: provider, detector: detections, appearance: appearance,

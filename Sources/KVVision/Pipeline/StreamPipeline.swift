@@ -5,7 +5,7 @@ import Foundation
 /// Owns everything per stream: the frame provider, the stages' scratch (the appearance stage's
 /// encoder state), the tracker, the counters and the `StreamClock`; the model inside the stages is
 /// shared and immutable, so several pipelines can run in one process at once, each on its own
-/// thread with its own `ThreadPool` (no shared lock between streams).
+/// thread with its own `ComputeContext` (threads; no shared lock between streams).
 ///
 /// `run()` writes the `stream` record, one `frame` record per delivered frame, and the `end`
 /// record. A transient error (`PipelineError.isTransient`) skips the frame (counted); an input

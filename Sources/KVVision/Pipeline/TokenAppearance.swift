@@ -2,7 +2,7 @@
 ///
 /// `prepare` normalises the frame (which must be at the encoder's input size, as the pipeline's
 /// frame provider delivers it) and encodes it once into this stream's `EncoderState` on the
-/// pipeline's own `ThreadPool`. `embeddings` maps each box from source pixels to the patch grid
+/// pipeline's own `ComputeContext` (its threads). `embeddings` maps each box from source pixels to the patch grid
 /// (through the frame's `FrameGeometry`), averages the tokens of the patches whose centres lie in
 /// the box (at least the patch under the box centre, clamped to the grid), subtracts the frame's
 /// mean patch token (what every box shares: background, biases) and scales to unit length.
@@ -13,17 +13,17 @@
 /// Thread-safety: one pipeline thread.
 public final class TokenAppearance: AppearanceModel {
     public let model: VisionTransformer
-    let pool: ThreadPool
+    let context: ComputeContext
     let normalization: ImageNormalization
     var state: EncoderState
     var input: Tensor
     var frameMean: [Float]
     private var prepared = false
 
-    /// An appearance stage encoding `height × width` frames with `model` on `pool`.
-    public init(model: VisionTransformer, height: Int, width: Int, pool: ThreadPool) throws(PipelineError) {
+    /// An appearance stage encoding `height × width` frames with `model` on `context`'s threads.
+    public init(model: VisionTransformer, height: Int, width: Int, context: ComputeContext) throws(PipelineError) {
         self.model = model
-        self.pool = pool
+        self.context = context
         do {
             normalization = try ImageNormalization(config: model.config)
             state = try model.makeState(height: height, width: width)
@@ -42,7 +42,7 @@ public final class TokenAppearance: AppearanceModel {
         }
         do {
             try normalization.apply(rgb: frame.pixels, width: frame.width, height: frame.height, into: &input)
-            try model.encode(input, state: &state, pool: pool)
+            try model.encode(input, state: &state, context: context)
         } catch { throw .model(error) }
         let d = model.config.dim, cells = state.grid.h * state.grid.w
         for j in 0..<d { frameMean[j] = 0 }

@@ -68,8 +68,8 @@ public struct TrackOptions: Sendable {
             let size = inputSize ?? vit.config.imageSize
             media.width = size[1]
             media.height = size[0]
-            let pool = ThreadPool(threads: threads)
-            appearance = try TokenAppearance(model: vit, height: size[0], width: size[1], pool: pool)
+            let context = ComputeContext(threads: threads)
+            appearance = try TokenAppearance(model: vit, height: size[0], width: size[1], context: context)
             settings.model = vit.config.name
             settings.modelHash = modelPath.flatMap(FNV1a.fileHex)
             settings.inputSize = size
@@ -87,14 +87,14 @@ public struct TrackOptions: Sendable {
 
 /// Where the shipped default model is looked for.
 ///
-/// Order: `$KVVISION_MODEL`; then `models/kvvision-default.safetensors` in the directory of the
+/// Order: `$KVVISION_MODEL`; then `models/shapesworld-v1.safetensors` in the directory of the
 /// executable and each of its parents (a build tree inside a clone: `.build/release/kvvision` finds
 /// `models/` at the clone's root; an install finds `share/kvvision/models/`), from any working
 /// directory.
 ///
 /// Thread-safety: stateless.
 public enum DefaultModel {
-    public static let fileName = "kvvision-default.safetensors"
+    public static let fileName = "shapesworld-v1.safetensors"
 
     public static func locate() -> (path: String?, searched: [String]) {
         var searched: [String] = []

@@ -16,7 +16,7 @@ import Foundation
 /// ```
 /// - connecting: `opener.open` under `open_timeout`; its interrupt is published so `stop()` can
 ///   cancel the open itself.
-/// - running: `next()` under `read_timeout`; each frame is placed on the `StreamClock`, passed
+/// - running: `next()` under `read_timeout`; each frame is placed on the `StreamTimeline`, passed
 ///   through the `fps` gate and pushed into the `FrameQueue` (oldest dropped when full). The
 ///   analysis thread checks the watchdog on every wake-up (at least every `min(0.25, watchdog/4)`
 ///   s): no frame for `watchdog` seconds cancels the source's interrupt, ending the connection
@@ -161,7 +161,7 @@ public final class StreamSupervisor: @unchecked Sendable {
             readerDone.signal()
         }
         var backoff = BackoffSchedule(config.backoff, random: random)
-        var streamClock = StreamClock()
+        var streamClock = StreamTimeline()
         var gate = AnalysisRateGate(config.rate)
         var pendingLoss: (reason: GapReason, detail: String?, time: Double, wall: Double)?
         var attempts = 0

@@ -1,5 +1,5 @@
-/// Maps each connection's own frame numbers and timestamps onto one stream clock that never goes
-/// back: a reconnected camera restarts its timestamps at 0, the stream clock does not.
+/// The supervisor's stream timeline: maps each connection's own frame numbers and timestamps onto one
+/// timeline that never goes back: a reconnected camera restarts its timestamps at 0, the timeline does not.
 ///
 /// For connection k the clock adds an offset chosen at its first frame: the frame number
 /// continues after the last one (`last + 1`) and the time after the last frame's time by the
@@ -9,7 +9,7 @@
 /// Invariants: `place` returns strictly increasing `frame` and `time` across all calls.
 ///
 /// Thread-safety: a value type owned by the reader thread.
-public struct StreamClock: Sendable {
+public struct StreamTimeline: Sendable {
     private var connection = 0
     private var frameOffset = 0
     private var timeOffset = 0.0
