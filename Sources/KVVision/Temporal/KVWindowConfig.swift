@@ -42,7 +42,9 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
         self.keyScales = keyScales
     }
 
-    private enum CodingKeys: String, CodingKey { case window, maxObjects, kvHeads, headDim, policy, storage, keyScales }
+    private enum CodingKeys: String, CodingKey {
+        case window, maxObjects = "max_objects", kvHeads = "kv_heads", headDim = "head_dim", policy, storage, keyScales = "key_scales"
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
