@@ -194,6 +194,25 @@ extension FuzzKind {
                  }),
     ]
 
+    /// Checks the harness itself (not in `all`): each input is accepted, rejected, traps (an out
+    /// of bounds index), hangs or allocates without bound, one of the five at random; a run must
+    /// classify every one of them (docs/reliability.md).
+    static let selftest = FuzzKind(name: "selftest", ext: "txt", summary: "harness check: accept, reject, crash, hang, runaway memory",
+        generate: { rng, _ in Array(String(rng.int(in: 0...4)).utf8) },
+        run: { path, _ in
+            let mode = Int(String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)) ?? 0
+            struct Rejected: Error {}
+            switch mode {
+            case 1: throw Rejected()
+            case 2: let empty: [Int] = []; _ = empty[mode]  // out of bounds: a trap in a checked build
+            case 3: while true { sleep(1) }
+            case 4:
+                var blocks: [[UInt8]] = []
+                while true { blocks.append([UInt8](repeating: 1, count: 64 << 20)) }
+            default: break
+            }
+        })
+
     static let videoKinds: [FuzzKind] = [("mp4", "mp4"), ("mkv", "mkv"), ("avi", "avi"), ("h264", "h264")].map { name, ext in
         FuzzKind(name: name, ext: ext, summary: "\(name) video: probed, decoded and scaled like `kvvision probe`/`bench decode`",
                  generate: { rng, ctx in

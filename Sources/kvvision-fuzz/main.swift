@@ -15,6 +15,9 @@ Usage:
   kvvision-fuzz generate KIND --index I [--seed S] --out FILE [--root DIR]
   kvvision-fuzz list
 
+Kinds: every name `list` prints (`all` runs them all); `selftest` checks the harness itself
+(each input accepted, rejected, trapping, hanging or allocating without bound).
+
 Runs every input in a forked child with a wall-time limit per input (default 5 s) and a memory
 limit (default 1024 MiB resident); a signal, a time-out or the memory limit is a failure, saved under
 OUT/failures/ once it also fails when re-run alone. One child runs --batch inputs in a row
@@ -37,6 +40,7 @@ var args = Array(CommandLine.arguments.dropFirst())
     return value
 }
 @MainActor func kind(_ name: String) -> FuzzKind {
+    if name == FuzzKind.selftest.name { return FuzzKind.selftest }
     guard let k = FuzzKind.all.first(where: { $0.name == name }) else {
         fail("unknown kind '\(name)' (kinds: \(FuzzKind.all.map(\.name).joined(separator: ", ")))")
     }

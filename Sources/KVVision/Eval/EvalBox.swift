@@ -1,6 +1,6 @@
 /// An axis-aligned box `x, y, w, h` in pixels, as MOTChallenge files give it.
 ///
-/// Invariants: all values finite, `w ≥ 0`, `h ≥ 0` (readers validate). `distance(to:)` is
+/// Invariants: all values finite, `w ≥ 0`, `h ≥ 0` (readers validate). `matchDistance(to:)` is
 /// py-motmetrics' `iou_matrix` distance `1 − IoU`, computed with the same floating-point operations
 /// (corners first, then sizes) so that threshold decisions agree bit for bit.
 ///
