@@ -4,13 +4,17 @@
 // (tools/dev installs their Debian -dev packages when missing).
 import PackageDescription
 
-let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+// Release builds are checked (-O keeps bounds and overflow checks): everything that parses or
+// indexes input stays a clean failure, never memory corruption. Measured cost: docs/benchmarks.md.
+let checked: [SwiftSetting] = [.unsafeFlags(["-O", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
     name: "kvvision",
     products: [
         .executable(name: "kvvision", targets: ["kvvision"]),
         .library(name: "KVVision", targets: ["KVVision"]),
+        // The fuzzing campaign (docs/reliability.md); not installed, not on the user's path.
+        .executable(name: "kvvision-fuzz", targets: ["kvvision-fuzz"]),
     ],
     targets: [
         .systemLibrary(
@@ -34,13 +38,19 @@ let package = Package(
             name: "KVVision",
             dependencies: ["CFFmpeg", "COpenBLAS", "CKernels"],
             path: "Sources/KVVision",
-            swiftSettings: optimise
+            swiftSettings: checked
         ),
         .executableTarget(
             name: "kvvision",
             dependencies: ["KVVision"],
             path: "Sources/kvvision",
-            swiftSettings: optimise
+            swiftSettings: checked
+        ),
+        .executableTarget(
+            name: "kvvision-fuzz",
+            dependencies: ["KVVision"],
+            path: "Sources/kvvision-fuzz",
+            swiftSettings: checked
         ),
         .testTarget(
             name: "KVVisionTests",

@@ -108,11 +108,8 @@ enum BenchEncoderCommand: Command {
         var f32State = try f32Model.map { try $0.makeState(height: model.config.imageSize[0], width: model.config.imageSize[1]) }
         let h = model.config.imageSize[0], w = model.config.imageSize[1]
         var state = try model.makeState(height: h, width: w)
-        var seed: UInt64 = 99
-        let frame = try Tensor(shape: [3, h, w], storage: (0..<(3 * h * w)).map { _ in
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: seed >> 11) % 2000) / 1000 - 1
-        })
+        var rng = SplitMix64(seed: 99)
+        let frame = try Tensor(shape: [3, h, w], storage: (0..<(3 * h * w)).map { _ in rng.signedUnitFloat() })
         let workload = GEMMWorkload(shapes: model.gemmShapes(height: h, width: w))
         let flops = model.flopsPerFrame(height: h, width: w)
         for _ in 0..<3 { try model.encode(frame, state: &state, context: context) }

@@ -66,12 +66,12 @@ struct TemporalBench {
     var encoderState: EncoderState
     let image: Tensor
     let context: ComputeContext
-    var seed: UInt64 = 0x5EED
+    var seed = SplitMix64(seed: 0x5EED)
 
     init(objects: Int, runs: Int, frames: Int, context: ComputeContext) throws {
         self.context = context
         let config = TemporalConfig(modelDim: Self.modelDim, queryHeads: 4, kvHeads: 2, headDim: 48)
-        var seed: UInt64 = 1
+        var seed = SplitMix64(seed: 1)
         func t(_ shape: [Int]) throws -> Tensor { try BenchRandom.tensor(shape, scale: 0.07, seed: &seed) }
         let dq = 4 * 48, dkv = 2 * 48, d = Self.modelDim
         let weights = try TemporalWeights(config: config, q: t([dq, d]), k: t([dkv, d]), v: t([dkv, d]), o: t([d, dq]),
@@ -83,7 +83,7 @@ struct TemporalBench {
         guard let deitTiny = ModelConfig.preset("deit-tiny") else { throw UsageError("no deit-tiny preset") }
         encoder = try VisionTransformer.random(config: deitTiny, seed: 2)
         encoderState = try encoder.makeState(height: 224, width: 224)
-        var imageSeed: UInt64 = 4
+        var imageSeed = SplitMix64(seed: 4)
         image = try BenchRandom.tensor([3, 224, 224], scale: 2, seed: &imageSeed)
     }
 
@@ -141,7 +141,7 @@ struct TemporalBench {
         var rows: [LossyRow] = []
         let n = 1 + min(objects, 4)
         for input in ["random", "slow"] {
-            var streamSeed: UInt64 = 77
+            var streamSeed = SplitMix64(seed: 77)
             var x = try BenchRandom.tensor([n, Self.modelDim], scale: 1, seed: &streamSeed)
             var stream: [Tensor] = []
             for _ in 0..<96 {
@@ -240,14 +240,11 @@ struct TemporalBench {
 
 /// Seeded uniform random tensors for benchmarks (values do not affect cost).
 enum BenchRandom {
-    /// Uniform in [−scale, scale); advances `seed` (a 64-bit LCG, Knuth's MMIX constants).
-    static func tensor(_ shape: [Int], scale: Float, seed: inout UInt64) throws -> Tensor {
+    /// Uniform in [−scale, scale); advances `seed` (the library's `SplitMix64`).
+    static func tensor(_ shape: [Int], scale: Float, seed: inout SplitMix64) throws -> Tensor {
         let n = shape.reduce(1, *)
         var values = [Float](repeating: 0, count: n)
-        for i in 0..<n {
-            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            values[i] = (Float(seed >> 40) / Float(1 << 24) * 2 - 1) * scale
-        }
+        for i in 0..<n { values[i] = seed.signedUnitFloat() * scale }
         return try Tensor(shape: shape, storage: values)
     }
 }

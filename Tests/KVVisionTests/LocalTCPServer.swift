@@ -9,7 +9,8 @@ import Glibc
 /// sends only that many bytes and then keeps the connection open in silence. Also hands out a port
 /// that is certainly closed.
 ///
-/// Thread-safety: accepted sockets are tracked under a lock; `stop()` (or deinit) closes everything.
+/// Thread-safety: accepted sockets are tracked under a lock; `stop()` (or deinit) closes them and
+/// wakes the accept thread, which closes the listener.
 final class LocalTCPServer: @unchecked Sendable {
     let port: Int
     private let listener: Int32
@@ -18,6 +19,7 @@ final class LocalTCPServer: @unchecked Sendable {
     private let lock = NSLock()
     private var accepted: [Int32] = []
     private var stopped = false
+    private var listenerOpen = true
 
     init(payload: [UInt8]? = nil, stallAfter: Int? = nil) throws {
         self.payload = payload
@@ -55,13 +57,23 @@ final class LocalTCPServer: @unchecked Sendable {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
+    /// The accept thread owns the listener and is the only one to close it: a listener closed
+    /// by `stop()` while this loop was about to call `accept` again let the descriptor number be
+    /// reused by another test's socket in the same process, whose connection this loop then
+    /// accepted and closed (seen as "Invalid data found" in a parallel run).
     private func acceptLoop() {
         while true {
             let c = accept(listener, nil, nil)
+            let err = errno
             lock.lock()
             defer { lock.unlock() }
-            if stopped { if c >= 0 { close(c) }; return }
-            guard c >= 0 else { if errno != EINTR { return } else { continue } }
+            if stopped || (c < 0 && err != EINTR) {
+                if c >= 0 { close(c) }
+                close(listener)
+                listenerOpen = false
+                return
+            }
+            guard c >= 0 else { continue }
             if let payload {
                 let limit = min(payload.count, stallAfter ?? payload.count)
                 var sent = 0
@@ -77,17 +89,16 @@ final class LocalTCPServer: @unchecked Sendable {
         }
     }
 
-    /// Closes the listener and every accepted connection.
+    /// Closes every accepted connection and wakes the accept thread (which closes the listener).
     func stop() {
         lock.lock()
         let wasStopped = stopped
         stopped = true
         let open = accepted
         accepted = []
+        if !wasStopped && listenerOpen { shutdown(listener, Int32(SHUT_RDWR)) }
         lock.unlock()
         guard !wasStopped else { return }
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
         for c in open { close(c) }
     }
 

@@ -100,7 +100,7 @@ import Testing
         let c = try SynthSceneTests.small("standard", seconds: 3)
         let dir = try Self.export(c, seed: 9, npy: nil)
         let labels = try JSONDecoder().decode(SynthLabels.self, from: try Self.bytes(dir, "labels.json"))
-        #expect(labels.format == "kvvision.shapesworld.labels" && labels.version == 1)
+        #expect(labels.format == "kvvision.shapesworld.labels" && labels.version == ShapesWorldLabelsFormat.version)
         #expect(labels.classes == ["circle", "square", "triangle", "cross"])
         #expect(labels.actions == ["idle", "walk", "run", "jump", "spin"])
         #expect(labels.width == 160 && labels.height == 120 && labels.fps == 25 && labels.frames == 75 && labels.seed == 9)

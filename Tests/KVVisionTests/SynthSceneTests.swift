@@ -14,19 +14,19 @@ import Testing
     }
 
     @Test func prngIsTheSameForTheSameSeedAndDiffersAcrossSeedsAndStreams() {
-        var a = SynthRandom(seed: 42), b = SynthRandom(seed: 42), c = SynthRandom(seed: 43)
+        var a = SplitMix64(seed: 42), b = SplitMix64(seed: 42), c = SplitMix64(seed: 43)
         let sa = (0..<16).map { _ in a.next() }, sb = (0..<16).map { _ in b.next() }, sc = (0..<16).map { _ in c.next() }
         #expect(sa == sb)
         #expect(sa != sc)
-        var d1 = SynthRandom.derived(seed: 42, stream: 1), d2 = SynthRandom.derived(seed: 42, stream: 2)
+        var d1 = SplitMix64.derived(seed: 42, stream: 1), d2 = SplitMix64.derived(seed: 42, stream: 2)
         #expect(d1.next() != d2.next())
         // SplitMix64 reference value for seed 0 (first output of the published algorithm).
-        var z = SynthRandom(seed: 0)
+        var z = SplitMix64(seed: 0)
         #expect(z.next() == 0xE220_A839_7B1D_CDAF)
     }
 
     @Test func prngIntegersStayInRange() {
-        var r = SynthRandom(seed: 9)
+        var r = SplitMix64(seed: 9)
         for _ in 0..<2000 {
             let v = r.int(in: -3...5)
             #expect((-3...5).contains(v))
@@ -64,7 +64,7 @@ import Testing
         let c = try ScenarioConfig.preset("hard")
         let data = try JSONEncoder().encode(c)
         #expect(try JSONDecoder().decode(ScenarioConfig.self, from: data) == c)
-        #expect(String(decoding: data, as: UTF8.self).contains("\"walkSpeed\":[20,60]"))
+        #expect(String(decoding: data, as: UTF8.self).contains("\"walk_speed\":[20,60]"))
     }
 
     @Test func scenarioJSONKeysAreOptionalAndDefaultToTheirPreset() throws {
@@ -89,7 +89,9 @@ import Testing
             (try write("bad.json", "{\"noise\": "), "not valid JSON"),
             (try write("type.json", #"{"fps": "fast"}"#), "fps"),
             (try write("preset.json", #"{"preset": "extreme"}"#), "extreme"),
-            (try write("range.json", #"{"exitRate": 2}"#), "exitRate"),
+            (try write("range.json", #"{"exit_rate": 2}"#), "exit_rate"),
+            (try write("camel.json", #"{"exitRate": 0.5}"#), "exitRate: unknown key"),
+            (try write("old-labels.json", #"{"format": "kvvision.shapesworld.labels", "version": 1, "scenario": {}}"#), "version 1"),
             (dir.appendingPathComponent("missing.json").path, "no such file"),
         ]
         for (path, words) in cases {

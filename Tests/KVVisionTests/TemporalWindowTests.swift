@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func configDecodesWithDocumentedDefaultsAndRoundTrips() throws {
-        let minimal = try JSONDecoder().decode(KVWindowConfig.self, from: Data(#"{"kvHeads":2,"headDim":32}"#.utf8))
+        let minimal = try JSONDecoder().decode(KVWindowConfig.self, from: Data(#"{"kv_heads":2,"head_dim":32}"#.utf8))
         #expect(minimal == KVWindowConfig(window: 16, maxObjects: 16, kvHeads: 2, headDim: 32, policy: .fifo, storage: .f32))
         for policy: KVWindowPolicy in [.fifo, .sinks(count: 3), .merge(threshold: 0.97, alpha: 0.5)] {
             let c = KVWindowConfig(window: 8, maxObjects: 2, kvHeads: 1, headDim: 4, policy: policy, storage: .int8)

@@ -1,20 +1,13 @@
 import Foundation
 import Testing
+@testable import KVVision
 
-/// Deterministic test PRNG (SplitMix64): the same seed gives the same numbers on every machine.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Test conveniences on the library's one generator (`SplitMix64`, Support/): the same seed gives
+/// the same numbers on every machine.
+extension SplitMix64 {
     /// Uniform in [-1, 1).
-    mutating func nextFloat() -> Float { Float(Double(next() >> 11) / Double(1 << 53) * 2 - 1) }
-    /// Uniform integer in `range`.
+    mutating func nextFloat() -> Float { signedUnitFloat() }
+    /// Uniform integer in `range` (modulo; the bias is irrelevant for tests).
     mutating func nextInt(in range: ClosedRange<Int>) -> Int {
         range.lowerBound + Int(next() % UInt64(range.count))
     }
@@ -27,11 +20,19 @@ enum TestFiles {
         Bundle.module.resourceURL!.appendingPathComponent("Fixtures").appendingPathComponent(relativePath)
     }
 
-    /// A fresh, empty temporary directory for one test.
+    /// One folder per test process under the temporary directory holding every scratch
+    /// directory; removed when the process exits, so a test run leaves nothing behind.
+    static let scratchRoot: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("kvvision-tests-\(getpid())")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: TestFiles.scratchRoot) }
+        return url
+    }()
+
+    /// A fresh, empty temporary directory for one test (inside `scratchRoot`).
     static func scratchDirectory(_ label: String = #function) throws -> URL {
         let clean = label.filter { $0.isLetter || $0.isNumber }
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("kvvision-tests-\(clean)-\(UUID().uuidString.prefix(8))")
+        let url = scratchRoot.appendingPathComponent("\(clean)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
@@ -51,8 +52,10 @@ enum CLIRunner {
     }
 
     /// Runs `kvvision args…` (with `environment` added to this process's); kills it after
-    /// `timeout` seconds (a hang is a test failure, not a stuck suite).
-    static func run(_ args: [String], timeout: TimeInterval = 60, environment: [String: String] = [:]) throws -> CLIResult {
+    /// `timeout` seconds (a hang is a test failure, not a stuck suite). The default leaves room for
+    /// a debug build on a loaded 2-core machine running the suite in parallel (rendering the `hard`
+    /// sample took over 60 s there).
+    static func run(_ args: [String], timeout: TimeInterval = 300, environment: [String: String] = [:]) throws -> CLIResult {
         let process = Process()
         process.executableURL = binary
         process.arguments = args

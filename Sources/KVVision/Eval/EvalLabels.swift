@@ -1,12 +1,12 @@
 import Foundation
 
 /// The parts of a ShapesWorld `labels.json` that evaluation needs: class and action names and each
-/// object's action segments. A tolerant reader: Synth's `SynthLabels` writes the file; this
-/// decodes only the keys scoring uses, so evaluation does not depend on the renderer's scenario type
+/// object's action segments. A tolerant reader: `kvvision synth` writes the file; this
+/// decodes only the keys scoring uses, so evaluation does not depend on the renderer (the format's identity is `ShapesWorldLabelsFormat`)
 /// and accepts labels from other tools that follow the format.
 ///
 /// File format (written by `kvvision synth`, see docs/shapesworld.md): `{"format":
-/// "kvvision.shapesworld.labels","version":1,"classes":[…],"actions":[…],"objects":[{"id":1,
+/// "kvvision.shapesworld.labels","version":2,"classes":[…],"actions":[…],"objects":[{"id":1,
 /// "class":"circle","actions":[{"from":1,"to":40,"action":"walk"},…]},…],…}`; segments are 1-based
 /// inclusive frame ranges. Other keys are ignored.
 ///
@@ -40,7 +40,7 @@ public struct EvalLabels: Sendable, Decodable {
         do {
             labels = try JSONDecoder().decode(EvalLabels.self, from: Data(text.utf8))
         } catch let error as DecodingError {
-            throw .malformedLabels(path: path, reason: JSONLinesReason.describe(error))
+            throw .malformedLabels(path: path, reason: JSONErrorReason.describe(error))
         } catch {
             throw .malformedLabels(path: path, reason: "\(error)")
         }
@@ -50,8 +50,9 @@ public struct EvalLabels: Sendable, Decodable {
 
     func validate(path: String) throws(EvalError) {
         func fail(_ reason: String) -> EvalError { .malformedLabels(path: path, reason: reason) }
-        guard format == SynthLabels.formatName else { throw fail("format is '\(format)', expected '\(SynthLabels.formatName)'") }
-        guard version == 1 else { throw fail("unsupported version \(version)") }
+        guard format == ShapesWorldLabelsFormat.name else { throw fail("format is '\(format)', expected '\(ShapesWorldLabelsFormat.name)'") }
+        // Version 1 spelled some keys Eval does not read in camelCase; the keys read here are the same.
+        guard (1...ShapesWorldLabelsFormat.version).contains(version) else { throw fail("unsupported version \(version)") }
         guard !classes.isEmpty, Set(classes).count == classes.count, !classes.contains("") else { throw fail("classes must be non-empty and unique") }
         guard !actions.isEmpty, Set(actions).count == actions.count, !actions.contains("") else { throw fail("actions must be non-empty and unique") }
         var ids = Set<Int>()

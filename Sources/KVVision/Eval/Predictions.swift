@@ -96,7 +96,7 @@ public struct Predictions: Sendable {
             do {
                 record = try decoder.decode(Record.self, from: Data(line.utf8))
             } catch let error as DecodingError {
-                throw fail(JSONLinesReason.describe(error))
+                throw fail(JSONErrorReason.describe(error))
             } catch {
                 throw fail("not valid JSON")
             }

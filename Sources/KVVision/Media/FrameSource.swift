@@ -22,7 +22,9 @@ import Foundation
 /// Frames before `startTime` and frames dropped by the stride are decoded but never scaled.
 ///
 /// Invariants: delivered frames have strictly increasing `pts` and `index`; every FFmpeg handle
-/// has one owner object that frees it; memory does not grow with stream length.
+/// has one owner object that frees it; memory does not grow with stream length; no decoded frame
+/// exceeds `maxPixels` (a damaged header that announces a giant picture makes that packet a
+/// corrupt one instead of a 64-megapixel decode and scale; found by the fuzzing campaign).
 ///
 /// Thread-safety: not thread-safe; one thread calls `next()`. `interrupt.cancel()` may be called
 /// from any thread to abort a blocking read.
@@ -67,6 +69,9 @@ public final class FrameSource {
     private var pixels: [UInt8] = []
 
     /// Opens `source`, picks its best video stream, opens the decoder and seeks to `startTime`.
+    /// The largest picture the decoder accepts, in pixels: 8K UHD (7680 × 4320).
+    public static let maxPixels = 7680 * 4320
+
     /// `interrupt` may be the caller's, so that another thread can cancel the open itself.
     public init(_ source: String, options: FrameSourceOptions = FrameSourceOptions(),
                 interrupt: MediaInterrupt = MediaInterrupt()) throws(MediaError) {
@@ -107,6 +112,7 @@ public final class FrameSource {
         c.pointee.pkt_timebase = stream.pointee.time_base
         c.pointee.thread_count = Int32(options.resolvedThreads)
         c.pointee.thread_type = Int32(FF_THREAD_FRAME | FF_THREAD_SLICE)
+        c.pointee.max_pixels = Int64(Self.maxPixels)
         ret = avcodec_open2(c, codec, nil)
         guard ret >= 0 else { throw .openFailed(source: source, message: "stream \(best): cannot open decoder: \(MediaError.ffmpegMessage(ret))") }
 

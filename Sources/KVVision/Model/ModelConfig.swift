@@ -139,7 +139,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         if let json = file.metadata["kvvision.config"] {
             let config: ModelConfig
             do { config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8)) } catch {
-                throw .badConfig(path: file.path, reason: Self.describe(error))
+                throw .badConfig(path: file.path, reason: JSONErrorReason.describe(error))
             }
             try config.validate()
             return config
@@ -200,14 +200,4 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 
     /// Names accepted by `preset`.
     public static let presetNames = ["deit-tiny", "deit-small", "deit-base"]
-
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case let DecodingError.keyNotFound(key, _): return "missing key '\(key.stringValue)'"
-        case let DecodingError.typeMismatch(_, ctx): return "wrong type at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))'"
-        case let DecodingError.valueNotFound(_, ctx): return "null at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))'"
-        case DecodingError.dataCorrupted: return "not valid JSON"
-        default: return "\(error)"
-        }
-    }
 }

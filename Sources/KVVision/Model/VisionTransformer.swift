@@ -92,14 +92,8 @@ public struct VisionTransformer: Sendable {
     public static func random(config: ModelConfig, seed: UInt64 = 1, precision: Precision? = nil,
                               kernels: KernelISA? = nil) throws(WeightsError) -> VisionTransformer {
         try config.validate()
-        var state = seed
-        func next() -> Float {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Float(Double((z ^ (z >> 31)) >> 11) / Double(1 << 53) * 0.1 - 0.05)
-        }
+        var rng = SplitMix64(seed: seed)
+        func next() -> Float { Float(rng.unit() * 0.1 - 0.05) }
         let precision = precision ?? config.precision?.default ?? .f32
         var byName: [String: Tensor] = [:], linears: [String: LinearWeights] = [:]
         let d = config.dim, p = config.patchSize, n = 1 + config.grid.h * config.grid.w

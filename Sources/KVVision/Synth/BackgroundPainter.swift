@@ -26,7 +26,7 @@ public struct BackgroundPainter: Sendable {
     private let breath: (period: Double, phase: Double, tintPeriod: Double, tintPhase: Double)
 
     public init(config: ScenarioConfig, seed: UInt64) {
-        var rng = SynthRandom.derived(seed: seed, stream: 2)
+        var rng = SplitMix64.derived(seed: seed, stream: 2)
         width = config.width
         height = config.height
         fps = Double(config.fps)

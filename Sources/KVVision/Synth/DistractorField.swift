@@ -22,7 +22,7 @@ public struct DistractorField: Sendable {
     private let blobs: [Blob]
 
     public init(config: ScenarioConfig, seed: UInt64) {
-        var rng = SynthRandom.derived(seed: seed, stream: 3)
+        var rng = SplitMix64.derived(seed: seed, stream: 3)
         width = config.width
         height = config.height
         fps = Double(config.fps)

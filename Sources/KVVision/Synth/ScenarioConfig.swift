@@ -54,15 +54,32 @@ public struct ScenarioConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
-    private enum CodingKeys: String, CodingKey {
-        case preset, width, height, fps, duration, objects, objectSize, walkSpeed, runSpeed, jumpHeight, jumpPeriod
-        case spinSpeed, segmentSeconds, actionWeights, occlusionRate, exitRate, lookalikeRate, noise, distractors
-        case backgroundContrast, backgroundDrift
+    /// JSON keys: snake_case, like every file kvvision reads or writes.
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case preset, width, height, fps, duration, objects, objectSize = "object_size", walkSpeed = "walk_speed"
+        case runSpeed = "run_speed", jumpHeight = "jump_height", jumpPeriod = "jump_period", spinSpeed = "spin_speed"
+        case segmentSeconds = "segment_seconds", actionWeights = "action_weights", occlusionRate = "occlusion_rate"
+        case exitRate = "exit_rate", lookalikeRate = "lookalike_rate", noise, distractors
+        case backgroundContrast = "background_contrast", backgroundDrift = "background_drift"
+    }
+
+    /// Any JSON key, to find the ones a scenario does not know.
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
     /// Decodes a scenario; every key is optional: missing ones take the value of the named
-    /// `preset` (default `standard`). Does not validate; call `validate()`.
+    /// `preset` (default `standard`); an unknown key (a typo, or a camelCase key of an older
+    /// kvvision) is an error rather than silently ignored. Does not validate; call `validate()`.
     public init(from decoder: any Decoder) throws {
+        let any = try decoder.container(keyedBy: AnyKey.self)
+        if let unknown = any.allKeys.first(where: { CodingKeys(stringValue: $0.stringValue) == nil }) {
+            throw DecodingError.dataCorruptedError(forKey: unknown, in: any, debugDescription:
+                "unknown key (scenario keys: \(CodingKeys.allCases.map(\.stringValue).joined(separator: ", ")))")
+        }
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let name = try c.decodeIfPresent(String.self, forKey: .preset) ?? "standard"
         do { self = try Self.preset(name) } catch {
@@ -138,22 +155,22 @@ public struct ScenarioConfig: Codable, Sendable, Equatable {
         try check(frames * max(1, objects.upperBound) <= 4_000_000, "duration", "\(duration) s at \(fps) fps with up to \(objects.upperBound) objects",
                   "at most 4,000,000 object-frames (frames × most objects)")
         let maxSize = Double(min(width, height)) / 2
-        try range(objectSize, "objectSize", 4...max(4, maxSize))
-        try range(walkSpeed, "walkSpeed", 0...10_000)
-        try range(runSpeed, "runSpeed", 0...10_000)
-        try range(jumpHeight, "jumpHeight", 0...10_000)
-        try range(jumpPeriod, "jumpPeriod", 0.05...60)
-        try range(spinSpeed, "spinSpeed", 0...100_000)
-        try range(segmentSeconds, "segmentSeconds", 0.01...3600)
+        try range(objectSize, "object_size", 4...max(4, maxSize))
+        try range(walkSpeed, "walk_speed", 0...10_000)
+        try range(runSpeed, "run_speed", 0...10_000)
+        try range(jumpHeight, "jump_height", 0...10_000)
+        try range(jumpPeriod, "jump_period", 0.05...60)
+        try range(spinSpeed, "spin_speed", 0...100_000)
+        try range(segmentSeconds, "segment_seconds", 0.01...3600)
         try check(actionWeights.count == ObjectAction.allCases.count && actionWeights.allSatisfy { $0.isFinite && $0 >= 0 }
                   && actionWeights.contains { $0 > 0 },
-                  "actionWeights", "\(actionWeights)", "\(ObjectAction.allCases.count) non-negative weights, one positive")
-        try rate(occlusionRate, "occlusionRate")
-        try rate(exitRate, "exitRate")
-        try rate(lookalikeRate, "lookalikeRate")
+                  "action_weights", "\(actionWeights)", "\(ObjectAction.allCases.count) non-negative weights, one positive")
+        try rate(occlusionRate, "occlusion_rate")
+        try rate(exitRate, "exit_rate")
+        try rate(lookalikeRate, "lookalike_rate")
         try check(noise.isFinite && (0...64).contains(noise), "noise", "\(noise)", "a standard deviation in 0...64")
         try check((0...64).contains(distractors), "distractors", "\(distractors)", "a count in 0...64")
-        try rate(backgroundContrast, "backgroundContrast")
-        try check(backgroundDrift.isFinite && (0...100).contains(backgroundDrift), "backgroundDrift", "\(backgroundDrift)", "pixels per second in 0...100")
+        try rate(backgroundContrast, "background_contrast")
+        try check(backgroundDrift.isFinite && (0...100).contains(backgroundDrift), "background_drift", "\(backgroundDrift)", "pixels per second in 0...100")
     }
 }

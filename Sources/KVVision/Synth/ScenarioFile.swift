@@ -12,12 +12,15 @@ public enum ScenarioFile {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw .scenarioFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
         }
-        struct Labels: Decodable { var format: String?; var scenario: ScenarioConfig?; var seed: UInt64? }
+        struct Labels: Decodable { var format: String?; var version: Int?; var scenario: ScenarioConfig?; var seed: UInt64? }
         let config: ScenarioConfig
         var seed: UInt64?
         do {
             let labels = try JSONDecoder().decode(Labels.self, from: data)
-            if labels.format == SynthLabels.formatName {
+            if labels.format == ShapesWorldLabelsFormat.name {
+                guard labels.version == ShapesWorldLabelsFormat.version else {
+                    throw SynthError.scenarioFile(path: path, reason: "labels.json version \(labels.version.map(String.init) ?? "absent"), expected \(ShapesWorldLabelsFormat.version) (regenerate it with this kvvision)")
+                }
                 guard let scenario = labels.scenario else { throw SynthError.scenarioFile(path: path, reason: "labels.json without \"scenario\"") }
                 config = scenario
                 seed = labels.seed
@@ -27,20 +30,11 @@ public enum ScenarioFile {
         } catch let error as SynthError {
             throw error
         } catch let error as DecodingError {
-            throw .scenarioFile(path: path, reason: describe(error))
+            throw .scenarioFile(path: path, reason: JSONErrorReason.describe(error))
         } catch {
             throw .scenarioFile(path: path, reason: "\(error)")
         }
         do { try config.validate() } catch { throw .scenarioFile(path: path, reason: error.description) }
         return (config, seed)
-    }
-
-    /// One line naming the JSON key path of a decoding failure (Eval's `JSONLinesReason`, with
-    /// the scenario's own message for a bad value such as an unknown preset).
-    private static func describe(_ error: DecodingError) -> String {
-        if case let .dataCorrupted(ctx) = error, let key = ctx.codingPath.last {
-            return "\(key.stringValue): \(ctx.debugDescription)"
-        }
-        return JSONLinesReason.describe(error)
     }
 }

@@ -71,7 +71,7 @@ public struct SceneScript: Sendable {
         self.config = config
         self.seed = seed
         frames = config.frames
-        var rng = SynthRandom.derived(seed: seed, stream: 1)
+        var rng = SplitMix64.derived(seed: seed, stream: 1)
         let w = Double(config.width), h = Double(config.height)
         let count = rng.int(in: config.objects)
 
@@ -140,7 +140,7 @@ public struct SceneScript: Sendable {
 
     /// Begins a new action segment for object `index` at frame `frame`.
     private static func startSegment(_ s: inout State, index: Int, frame: Int, size: Double, states: [State],
-                                     config: ScenarioConfig, rng: inout SynthRandom) {
+                                     config: ScenarioConfig, rng: inout SplitMix64) {
         let w = Double(config.width), h = Double(config.height)
         let length = max(1, Int((rng.uniform(config.segmentSeconds) * Double(config.fps)).rounded()))
         s.segmentEnd = frame + length
@@ -151,7 +151,7 @@ public struct SceneScript: Sendable {
 
         var moving = config.actionWeights
         for a in ObjectAction.allCases where !a.moves { moving[a.rawValue] = 0 }
-        let movingAction = { (rng: inout SynthRandom) -> ObjectAction in
+        let movingAction = { (rng: inout SplitMix64) -> ObjectAction in
             moving.contains(where: { $0 > 0 }) ? Self.nextAction(moving, excluding: previous, &rng) : .walk
         }
         if s.mode == .outside && s.outsideFrames * 2 >= config.fps {
@@ -207,7 +207,7 @@ public struct SceneScript: Sendable {
     }
 
     /// Advances one object by one frame: motion, edges, exits, hops, spin, jitter.
-    private static func step(_ s: inout State, size: Double, dt: Double, config: ScenarioConfig, rng: inout SynthRandom) {
+    private static func step(_ s: inout State, size: Double, dt: Double, config: ScenarioConfig, rng: inout SplitMix64) {
         let w = Double(config.width), h = Double(config.height)
         if s.mode == .outside { return }
         if s.action.moves && s.mode != .exiting {
@@ -259,14 +259,14 @@ public struct SceneScript: Sendable {
 
     /// An action drawn by `weights`, different from `previous` whenever another action has weight,
     /// so consecutive segments change.
-    private static func nextAction(_ weights: [Double], excluding previous: ObjectAction?, _ rng: inout SynthRandom) -> ObjectAction {
+    private static func nextAction(_ weights: [Double], excluding previous: ObjectAction?, _ rng: inout SplitMix64) -> ObjectAction {
         var w = weights
         if let p = previous, w.enumerated().contains(where: { $0.offset != p.rawValue && $0.element > 0 }) { w[p.rawValue] = 0 }
         return ObjectAction.allCases[rng.weighted(w)]
     }
 
     /// A random permutation of 0..<n (Fisher–Yates).
-    private static func permutation(_ n: Int, _ rng: inout SynthRandom) -> [Int] {
+    private static func permutation(_ n: Int, _ rng: inout SplitMix64) -> [Int] {
         var p = Array(0..<n)
         if n > 1 {
             for i in stride(from: n - 1, to: 0, by: -1) { p.swapAt(i, rng.int(in: 0...i)) }
@@ -275,7 +275,7 @@ public struct SceneScript: Sendable {
     }
 
     /// A saturated, bright random colour (HSV: any hue, saturation 0.5–1, value 0.6–1).
-    private static func objectColor(_ rng: inout SynthRandom) -> [UInt8] {
+    private static func objectColor(_ rng: inout SplitMix64) -> [UInt8] {
         let hue = rng.uniform(0...6), sat = rng.uniform(0.5...1), val = rng.uniform(0.6...1)
         let sector = min(5, Int(hue)), f = hue - Double(sector)
         let p = val * (1 - sat), q = val * (1 - sat * f), u = val * (1 - sat * (1 - f))

@@ -150,7 +150,7 @@ public final class ShapesWorldRenderer {
         }
         // Sum of four uniforms on [0,1) has variance 1/3: scale by sigma·√3.
         let scale: Float = sigma * Float(3).squareRoot() / 65536
-        var rng = SynthRandom.derived(seed: script.seed, stream: 0x1_0000_0000 &+ UInt64(frame))
+        var rng = SplitMix64.derived(seed: script.seed, stream: 0x1_0000_0000 &+ UInt64(frame))
         for i in 0..<frameBytes {
             let r = rng.next()
             let sum = Float((r & 0xFFFF) + ((r >> 16) & 0xFFFF) + ((r >> 32) & 0xFFFF) + (r >> 48)) - 131070

@@ -4,10 +4,10 @@ import Foundation
 /// needs with its own `EvalLabels`): vocabularies, clip facts, the full scenario and seed,
 /// and every object's identity, colour and action segments.
 ///
-/// Format (`"format": "kvvision.shapesworld.labels"`, `"version": 1`), keys sorted:
+/// Format (`"format": "kvvision.shapesworld.labels"`, `"version": 2`; `ShapesWorldLabelsFormat`), snake_case keys, sorted:
 /// `classes`, `actions` (index order; gt.txt's class column is 1-based into `classes`),
 /// `width`, `height`, `fps`, `frames`, `seed`, `scenario` (every `ScenarioConfig` field),
-/// `objects`: `[{"id", "class", "color": [r,g,b], "size", "lookalikeOf"?, "actions":
+/// `objects`: `[{"id", "class", "color": [r,g,b], "size", "lookalike_of"?, "actions":
 /// [{"from", "to", "action"}]}]` with 1-based inclusive frame ranges that cover every frame.
 ///
 /// Thread-safety: a value type, `Sendable`.
@@ -25,12 +25,12 @@ public struct SynthLabels: Codable, Sendable, Equatable {
         public var size: Double
         public var lookalikeOf: Int?
         public var actions: [Segment]
+
+        enum CodingKeys: String, CodingKey { case id, `class`, color, size, lookalikeOf = "lookalike_of", actions }
     }
 
-    public static let formatName = "kvvision.shapesworld.labels"
-
-    public var format: String = formatName
-    public var version: Int = 1
+    public var format: String = ShapesWorldLabelsFormat.name
+    public var version: Int = ShapesWorldLabelsFormat.version
     public var classes: [String] = ShapeClass.names
     public var actions: [String] = ObjectAction.names
     public var width: Int

@@ -46,7 +46,10 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
         self.association = association
     }
 
-    private enum CodingKeys: String, CodingKey { case window, maxObjects, kvHeads, headDim, policy, storage, keyScales, association }
+    private enum CodingKeys: String, CodingKey {
+        case window, maxObjects = "max_objects", kvHeads = "kv_heads", headDim = "head_dim", policy, storage, keyScales = "key_scales"
+        case association
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)

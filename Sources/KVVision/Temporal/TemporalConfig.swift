@@ -27,7 +27,9 @@ public struct TemporalConfig: Codable, Sendable, Equatable {
         self.ropeBase = ropeBase
     }
 
-    private enum CodingKeys: String, CodingKey { case modelDim, queryHeads, kvHeads, headDim, rotaryDim, ropeBase }
+    private enum CodingKeys: String, CodingKey {
+        case modelDim = "model_dim", queryHeads = "query_heads", kvHeads = "kv_heads", headDim = "head_dim", rotaryDim = "rotary_dim", ropeBase = "rope_base"
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)

@@ -1,13 +1,15 @@
-/// The ShapesWorld pseudo-random generator: SplitMix64 (Steele, Lea & Flood 2014).
+/// The project's one pseudo-random generator: SplitMix64 (Steele, Lea & Flood 2014), used by
+/// ShapesWorld, random model weights, benchmarks, the fuzzer and the tests.
 ///
 /// Invariants: the sequence depends only on the seed, uses only integer arithmetic, and is the
-/// same on every machine and build; uniform doubles take the top 53 bits. `derived(_:)` gives
-/// independent sub-streams (scene plan, background, noise of frame t, …) so that one part of the
-/// world can be drawn in any order without shifting the others.
+/// same on every machine and build; uniform doubles take the top 53 bits. `derived(seed:stream:)`
+/// gives independent sub-streams (scene plan, background, noise of frame t, …) so that one part of
+/// a world can be drawn in any order without shifting the others.
 ///
 /// Thread-safety: a value type; each user owns its own copy.
-public struct SynthRandom: Sendable {
-    private var state: UInt64
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    /// The generator's whole state (the seed advanced once per draw).
+    public private(set) var state: UInt64
 
     public init(seed: UInt64) { state = seed }
 
@@ -26,8 +28,8 @@ public struct SynthRandom: Sendable {
     }
 
     /// An independent generator for sub-stream `stream` of `seed` (e.g. the noise of one frame).
-    public static func derived(seed: UInt64, stream: UInt64) -> SynthRandom {
-        SynthRandom(seed: mix(seed ^ mix(stream &+ 0x632B_E59B_D9B4_E019)))
+    public static func derived(seed: UInt64, stream: UInt64) -> SplitMix64 {
+        SplitMix64(seed: mix(seed ^ mix(stream &+ 0x632B_E59B_D9B4_E019)))
     }
 
     /// Uniform in [0, 1).
@@ -44,6 +46,9 @@ public struct SynthRandom: Sendable {
         if span == 0 { return Int(bitPattern: UInt(next())) }
         return range.lowerBound + Int(next().multipliedFullWidth(by: span).high)
     }
+
+    /// Uniform in [-1, 1) as a Float (random tensors).
+    public mutating func signedUnitFloat() -> Float { Float(unit() * 2 - 1) }
 
     /// True with probability `p`.
     public mutating func chance(_ p: Double) -> Bool { unit() < p }

@@ -1,0 +1,239 @@
+import Foundation
+import KVVision
+
+/// One kind of untrusted input: how to make a fuzzed input and how kvvision reads it.
+///
+/// Adding a kind (the daemon's config file or HTTP requests once `serve` lands) is one entry in
+/// `FuzzKind.all`: a generator and a runner closure; the campaign, limits, reproducers and
+/// summary need nothing else.
+///
+/// Invariants: `generate` is a pure function of the generator state and the context (so an input
+/// is reproduced from its kind, campaign seed and index); `run` reads the input file the way the
+/// CLI does, throws on a rejected input, and runs in a forked child (it may crash or hang; the
+/// campaign counts that as a failure).
+///
+/// Thread-safety: the closures are called from one thread.
+struct FuzzKind: Sendable {
+    let name: String
+    /// File extension of saved inputs (FFmpeg probes by content, but keep names honest).
+    let ext: String
+    let summary: String
+    let generate: @Sendable (inout SplitMix64, FuzzContext) -> [UInt8]
+    let run: @Sendable (String, FuzzContext) throws -> Void
+}
+
+/// Seeds, templates and fixtures shared by the kinds, loaded once in the parent before any fork.
+final class FuzzContext {
+    let root: URL
+    let scratch: String
+    var seeds: [String: [[UInt8]]] = [:]
+    var templates: [String: [JSONValue]] = [:]
+    /// Fixture inputs the evaluation runners combine with the fuzzed one.
+    let groundTruth: GroundTruth
+    let predictions: Predictions
+    let jsonlPredictions: Predictions
+    let labels: EvalLabels
+    /// The tiny ViT's tensors (F32), re-wrapped with a fuzzed config by the model-config runner.
+    let tinyTensors: [(name: String, tensor: Tensor, dtype: ElementType)]
+
+    init(root: URL, scratch: String) throws {
+        self.root = root
+        self.scratch = scratch
+        let fixtures = root.appendingPathComponent("Tests/KVVisionTests/Fixtures")
+        func bytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: root.appendingPathComponent(path))) }
+        groundTruth = try GroundTruth.read(fixtures.appendingPathComponent("eval/gt/gt.txt"))
+        predictions = try Predictions.read(fixtures.appendingPathComponent("eval/jittered.txt"))
+        jsonlPredictions = try Predictions.read(fixtures.appendingPathComponent("eval/combined_jsonl.jsonl"))
+        labels = try EvalLabels.read(fixtures.appendingPathComponent("eval/gt/labels.json"))
+        let tiny = try SafetensorsFile(path: fixtures.appendingPathComponent("vit/tiny.safetensors").path)
+        tinyTensors = try tiny.names.map { ($0, try tiny.tensor($0), ElementType.f32) }
+
+        let seedDir = "tools/fuzz/seeds/"
+        seeds["mp4"] = [try bytes(seedDir + "seed.mp4")]
+        seeds["mkv"] = [try bytes(seedDir + "seed.mkv"), try bytes(seedDir + "seed-vp8.mkv")]
+        seeds["avi"] = [try bytes(seedDir + "seed.avi")]
+        seeds["h264"] = [try bytes(seedDir + "seed.h264")]
+        let small = try Tensor(shape: [2, 3], storage: [1, 2, 3, 4, 5, 6])
+        let config = try JSONEncoder().encode(ModelConfig(name: "seed", imageSize: [32, 48], patchSize: 8, dim: 64, depth: 2, heads: 4))
+        seeds["safetensors"] = [
+            SafetensorsFile.encode([("a", small, .f32), ("b", small, .f16), ("c", small, .bf16)], metadata: ["kvvision.config": String(decoding: config, as: UTF8.self)]),
+            try bytes("Tests/KVVisionTests/Fixtures/vit/tiny-f16.safetensors"),
+        ]
+        seeds["npy"] = [NpyFile.encode(small), try bytes("Tests/KVVisionTests/Fixtures/vit/input-grid-small.npy"),
+                        try bytes("Tests/KVVisionTests/Fixtures/vit/expected-grid-small.npy")]
+        seeds["mot-gt"] = [try bytes("Tests/KVVisionTests/Fixtures/eval/gt/gt.txt"), try bytes("Tests/KVVisionTests/Fixtures/eval/crowd/gt.txt")]
+        seeds["mot-det"] = [try bytes("Tests/KVVisionTests/Fixtures/eval/perfect.txt"), try bytes("Tests/KVVisionTests/Fixtures/eval/false_positives.txt")]
+        let jsonl = try bytes("Tests/KVVisionTests/Fixtures/eval/combined_jsonl.jsonl")
+        seeds["jsonl"] = [jsonl]
+        templates["jsonl"] = jsonl.split(separator: 0x0A).prefix(40).compactMap { JSONValue.parse(Array($0)) }
+
+        // ShapesWorld documents as this build writes them (labels.json version 2, snake_case).
+        var easy = try ScenarioConfig.preset("easy")
+        easy.width = 64; easy.height = 48; easy.duration = 1; easy.objectSize = 8...16
+        let script = try SceneScript(config: easy, seed: 7)
+        let labelsV2 = [UInt8](try SynthLabels(script: script).encoded())
+        let encoder = JSONEncoder()
+        var scenarios: [[UInt8]] = [[UInt8](try encoder.encode(easy))]
+        for name in ScenarioConfig.presetNames {
+            var c = try ScenarioConfig.preset(name)
+            c.duration = 2
+            scenarios.append([UInt8](try encoder.encode(c)))
+        }
+        seeds["scenario"] = scenarios + [labelsV2]
+        templates["scenario"] = seeds["scenario"]!.compactMap(JSONValue.parse)
+        seeds["labels"] = [labelsV2, try bytes("Tests/KVVisionTests/Fixtures/eval/gt/labels.json"),
+                           try bytes("Tests/KVVisionTests/Fixtures/eval/crowd/labels.json")]
+        templates["labels"] = seeds["labels"]!.compactMap(JSONValue.parse)
+        var configs = [tiny.metadata["kvvision.config"].map { Array($0.utf8) } ?? []]
+        var temporal = try ModelConfig.from(tiny)
+        temporal.temporal = ModelConfig.Temporal(dim: 64, heads: 4, kvHeads: 2, window: 8)
+        configs.append([UInt8](try encoder.encode(temporal)))
+        for name in ModelConfig.presetNames { configs.append([UInt8](try encoder.encode(ModelConfig.preset(name)!))) }
+        seeds["model-config"] = configs
+        templates["model-config"] = configs.compactMap(JSONValue.parse)
+    }
+
+    /// A seed of `kind` and another (of any kind) to splice from.
+    func pick(_ kind: String, _ rng: inout SplitMix64) -> (seed: [UInt8], splice: [UInt8]) {
+        let list = seeds[kind] ?? [[]]
+        let seed = list[rng.int(in: 0...(list.count - 1))]
+        let all = seeds.values.flatMap { $0 }
+        return (seed, all.isEmpty ? [] : all[rng.int(in: 0...(all.count - 1))].prefix(8192).map { $0 })
+    }
+
+    /// Havoc on a seed of `kind`.
+    func havoc(_ kind: String, _ rng: inout SplitMix64) -> [UInt8] {
+        let (seed, splice) = pick(kind, &rng)
+        return Mutator.havoc(seed, splice: splice, &rng)
+    }
+
+    /// A grammar mutation of a JSON template of `kind`.
+    func json(_ kind: String, _ rng: inout SplitMix64) -> [UInt8] {
+        let list = templates[kind] ?? [.object([])]
+        return Grammar.document(list[rng.int(in: 0...(list.count - 1))], &rng)
+    }
+}
+
+extension FuzzKind {
+    /// Every kind the campaign knows, in campaign order.
+    static let all: [FuzzKind] = videoKinds + [
+        FuzzKind(name: "safetensors", ext: "safetensors", summary: "model weights (header, metadata, tensor spans)",
+                 generate: { rng, ctx in
+                     rng.chance(0.5) ? Grammar.safetensors(&rng, configs: ctx.templates["model-config"] ?? []) : ctx.havoc("safetensors", &rng)
+                 },
+                 run: { path, _ in
+                     let file = try SafetensorsFile(path: path)
+                     var failure: (any Error)?
+                     for name in file.names {
+                         do { _ = try file.tensor(name) } catch { failure = error }
+                     }
+                     let config = try ModelConfig.from(file)
+                     _ = try VisionTransformer.load(file, config: config)
+                     if let failure { throw failure }
+                 }),
+        FuzzKind(name: "npy", ext: "npy", summary: "NumPy arrays (magic, header dictionary, data)",
+                 generate: { rng, ctx in rng.chance(0.6) ? Grammar.npy(&rng) : ctx.havoc("npy", &rng) },
+                 run: { path, _ in _ = try NpyFile.read(path: path) }),
+        FuzzKind(name: "mot-gt", ext: "txt", summary: "MOTChallenge ground truth, scored against fixture predictions",
+                 generate: { rng, ctx in rng.chance(0.6) ? Grammar.mot(&rng, groundTruth: true) : ctx.havoc("mot-gt", &rng) },
+                 run: { path, ctx in
+                     let gt = try GroundTruth.read(URL(fileURLWithPath: path))
+                     _ = try Evaluator.evaluate(groundTruth: gt, predictions: ctx.predictions)
+                     _ = try Evaluator.evaluate(groundTruth: gt, predictions: ctx.jsonlPredictions, labels: ctx.labels).json()
+                 }),
+        FuzzKind(name: "mot-det", ext: "txt", summary: "MOT text predictions (detections/tracks), scored against fixture ground truth",
+                 generate: { rng, ctx in rng.chance(0.6) ? Grammar.mot(&rng, groundTruth: false) : ctx.havoc("mot-det", &rng) },
+                 run: { path, ctx in
+                     let pred = try Predictions.read(URL(fileURLWithPath: path))
+                     _ = try Evaluator.evaluate(groundTruth: ctx.groundTruth, predictions: pred, labels: ctx.labels).json()
+                 }),
+        FuzzKind(name: "jsonl", ext: "jsonl", summary: "kvvision JSON Lines predictions (eval input)",
+                 generate: { rng, ctx in
+                     if rng.chance(0.3) { return ctx.havoc("jsonl", &rng) }
+                     let templates = ctx.templates["jsonl"] ?? []
+                     var lines: [[UInt8]] = []
+                     let damage = [0, 0.02, 0.1, 0.5][rng.int(in: 0...3)]
+                     for i in 0..<rng.int(in: 1...30) {
+                         let t = i == 0 && rng.chance(0.8) ? templates[0] : templates[rng.int(in: 0...(templates.count - 1))]
+                         lines.append(rng.chance(damage) ? Grammar.document(t, &rng) : Array(t.text.utf8))
+                     }
+                     return Array(lines.joined(separator: [0x0A])) + [0x0A]
+                 },
+                 run: { path, ctx in
+                     let pred = try Predictions.read(URL(fileURLWithPath: path))
+                     _ = try Evaluator.evaluate(groundTruth: ctx.groundTruth, predictions: pred, labels: ctx.labels).json()
+                 }),
+        FuzzKind(name: "labels", ext: "json", summary: "ShapesWorld labels.json (eval vocabularies and actions; synth replay)",
+                 generate: { rng, ctx in rng.chance(0.75) ? ctx.json("labels", &rng) : ctx.havoc("labels", &rng) },
+                 run: { path, ctx in
+                     var failure: (any Error)?
+                     do {
+                         let labels = try EvalLabels.read(URL(fileURLWithPath: path))
+                         _ = try Evaluator.evaluate(groundTruth: ctx.groundTruth, predictions: ctx.jsonlPredictions, labels: labels).json()
+                     } catch { failure = error }
+                     try FuzzKind.synthesize(path)
+                     if let failure { throw failure }
+                 }),
+        FuzzKind(name: "scenario", ext: "json", summary: "ShapesWorld scenario files (`kvvision synth --scenario`)",
+                 generate: { rng, ctx in rng.chance(0.75) ? ctx.json("scenario", &rng) : ctx.havoc("scenario", &rng) },
+                 run: { path, _ in try FuzzKind.synthesize(path) }),
+        FuzzKind(name: "model-config", ext: "json", summary: "the kvvision.config model metadata, loaded and run on the tiny ViT's tensors",
+                 generate: { rng, ctx in rng.chance(0.8) ? ctx.json("model-config", &rng) : ctx.havoc("model-config", &rng) },
+                 run: { path, ctx in
+                     let json = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
+                     let model = ctx.scratch + "/model-\(getpid()).safetensors"
+                     defer { unlink(model) }
+                     try Data(SafetensorsFile.encode(ctx.tinyTensors, metadata: ["kvvision.config": json])).write(to: URL(fileURLWithPath: model))
+                     let file = try SafetensorsFile(path: model)
+                     let config = try ModelConfig.from(file)
+                     if config.temporal != nil { _ = try TemporalConfig(model: config) }
+                     let (vit, _) = try VisionTransformer.load(file, config: config)
+                     let h = config.imageSize[0], w = config.imageSize[1]
+                     var state = try vit.makeState(height: h, width: w)
+                     try vit.encode(Tensor(shape: [3, h, w], storage: [Float](repeating: 0.5, count: 3 * h * w)), state: &state)
+                 }),
+    ]
+
+    /// Checks the harness itself (not in `all`): each input is accepted, rejected, traps (an out
+    /// of bounds index), hangs or allocates without bound, one of the five at random; a run must
+    /// classify every one of them (docs/reliability.md).
+    static let selftest = FuzzKind(name: "selftest", ext: "txt", summary: "harness check: accept, reject, crash, hang, runaway memory",
+        generate: { rng, _ in Array(String(rng.int(in: 0...4)).utf8) },
+        run: { path, _ in
+            let mode = Int(String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)) ?? 0
+            struct Rejected: Error {}
+            switch mode {
+            case 1: throw Rejected()
+            case 2: let empty: [Int] = []; _ = empty[mode]  // out of bounds: a trap in a checked build
+            case 3: while true { sleep(1) }
+            case 4:
+                var blocks: [[UInt8]] = []
+                while true { blocks.append([UInt8](repeating: 1, count: 64 << 20)) }
+            default: break
+            }
+        })
+
+    static let videoKinds: [FuzzKind] = [("mp4", "mp4"), ("mkv", "mkv"), ("avi", "avi"), ("h264", "h264")].map { name, ext in
+        FuzzKind(name: name, ext: ext, summary: "\(name) video: probed, decoded and scaled like `kvvision probe`/`bench decode`",
+                 generate: { rng, ctx in
+                     let (seed, splice) = ctx.pick(name, &rng)
+                     return rng.chance(0.5) ? Mutator.video(seed, container: name, splice: splice, &rng) : Mutator.havoc(seed, splice: splice, &rng)
+                 },
+                 run: { path, _ in
+                     _ = try MediaInfo.probe(path)
+                     let source = try FrameSource(path, options: FrameSourceOptions(width: 40, height: 30, maxFrames: 600, threads: 1))
+                     while try source.next() != nil {}
+                 })
+    }
+
+    /// What `kvvision synth` does with a scenario, short of encoding video: read and validate it,
+    /// simulate the clip, render its first and last frame, write labels and ground truth.
+    static func synthesize(_ path: String) throws {
+        let (config, seed) = try ScenarioFile.read(path)
+        let renderer = try ShapesWorldRenderer(config: config, seed: seed ?? 1)
+        var rgb: [UInt8] = []
+        _ = GroundTruthText.lines(try renderer.render(frame: 0, into: &rgb))
+        _ = GroundTruthText.lines(try renderer.render(frame: renderer.script.frames - 1, into: &rgb))
+        _ = try SynthLabels(script: renderer.script).encoded()
+    }
+}
