@@ -1,6 +1,6 @@
 /// The five ShapesWorld actions. The raw value is the 0-based index into `labels.json` `"actions"`.
 ///
-/// Kinematics (DESIGN §7): `idle` stands still with slight jitter, `walk` moves at 20–60 px/s,
+/// Kinematics (docs/shapesworld.md): `idle` stands still with slight jitter, `walk` moves at 20–60 px/s,
 /// `run` at 100–200 px/s, `jump` hops periodically on a parabola, `spin` rotates in place.
 ///
 /// Thread-safety: a value type, `Sendable`.
