@@ -209,10 +209,10 @@ import Testing
     }
 
     @Test func configDecodesSnakeCaseWithDefaultsAndValidates() throws {
-        let minimal = try JSONDecoder().decode(KVWindowConfig.self, from: Data(#"{"kvHeads":1,"headDim":4}"#.utf8))
+        let minimal = try JSONDecoder().decode(KVWindowConfig.self, from: Data(#"{"kv_heads":1,"head_dim":4}"#.utf8))
         #expect(minimal.association == AssociationConfig(pinnedOwners: 0, pinnedUse: .whenAbsent))
         let full = try JSONDecoder().decode(KVWindowConfig.self, from: Data(
-            #"{"kvHeads":1,"headDim":4,"association":{"pinned_owners":12,"pinned_use":"always"}}"#.utf8))
+            #"{"kv_heads":1,"head_dim":4,"association":{"pinned_owners":12,"pinned_use":"always"}}"#.utf8))
         #expect(full.association == AssociationConfig(pinnedOwners: 12, pinnedUse: .always))
         #expect(try JSONDecoder().decode(KVWindowConfig.self, from: JSONEncoder().encode(full)) == full)
         let text = String(decoding: try JSONEncoder().encode(AssociationConfig(pinnedOwners: 3)), as: UTF8.self)

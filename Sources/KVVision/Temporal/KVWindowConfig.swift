@@ -75,11 +75,11 @@ public struct KVWindowConfig: Codable, Sendable, Equatable {
     public func validate() throws(TemporalError) {
         let check = TemporalError.require
         try check((1...4096).contains(window), "window", window, "must be in 1...4096")
-        try check((0...1024).contains(maxObjects), "maxObjects", maxObjects, "must be in 0...1024")
-        try check((1...256).contains(kvHeads), "kvHeads", kvHeads, "must be in 1...256")
-        try check((1...1024).contains(headDim), "headDim", headDim, "must be in 1...1024")
+        try check((0...1024).contains(maxObjects), "max_objects", maxObjects, "must be in 0...1024")
+        try check((1...256).contains(kvHeads), "kv_heads", kvHeads, "must be in 1...256")
+        try check((1...1024).contains(headDim), "head_dim", headDim, "must be in 1...1024")
         try check(tokenRows * kvHeads * headDim <= 1 << 28, "window", window, "window × tokens × heads × headDim exceeds 2^28 elements")
-        try check(keyScales == .perToken || storage == .int8, "keyScales", keyScales.rawValue, "perChannel applies to int8 storage only")
+        try check(keyScales == .perToken || storage == .int8, "key_scales", keyScales.rawValue, "perChannel applies to int8 storage only")
         try association.validate()
         switch policy {
         case .fifo: break

@@ -32,7 +32,7 @@ public struct TemporalAttention: Sendable {
         do {
             rope = try RotaryEmbedding(headDim: config.headDim, rotaryDim: config.rotaryDim, base: config.ropeBase)
         } catch {
-            throw .invalidConfig(field: "rotaryDim", value: "\(config.rotaryDim)", reason: error.description)
+            throw .invalidConfig(field: "rotary_dim", value: "\(config.rotaryDim)", reason: error.description)
         }
     }
 

@@ -44,12 +44,12 @@ public struct TemporalConfig: Codable, Sendable, Equatable {
     /// Checks ranges and divisibility; throws `.invalidConfig` naming the first bad field.
     public func validate() throws(TemporalError) {
         let check = TemporalError.require
-        try check((1...65536).contains(modelDim), "modelDim", modelDim, "must be in 1...65536")
-        try check((1...256).contains(queryHeads), "queryHeads", queryHeads, "must be in 1...256")
-        try check((1...256).contains(kvHeads), "kvHeads", kvHeads, "must be in 1...256")
-        try check(queryHeads % kvHeads == 0, "queryHeads", queryHeads, "must be a multiple of kvHeads = \(kvHeads)")
-        try check((1...1024).contains(headDim), "headDim", headDim, "must be in 1...1024")
-        try check(rotaryDim >= 0 && rotaryDim <= headDim && rotaryDim % 2 == 0, "rotaryDim", rotaryDim, "must be even and in 0...headDim")
-        try check(ropeBase.isFinite && ropeBase > 1, "ropeBase", ropeBase, "must be > 1")
+        try check((1...65536).contains(modelDim), "model_dim", modelDim, "must be in 1...65536")
+        try check((1...256).contains(queryHeads), "query_heads", queryHeads, "must be in 1...256")
+        try check((1...256).contains(kvHeads), "kv_heads", kvHeads, "must be in 1...256")
+        try check(queryHeads % kvHeads == 0, "query_heads", queryHeads, "must be a multiple of kvHeads = \(kvHeads)")
+        try check((1...1024).contains(headDim), "head_dim", headDim, "must be in 1...1024")
+        try check(rotaryDim >= 0 && rotaryDim <= headDim && rotaryDim % 2 == 0, "rotary_dim", rotaryDim, "must be even and in 0...headDim")
+        try check(ropeBase.isFinite && ropeBase > 1, "rope_base", ropeBase, "must be > 1")
     }
 }
