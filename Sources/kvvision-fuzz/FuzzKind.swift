@@ -3,7 +3,7 @@ import KVVision
 
 /// One kind of untrusted input: how to make a fuzzed input and how kvvision reads it.
 ///
-/// Adding a kind (the daemon's config file or HTTP requests once `serve` lands) is one entry in
+/// Adding a kind (as `serve-config` and `http-request` were, for the daemon) is one entry in
 /// `FuzzKind.all`: a generator and a runner closure; the campaign, limits, reproducers and
 /// summary need nothing else.
 ///
@@ -35,6 +35,8 @@ final class FuzzContext {
     let labels: EvalLabels
     /// The tiny ViT's tensors (F32), re-wrapped with a fuzzed config by the model-config runner.
     let tinyTensors: [(name: String, tensor: Tensor, dtype: ElementType)]
+    /// The daemon's routes over an empty stream list (what `kvvision serve` answers with).
+    let routes: ServeRoutes
 
     init(root: URL, scratch: String) throws {
         self.root = root
@@ -91,6 +93,16 @@ final class FuzzContext {
         for name in ModelConfig.presetNames { configs.append([UInt8](try encoder.encode(ModelConfig.preset(name)!))) }
         seeds["model-config"] = configs
         templates["model-config"] = configs.compactMap(JSONValue.parse)
+
+        // The serve config example and one with every key; GETs for the daemon's two endpoints.
+        let full = #"{"model":"models/shapesworld-v1.safetensors","threads":2,"http":"[::1]:0","output_dir":"out","streams":[{"name":"door","url":"rtsp://192.0.2.10:554/stream1","output":"door.jsonl","fps":2.5,"threads":1,"decoder_threads":2,"window":{"frames":16,"max_objects":8,"policy":{"kind":"merge","threshold":0.9,"alpha":0.5},"storage":"int8"},"rtsp_transport":"udp","open_timeout":5,"read_timeout":5,"watchdog":10,"queue_frames":8,"backoff":{"initial":1,"max":30,"multiplier":2,"jitter":0.1}},{"name":"yard","url":"file:///dev/null","every":3,"window":{"policy":{"kind":"sinks","count":4}}}]}"#
+        seeds["serve-config"] = [try bytes("contrib/serve.example.json"), Array(full.utf8)]
+        templates["serve-config"] = seeds["serve-config"]!.compactMap(JSONValue.parse)
+        seeds["http-request"] = ["GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9797\r\nAccept: text/plain\r\n\r\n",
+                                 "GET /healthz HTTP/1.0\r\n\r\n", "GET /healthz?verbose=1 HTTP/1.1\nHost: a\nConnection: close\n\n"].map { Array($0.utf8) }
+        let registry = MetricsRegistry()
+        ServeMetrics.register(streams: { [] }, on: registry)
+        routes = ServeRoutes(metrics: registry, health: { HealthReport(statuses: [], uptime: 1) })
     }
 
     /// A seed of `kind` and another (of any kind) to splice from.
@@ -191,6 +203,32 @@ extension FuzzKind {
                      let h = config.imageSize[0], w = config.imageSize[1]
                      var state = try vit.makeState(height: h, width: w)
                      try vit.encode(Tensor(shape: [3, h, w], storage: [Float](repeating: 0.5, count: 3 * h * w)), state: &state)
+                 }),
+        FuzzKind(name: "serve-config", ext: "json", summary: "the daemon's config file (`kvvision serve --config`)",
+                 generate: { rng, ctx in
+                     switch rng.int(in: 0...9) {
+                     case 0...4: return ctx.json("serve-config", &rng)
+                     case 5...7: return Grammar.serveConfig(&rng)
+                     default: return ctx.havoc("serve-config", &rng)
+                     }
+                 },
+                 run: { path, _ in
+                     let config = try ServeConfig.load(path: path)
+                     for stream in config.streams { _ = (config.outputPath(of: stream), config.threads(of: stream)) }
+                     // An accepted config survives its own encoding (a mismatch traps: a failure, not a rejection).
+                     let again = try ServeConfig.decode(JSONEncoder().encode(config))
+                     precondition(again == config, "serve config changed in an encode/decode round trip")
+                 }),
+        FuzzKind(name: "http-request", ext: "http", summary: "HTTP/1.x request heads to the daemon's /metrics and /healthz server",
+                 generate: { rng, ctx in rng.chance(0.6) ? Grammar.httpRequest(&rng) : ctx.havoc("http-request", &rng) },
+                 run: { path, ctx in
+                     // As the server does: the head is the bytes up to the blank line (here the
+                     // whole input when there is none), non-GET is answered 405, GET is routed.
+                     let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+                     let head = HTTPServer.headEnd(bytes).map { Array(bytes[..<$0]) } ?? bytes
+                     let request = try HTTPRequest.parse(head: head)
+                     let response = request.method == "GET" ? ctx.routes.handle(request) : .error(405, extraHeaders: ["Allow: GET"])
+                     _ = response.bytes
                  }),
     ]
 

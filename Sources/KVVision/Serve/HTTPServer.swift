@@ -195,7 +195,7 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     /// The index just past the blank line ending a head (`\r\n\r\n` or `\n\n`), or nil.
-    static func headEnd(_ b: [UInt8]) -> Int? {
+    public static func headEnd(_ b: [UInt8]) -> Int? {
         guard b.count >= 2 else { return nil }
         for i in 1..<b.count where b[i] == 0x0A {
             if b[i - 1] == 0x0A { return i + 1 }
