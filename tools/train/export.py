@@ -5,6 +5,7 @@ import json
 import os
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from data import ACTIONS, CLASSES
@@ -56,10 +57,28 @@ def export(model, path, name="shapesworld-v1"):
             "params": int(sum(v.numel() for v in t.values())), "gmac": gmacs(model.c)}
 
 
+def config_from_json(j):
+    """The `Config` a `kvvision.config` object describes (the inverse of `config_json`)."""
+    det, tok, asso, act = j["det"], j["tok"], j["asso"], j["act"]
+    return Config(
+        image_size=list(j["image_size"]), patch_size=j["patch_size"], dim=j["dim"], depth=j["depth"],
+        heads=j["heads"], mlp_dim=j["mlp_dim"],
+        stride=det["stride"], up_channels=det["up_channels"], stem_channels=list(det["stem_channels"]),
+        neck_channels=det["neck_channels"], top_k=det["top_k"], min_score=det["min_score"],
+        app_channels=tok["app_channels"], app_hidden=tok["app_hidden"], app_dim=tok["app_dim"],
+        mot_inputs=tok["mot_inputs"], mot_hidden=tok["mot_hidden"], mot_dim=tok["mot_dim"],
+        asso_dim=asso["dim"], window=asso["window"],
+        act_heads=act["heads"], act_kv_heads=act["kv_heads"], act_head_dim=act["head_dim"], act_hidden=act["hidden"])
+
+
 def load(path, device="cpu"):
-    """Loads an exported file back into PyTorch (f16 weights to f32), strictly."""
+    """Loads an exported file back into PyTorch (f16 weights to f32), strictly, with the architecture
+    its `kvvision.config` metadata describes (the default `Config()` when the file has none)."""
     t = load_file(path)
-    model = KVVisionModel(Config()).to(device)
+    with safe_open(path, framework="pt") as fh:
+        meta = fh.metadata() or {}
+    c = config_from_json(json.loads(meta["kvvision.config"])) if "kvvision.config" in meta else Config()
+    model = KVVisionModel(c).to(device)
     sd = {}
     for k, v in t.items():
         name = k if k.split(".")[0] in ("det", "tok", "asso", "act") else "encoder." + k
