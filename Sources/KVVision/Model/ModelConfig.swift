@@ -69,11 +69,16 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var temporal: Temporal?
     /// Precision defaults (absent: f32, patch embedding and heads named f32).
     public var precision: PrecisionDefaults?
+    /// The default model's heads (`ModelConfig+Heads.swift`); absent in an encoder-only file.
+    public var det: DetectionHead?
+    public var tok: TokenHead?
+    public var asso: AssociationHead?
+    public var act: ActionHead?
 
     enum CodingKeys: String, CodingKey {
         case name, imageSize = "image_size", patchSize = "patch_size", dim, depth, heads, mlpDim = "mlp_dim"
         case layerNormEps = "layer_norm_eps", mean, std, classNames = "class_names", actionNames = "action_names", temporal
-        case precision
+        case precision, det, tok, asso, act
     }
 
     public init(name: String = "vit", imageSize: [Int], patchSize: Int, dim: Int, depth: Int, heads: Int, mlpDim: Int? = nil) {
@@ -102,6 +107,10 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         actionNames = try c.decodeIfPresent([String].self, forKey: .actionNames)
         temporal = try c.decodeIfPresent(Temporal.self, forKey: .temporal)
         precision = try c.decodeIfPresent(PrecisionDefaults.self, forKey: .precision)
+        det = try c.decodeIfPresent(DetectionHead.self, forKey: .det)
+        tok = try c.decodeIfPresent(TokenHead.self, forKey: .tok)
+        asso = try c.decodeIfPresent(AssociationHead.self, forKey: .asso)
+        act = try c.decodeIfPresent(ActionHead.self, forKey: .act)
     }
 
     /// Trained grid (rows, columns) of patches.
@@ -130,6 +139,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         if let p = precision, let blank = p.keepF32.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
             throw bad("precision.keep_f32", "entry \(blank) is empty")
         }
+        try validateHeads()
     }
 
     /// The config stored in `file`'s metadata, or inferred from its tensor shapes when absent.

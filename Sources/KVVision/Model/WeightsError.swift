@@ -35,6 +35,8 @@ public enum WeightsError: KVVisionError, Equatable {
     case badInput(expected: String, found: [Int])
     /// A tensor kernel rejected its operands (an internal inconsistency).
     case kernel(TensorError)
+    /// The file holds tensors no part of the model uses (strict loading of a tracking model).
+    case unusedTensors(path: String, names: [String])
 
     public var description: String {
         switch self {
@@ -54,8 +56,10 @@ public enum WeightsError: KVVisionError, Equatable {
         case let .badConfig(path, reason): return "\(path): bad kvvision.config metadata: \(reason)"
         case let .invalidConfig(field, problem): return "invalid model config: \(field): \(problem)"
         case let .cannotInferConfig(path, reason): return "\(path): cannot infer the model config: \(reason)"
-        case let .badInput(expected, found): return "encoder input has shape \(found), expected \(expected)"
+        case let .badInput(expected, found): return "model input has shape \(found), expected \(expected)"
         case let .kernel(error): return "tensor kernel: \(error.description)"
+        case let .unusedTensors(path, names):
+            return "\(path): \(names.count) tensor(s) not used by the model: \(names.prefix(5).joined(separator: ", "))\(names.count > 5 ? ", …" : "")"
         }
     }
 }

@@ -12,6 +12,8 @@ public enum PipelineError: KVVisionError, Equatable {
     case model(WeightsError)
     /// The tracker rejected its settings or inputs.
     case tracking(TrackingError)
+    /// The temporal heads (association, actions) rejected their inputs.
+    case temporal(TemporalError)
     /// The output could not be written.
     case output(OutputError)
     /// A detections file that cannot be read or has a malformed line.
@@ -35,6 +37,7 @@ public enum PipelineError: KVVisionError, Equatable {
         case let .media(e): e.description
         case let .model(e): e.description
         case let .tracking(e): e.description
+        case let .temporal(e): e.description
         case let .output(e): e.description
         case let .detections(path, line, reason): line > 0 ? "\(path):\(line): \(reason)" : "\(path): \(reason)"
         case let .missingModel(searched):

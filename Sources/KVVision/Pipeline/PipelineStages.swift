@@ -46,6 +46,20 @@ public protocol ObjectTracker {
                          associations: AssociationProbabilities?) throws(TrackingError) -> [Track]
     /// Ids confirmed so far.
     var lastID: Int { get }
+    /// Every live track (tentative, confirmed, lost), in creation order.
+    var tracks: [Track] { get }
+}
+
+/// The temporal heads around the tracker: association probabilities before it, and after it the
+/// tracks' tokens written to the stream's windows and their actions read back
+/// (`ModelSession` with a trained model).
+public protocol TemporalModel: AnyObject {
+    /// P(track | detection) of this frame's detections (rows, as handed to the tracker) over the
+    /// live tracks `candidates` (columns by `Track.key`); nil when there is nothing to compare.
+    func associate(_ detections: [Detection], candidates: [Track], position: Int) throws(PipelineError) -> AssociationProbabilities?
+    /// Records the tracks matched at `position` (`tracks`: every live track after the update;
+    /// `Track.detectionIndex` points into `detections`) and returns their actions by `Track.key`.
+    func observe(_ tracks: [Track], detections: [Detection], position: Int) throws(PipelineError) -> [Int: TrackedObject.Action]
 }
 
 extension Tracker: ObjectTracker {}

@@ -31,6 +31,7 @@ public final class StreamPipeline {
     public let provider: any FrameProvider
     public let detector: any Detector
     public let appearance: (any AppearanceModel)?
+    public let temporal: (any TemporalModel)?
     public private(set) var tracker: any ObjectTracker
     public let sink: any RecordSink
     public let settings: Settings
@@ -44,11 +45,12 @@ public final class StreamPipeline {
     public var onFrame: ((Int) -> Void)?
 
     public init(provider: any FrameProvider, detector: any Detector, appearance: (any AppearanceModel)?,
-                tracker: any ObjectTracker, sink: any RecordSink, settings: Settings = Settings(),
-                clock: StreamClock = StreamClock()) {
+                temporal: (any TemporalModel)? = nil, tracker: any ObjectTracker, sink: any RecordSink,
+                settings: Settings = Settings(), clock: StreamClock = StreamClock()) {
         self.provider = provider
         self.detector = detector
         self.appearance = appearance
+        self.temporal = temporal
         self.tracker = tracker
         self.sink = sink
         self.settings = settings
@@ -106,10 +108,12 @@ public final class StreamPipeline {
         let embeddings = appearance?.embeddings(for: detections.map(\.box), in: frame)
         t = add("detect", since: t)
         let position = clock.next(pts: frame.pts)
+        let associations = try temporal?.associate(detections, candidates: tracker.tracks, position: position)
         let tracks: [Track]
         do {
-            tracks = try tracker.update(position: position, detections: detections, appearances: embeddings, associations: nil)
+            tracks = try tracker.update(position: position, detections: detections, appearances: embeddings, associations: associations)
         } catch { throw .tracking(error) }
+        let actions = try temporal?.observe(tracker.tracks, detections: detections, position: position)
         t = add("track", since: t)
         let objects = tracks.map { tr -> TrackedObject in
             let state: TrackedObject.State = switch tr.state {
@@ -118,7 +122,8 @@ public final class StreamPipeline {
             case .confirmed: .confirmed
             }
             return TrackedObject(id: tr.id, class: tr.label, score: tr.matchedNow ? tr.detection.score : 0,
-                                 box: tr.matchedNow ? tr.detection.box : tr.predictedBox, state: state)
+                                 box: tr.matchedNow ? tr.detection.box : tr.predictedBox, state: state,
+                                 action: tr.matchedNow ? actions?[tr.key] : nil)
         }
         try write(.frame(FrameRecord(frame: frame.index, pts: frame.pts, position: position, objects: objects)))
         add("output", since: t)

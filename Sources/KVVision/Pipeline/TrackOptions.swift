@@ -3,11 +3,15 @@ import Foundation
 /// What `kvvision track` (or any front end) asks of one stream, and the assembly of the
 /// `StreamPipeline` that does it.
 ///
-/// Model: `model` is a path to any ViT checkpoint (plain timm or kvvision), `"none"` for no
-/// encoder (motion-only tracking of external detections), or nil for the installed default model
-/// (`DefaultModel.locate`); with `"none"` appearance is `ColorAppearance` on source-size frames.
-/// Detections come from `detections` (a MOT det.txt); a model's own
-/// detection head is used when it has one (none does yet: then `detections` is required).
+/// Model: `model` is a path to a model file, `"none"` for no encoder (motion-only tracking of
+/// external detections), or nil for the installed default model (`DefaultModel.locate`).
+/// - A tracking model (its config has det/tok/asso/act heads, as the default model) runs as a
+///   `ModelSession`: its own detections (or those of `detections` when given), association
+///   probabilities and actions; the tracker starts from the model's `tracker` defaults.
+/// - Any other ViT checkpoint (plain timm or kvvision encoder) gives appearance only
+///   (`TokenAppearance`); `detections` (a MOT det.txt) is then required.
+/// - With `"none"` appearance is `ColorAppearance` on source-size frames; `detections` required.
+/// `tracker`, when set, replaces the tracker settings whole (the model's defaults otherwise).
 ///
 /// Thread-safety: a value type.
 public struct TrackOptions: Sendable {
@@ -20,7 +24,10 @@ public struct TrackOptions: Sendable {
     public var inputSize: [Int]?
     /// Threads of this pipeline's pool (encoder kernels).
     public var threads = 1
-    public var tracker = TrackerConfig()
+    /// Tracker settings (nil: the model's defaults, else `TrackerConfig()`).
+    public var tracker: TrackerConfig?
+    /// Encoder precision (nil: the model's default).
+    public var precision: Precision?
     public var recordTimings = false
 
     public init(input: String) { self.input = input }
@@ -33,16 +40,18 @@ public struct TrackOptions: Sendable {
         if let s = inputSize, s.count != 2 || s.contains(where: { $0 <= 0 }) {
             throw .invalidSetting(key: "input_size", reason: "must be [height, width], positive")
         }
-        do { try tracker.validate() } catch { throw .tracking(error) }
+        if let tracker { do { try tracker.validate() } catch { throw .tracking(error) } }
     }
 
-    /// Builds the pipeline writing to `sink`. `model` may be given already loaded (shared between
-    /// pipelines); otherwise it is loaded from `self.model`.
-    public func makePipeline(sink: any RecordSink, sharedModel: VisionTransformer? = nil) throws(PipelineError) -> StreamPipeline {
+    /// Builds the pipeline writing to `sink`. `sharedModel` / `sharedTrackingModel`, when given,
+    /// are used instead of loading `self.model` (one model shared between pipelines).
+    public func makePipeline(sink: any RecordSink, sharedModel: VisionTransformer? = nil,
+                             sharedTrackingModel: TrackingModel? = nil) throws(PipelineError) -> StreamPipeline {
         try validate()
         var modelPath: String?
         var vit = sharedModel
-        if vit == nil {
+        var full = sharedTrackingModel
+        if vit == nil, full == nil {
             switch model {
             case "none": break
             case let path?: modelPath = path
@@ -52,35 +61,61 @@ public struct TrackOptions: Sendable {
                 modelPath = path
             }
             if let modelPath {
-                do { vit = try VisionTransformer.load(path: modelPath).model } catch { throw .model(error) }
+                let file: SafetensorsFile
+                do { file = try SafetensorsFile(path: modelPath) } catch { throw .model(error) }
+                if TrackingModel.isTrackingModel(file) {
+                    full = try TrackingModel(file: file, precision: precision)
+                } else {
+                    do { vit = try VisionTransformer.load(file, config: try ModelConfig.from(file), precision: precision).model } catch { throw .model(error) }
+                }
             }
         }
-        guard let detections else {
-            throw .noDetector(model: modelPath ?? sharedModel?.config.name ?? "--model none")
-        }
-        let detector = try DetectionFile.read(path: detections)
         var media = FrameSourceOptions(every: every, maxFrames: maxFrames)
         var settings = StreamPipeline.Settings()
         settings.every = every
         settings.recordTimings = recordTimings
+        media.threads = threads
+        let context = ComputeContext(threads: threads)
+        let detector: any Detector
         var appearance: (any AppearanceModel)?
-        if let vit {
-            let size = inputSize ?? vit.config.imageSize
+        var temporal: (any TemporalModel)?
+        var trackerConfig = tracker ?? TrackerConfig()
+        if let full {
+            let size = full.config.imageSize
+            if let inputSize, inputSize != size {
+                throw .invalidSetting(key: "input_size", reason: "\(full.config.name) runs at its trained size \(size[1])x\(size[0]) only")
+            }
             media.width = size[1]
             media.height = size[0]
-            let context = ComputeContext(threads: threads)
-            appearance = try TokenAppearance(model: vit, height: size[0], width: size[1], context: context)
-            settings.model = vit.config.name
-            settings.modelHash = modelPath.flatMap(FNV1a.fileHex)
+            let session = try ModelSession(model: full, context: context)
+            detector = try detections.map { path throws(PipelineError) in try DetectionFile.read(path: path) } ?? session
+            appearance = session
+            temporal = session
+            trackerConfig = tracker ?? full.tracker
+            settings.model = full.config.name
+            settings.modelHash = full.hash
             settings.inputSize = size
         } else {
-            appearance = ColorAppearance()  // frames at source size (nil width/height)
+            guard let detections else {
+                throw .noDetector(model: modelPath ?? sharedModel?.config.name ?? "--model none")
+            }
+            detector = try DetectionFile.read(path: detections)
+            if let vit {
+                let size = inputSize ?? vit.config.imageSize
+                media.width = size[1]
+                media.height = size[0]
+                appearance = try TokenAppearance(model: vit, height: size[0], width: size[1], context: context)
+                settings.model = vit.config.name
+                settings.modelHash = modelPath.flatMap(FNV1a.fileHex)
+                settings.inputSize = size
+            } else {
+                appearance = ColorAppearance()  // frames at source size (nil width/height)
+            }
         }
-        media.threads = threads
         let provider = try MediaFrameProvider(input, options: media)
         let tracker: Tracker
-        do { tracker = try Tracker(config: self.tracker) } catch { throw .tracking(error) }
-        return StreamPipeline(provider: provider, detector: detector, appearance: appearance, tracker: tracker,
+        do { tracker = try Tracker(config: trackerConfig) } catch { throw .tracking(error) }
+        return StreamPipeline(provider: provider, detector: detector, appearance: appearance, temporal: temporal, tracker: tracker,
                               sink: sink, settings: settings)
     }
 }

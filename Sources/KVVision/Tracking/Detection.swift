@@ -14,13 +14,14 @@ public struct Detection: Sendable, Equatable {
 }
 
 /// Association probabilities from a temporal association head: `P(track | detection)` for each
-/// detection (rows, in the order handed to the tracker) and each track id in `trackIDs` (columns).
+/// detection (rows, in the order handed to the tracker) and each track in `trackKeys` (columns,
+/// `Track.key`, so that tentative tracks, which have no id yet, take part).
 ///
-/// Invariants: `values.count == detections · trackIDs.count`, values in 0…1 (a detection's row
+/// Invariants: `values.count == detections · trackKeys.count`, values in 0…1 (a detection's row
 /// plus its "new track" mass sums to 1 in the model; the tracker only reads the pairs).
 /// Thread-safety: a value type, `Sendable`.
 public struct AssociationProbabilities: Sendable, Equatable {
-    public var trackIDs: [Int]
+    public var trackKeys: [Int]
     public var values: [Double]
-    public init(trackIDs: [Int], values: [Double]) { self.trackIDs = trackIDs; self.values = values }
+    public init(trackKeys: [Int], values: [Double]) { self.trackKeys = trackKeys; self.values = values }
 }

@@ -29,8 +29,10 @@ public struct Track: Sendable, Equatable {
     public let firstSeen: Int
     /// True when this step matched a detection.
     public internal(set) var matchedNow: Bool
+    /// Index of the matched detection in this step's input (meaningful when `matchedNow`).
+    public internal(set) var detectionIndex = 0
 
-    init(key: Int, detection: Detection, appearance: [Float]?, position: Int, noise: KalmanFilter.Noise) {
+    init(key: Int, detection: Detection, index: Int = 0, appearance: [Float]?, position: Int, noise: KalmanFilter.Noise) {
         id = 0
         self.key = key
         state = .tentative
@@ -41,6 +43,7 @@ public struct Track: Sendable, Equatable {
         lastMatched = position
         firstSeen = position
         matchedNow = true
+        detectionIndex = index
         if let l = detection.label { classEvidence[l] = detection.score }
     }
 
@@ -52,7 +55,7 @@ public struct Track: Sendable, Equatable {
     /// The predicted (or last updated) box.
     public var predictedBox: Box { filter.box }
 
-    mutating func match(_ d: Detection, appearance a: [Float]?, position: Int, momentum: Double) {
+    mutating func match(_ d: Detection, index: Int, appearance a: [Float]?, position: Int, momentum: Double) {
         filter.update(box: d.box)
         detection = d
         if let l = d.label { classEvidence[l, default: 0] += d.score }
@@ -69,6 +72,7 @@ public struct Track: Sendable, Equatable {
         hits += 1
         lastMatched = position
         matchedNow = true
+        detectionIndex = index
     }
 
     /// Scales `v` to unit length (left as is when zero).

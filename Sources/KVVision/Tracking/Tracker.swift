@@ -47,7 +47,7 @@ public struct Tracker: Sendable {
     /// Runs one step and returns the tracks to report (confirmed and matched now; plus tentative /
     /// lost ones when the config asks), sorted by id.
     /// `appearances`: one unit vector per detection (or nil); `associations`: the association
-    /// head's probabilities against confirmed track ids.
+    /// head's probabilities against tracks by `Track.key` (tentative ones included).
     public mutating func update(position: Int, detections input: [Detection], appearances: [[Float]]? = nil,
                                 associations: AssociationProbabilities? = nil) throws(TrackingError) -> [Track] {
         if let last = lastPosition, position <= last {
@@ -56,8 +56,8 @@ public struct Tracker: Sendable {
         if let appearances, appearances.count != input.count {
             throw .badInput(frame: position, reason: "\(appearances.count) appearance vectors for \(input.count) detections")
         }
-        if let a = associations, a.values.count != a.trackIDs.count * input.count {
-            throw .badInput(frame: position, reason: "association matrix has \(a.values.count) values, expected \(input.count)×\(a.trackIDs.count)")
+        if let a = associations, a.values.count != a.trackKeys.count * input.count {
+            throw .badInput(frame: position, reason: "association matrix has \(a.values.count) values, expected \(input.count)×\(a.trackKeys.count)")
         }
         let first = lastPosition == nil
         let dt = Double(position - (lastPosition ?? (position - 1)))
@@ -77,7 +77,7 @@ public struct Tracker: Sendable {
             if d.score >= c.highThreshold { high.append(k) } else { low.append(k) }
         }
         var assoc: [Int: Int] = [:]
-        if let a = associations { for (col, id) in a.trackIDs.enumerated() { assoc[id] = col } }
+        if let a = associations { for (col, key) in a.trackKeys.enumerated() { assoc[key] = col } }
         var detTaken = [Bool](repeating: false, count: input.count)
         var trackMatch = [Int?](repeating: nil, count: tracks.count)
 
@@ -100,8 +100,8 @@ public struct Tracker: Sendable {
             let iou = d.box.iou(track.predictedBox)
             guard iou >= c.minIoU else { return .infinity }
             var a: Double?
-            if track.id > 0, let a0 = associations, let col = assoc[track.id] {
-                a = a0.values[k * a0.trackIDs.count + col]
+            if let a0 = associations, let col = assoc[track.key] {
+                a = a0.values[k * a0.trackKeys.count + col]
             } else if let s = Track.cosine(appearances?[k], track.appearance) {
                 a = max(0, s)
             }
@@ -148,7 +148,7 @@ public struct Tracker: Sendable {
             if let k = trackMatch[t] {
                 if restarted[t] { tracksNow[t].filter = KalmanFilter(box: input[k].box, noise: c.kalman) }
                 let useAppearance = isolated[k] && input[k].score >= c.highThreshold
-                tracksNow[t].match(input[k], appearance: useAppearance ? appearances?[k] : nil, position: position, momentum: c.appearanceMomentum)
+                tracksNow[t].match(input[k], index: k, appearance: useAppearance ? appearances?[k] : nil, position: position, momentum: c.appearanceMomentum)
                 switch tracksNow[t].state {
                 case .tentative where tracksNow[t].hits >= c.minHits: Self.confirm(&tracksNow[t], &lastID)
                 case .lost: tracksNow[t].state = .confirmed
@@ -167,7 +167,7 @@ public struct Tracker: Sendable {
         for k in high where !detTaken[k] && input[k].score >= c.newTrackThreshold {
             var a = appearances?[k]
             if a != nil { Track.normalise(&a!) }
-            tracksNow.append(Track(key: nextKey, detection: input[k], appearance: a, position: position, noise: c.kalman))
+            tracksNow.append(Track(key: nextKey, detection: input[k], index: k, appearance: a, position: position, noise: c.kalman))
             nextKey += 1
             if first || c.minHits <= 1 { Self.confirm(&tracksNow[tracksNow.count - 1], &lastID) }
         }

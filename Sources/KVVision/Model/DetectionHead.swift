@@ -1,0 +1,167 @@
+import Foundation
+
+/// One object found by `DetectionHead.decode`: a box in model pixels, its peak score and class.
+///
+/// Invariants: `box` is `[cx − w/2, cy − h/2, w, h]` with `w, h > 0` (exponentials); `score` in 0…1.
+/// Thread-safety: a value type.
+public struct HeadDetection: Sendable, Equatable {
+    /// Box in model-input pixels (x, y, w, h).
+    public var box: Box
+    public var score: Float
+    /// Index into the model's `class_names`.
+    public var classIndex: Int
+    public init(box: Box, score: Float, classIndex: Int) { self.box = box; self.score = score; self.classIndex = classIndex }
+}
+
+/// The default model's `det` head: CenterNet-style class heatmaps, centre offsets and log sizes at
+/// stride 8, from the encoder's patch tokens (Linear + pixel shuffle, ViTDet's up-sampling) joined
+/// with a small conv stem on the pixels (docs/model.md, "det").
+///
+/// Per frame: `U = pixel_shuffle(up(tokens[1...]))` `[up, h, w]`; `S = stem(pixels)` (3×3 stride-2
+/// convs + ReLU) `[stem₋₁, h, w]`; `F = relu(neck₁(relu(neck₀([U; S]))))` `[neck, h, w]`; then one
+/// fused 1×1 conv gives `[classes heat logits; offset x, y; ln w, ln h]`. `decode` takes
+/// `sigmoid(heat)`, keeps 3×3 max-pool peaks, the top K over (class, y, x) with score ≥ `min_score`
+/// (no NMS), and turns each into a box: `cx = stride·(x + off_x)`, `w = exp(ln w)`.
+///
+/// Invariants: weights are checked against the config at load; `State` buffers are sized on the
+/// first frame and reused (no allocation per frame at a fixed input size).
+/// Thread-safety: immutable and `Sendable`, shared by streams; each stream owns a `State`.
+public struct DetectionHead: Sendable {
+    public let config: ModelConfig.DetectionHead
+    /// Model input [height, width] and the patch grid of the encoder tokens.
+    public let imageSize: (height: Int, width: Int)
+    public let grid: (h: Int, w: Int)
+    public let classes: Int
+    let up: Tensor, upBias: Tensor
+    let stem: [Conv2D]
+    let neck: [Conv2D]
+    /// Fused 1×1 outputs: `classes` heat logits, 2 offsets, 2 log sizes.
+    let outputs: Conv2D
+
+    /// Per-stream buffers and the last frame's maps.
+    public struct State: Sendable {
+        /// `[neck, h, w]`: the features every 1×1 output reads (also the token head's input).
+        public internal(set) var features = Tensor(shape: [0])
+        /// `[classes + 4, h, w]`: heat logits, offset x, offset y, ln w, ln h.
+        public internal(set) var maps = Tensor(shape: [0])
+        /// `[classes, h, w]`: sigmoid of the heat logits.
+        public internal(set) var heat = Tensor(shape: [0])
+        var upTokens = Tensor(shape: [0])
+        var joined = Tensor(shape: [0])
+        var stem: [Tensor] = []
+        var neck = Tensor(shape: [0])
+        var scratch = Tensor(shape: [0])
+        var peaks = PeakPicking()
+        public init() {}
+    }
+
+    /// Takes `det.*` from `loader` for `model` (which must have a `det` config and class names).
+    public static func load(_ loader: inout WeightsLoader, model: ModelConfig) throws(WeightsError) -> DetectionHead {
+        guard let c = model.det, let names = model.classNames else {
+            throw .invalidConfig(field: "det", problem: "the model config has no det head or class_names")
+        }
+        let d = model.dim, k = names.count
+        let up = try loader.take("det.up.weight", shape: [4 * c.upChannels, d])
+        let upBias = try loader.take("det.up.bias", shape: [4 * c.upChannels])
+        var stem: [Conv2D] = []
+        var cin = 3
+        for (i, cout) in c.stemChannels.enumerated() {
+            stem.append(try conv(&loader, "det.stem.\(i)", [cout, cin, 3, 3], stride: 2, padding: 1))
+            cin = cout
+        }
+        let neck = [try conv(&loader, "det.neck.0", [c.neckChannels, c.upChannels + cin, 3, 3], stride: 1, padding: 1),
+                    try conv(&loader, "det.neck.1", [c.neckChannels, c.neckChannels, 3, 3], stride: 1, padding: 1)]
+        // The three 1×1 outputs as one conv: rows stacked heat, offset, size.
+        var w = try loader.take("det.heatmap.weight", shape: [k, c.neckChannels, 1, 1]).storage
+        var b = try loader.take("det.heatmap.bias", shape: [k]).storage
+        for part in ["offset", "size"] {
+            w += try loader.take("det.\(part).weight", shape: [2, c.neckChannels, 1, 1]).storage
+            b += try loader.take("det.\(part).bias", shape: [2]).storage
+        }
+        let outputs: Conv2D
+        do {
+            outputs = try Conv2D(weight: Tensor(shape: [k + 4, c.neckChannels, 1, 1], storage: w), bias: Tensor(shape: [k + 4], storage: b))
+        } catch { throw .kernel(error) }
+        return DetectionHead(config: c, imageSize: (model.imageSize[0], model.imageSize[1]), grid: model.grid, classes: k,
+                             up: up, upBias: upBias, stem: stem, neck: neck, outputs: outputs)
+    }
+
+    private static func conv(_ loader: inout WeightsLoader, _ name: String, _ shape: [Int], stride: Int, padding: Int) throws(WeightsError) -> Conv2D {
+        let w = try loader.take(name + ".weight", shape: shape)
+        let b = try loader.take(name + ".bias", shape: [shape[0]])
+        do { return try Conv2D(weight: w, bias: b, stride: stride, padding: padding) } catch { throw .kernel(error) }
+    }
+
+    private init(config: ModelConfig.DetectionHead, imageSize: (height: Int, width: Int), grid: (h: Int, w: Int), classes: Int,
+                 up: Tensor, upBias: Tensor, stem: [Conv2D], neck: [Conv2D], outputs: Conv2D) {
+        self.config = config; self.imageSize = imageSize; self.grid = grid; self.classes = classes
+        self.up = up; self.upBias = upBias; self.stem = stem; self.neck = neck; self.outputs = outputs
+    }
+
+    /// Output map size `(h, w)` = image / stride.
+    public var mapSize: (h: Int, w: Int) { (imageSize.height / config.stride, imageSize.width / config.stride) }
+
+    /// Multiply-accumulates per frame.
+    public var macs: Int {
+        let (h, w) = mapSize
+        var total = grid.h * grid.w * up.shape[0] * up.shape[1]
+        var ih = imageSize.height, iw = imageSize.width
+        for c in stem { total += c.macs(height: ih, width: iw); (ih, iw) = c.outputSize(height: ih, width: iw) }
+        for c in neck { total += c.macs(height: h, width: w) }
+        return total + outputs.macs(height: h, width: w)
+    }
+
+    /// Runs the head: `pixels` `[3, H, W]` is the normalised encoder input, `tokens` `[1 + P, D]`
+    /// the encoder's output for it. Leaves `features`, `maps` and `heat` in `state`.
+    public func forward(pixels: Tensor, tokens: Tensor, state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
+        let (h, w) = mapSize, p = grid.h * grid.w, d = up.shape[1]
+        guard pixels.shape == [3, imageSize.height, imageSize.width] else {
+            throw .badInput(expected: "det pixels [3, \(imageSize.height), \(imageSize.width)]", found: pixels.shape)
+        }
+        guard tokens.shape == [1 + p, d] else { throw .badInput(expected: "det tokens [\(1 + p), \(d)]", found: tokens.shape) }
+        do {
+            // Patch tokens (class token dropped) → up → pixel shuffle, written straight into the
+            // first `up` channels of the joined map.
+            state.scratch.resize([p, d])
+            for i in 0..<(p * d) { state.scratch.storage[i] = tokens.storage[d + i] }
+            try GEMM.matmul(state.scratch, up, transposeB: true, bias: upBias, into: &state.upTokens, context: context)
+            let r = (imageSize.height / grid.h) / config.stride
+            try PixelShuffle.fromTokens(state.upTokens, height: grid.h, width: grid.w, upscale: r, into: &state.neck)
+            // Stem on pixels, one buffer per conv (an input never aliases its output).
+            if state.stem.count != stem.count { state.stem = stem.map { _ in Tensor(shape: [0]) } }
+            for (i, conv) in stem.enumerated() {
+                let input = i == 0 ? pixels : state.stem[i - 1]
+                try conv.forward(input, into: &state.stem[i], scratch: &state.scratch, relu: true, context: context)
+            }
+            var x = state.stem[stem.count - 1]
+            // [U; S] along channels.
+            let cu = config.upChannels, cs = x.shape[0]
+            state.joined.resize([cu + cs, h * w])
+            try state.neck.reshape([cu, h * w])
+            try state.joined.copyRows(from: state.neck, to: 0)
+            try x.reshape([cs, h * w])
+            try state.joined.copyRows(from: x, to: cu)
+            try state.joined.reshape([cu + cs, h, w])
+            try neck[0].forward(state.joined, into: &state.neck, scratch: &state.scratch, relu: true, context: context)
+            try neck[1].forward(state.neck, into: &state.features, scratch: &state.scratch, relu: true, context: context)
+            try outputs.forward(state.features, into: &state.maps, scratch: &state.scratch, context: context)
+        } catch { throw .kernel(error) }
+        state.heat.resize([classes, h, w])
+        for i in 0..<(classes * h * w) { state.heat.storage[i] = 1 / (1 + expf(-state.maps.storage[i])) }
+    }
+
+    /// The detections of the last `forward`, best first (at most `top_k`, score ≥ `min_score`).
+    public func decode(_ state: inout State) throws(WeightsError) -> [HeadDetection] {
+        let (h, w) = mapSize, k = classes, s = Float(config.stride)
+        let peaks: [PeakPicking.Peak]
+        do { peaks = try state.peaks.decode(state.heat, k: config.topK, threshold: config.minScore) } catch { throw .kernel(error) }
+        return peaks.map { peak in
+            let cell = peak.y * w + peak.x, m = state.maps.storage
+            let cx = (Float(peak.x) + m[k * h * w + cell]) * s
+            let cy = (Float(peak.y) + m[(k + 1) * h * w + cell]) * s
+            let bw = expf(m[(k + 2) * h * w + cell]), bh = expf(m[(k + 3) * h * w + cell])
+            let box = Box(x: Double(cx - bw / 2), y: Double(cy - bh / 2), w: Double(bw), h: Double(bh))
+            return HeadDetection(box: box, score: peak.score, classIndex: peak.channel)
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import Foundation
+
+/// One stream's use of a `TrackingModel`: its encoder and head states, its two temporal windows
+/// (association keys, action K/V) and each track's last observation. It is the pipeline's
+/// detector, appearance model and temporal model at once.
+///
+/// Per frame (the order `StreamPipeline` calls it in):
+/// 1. `prepare`: normalise, encode once, run `det` (maps, peaks) and the appearance map;
+/// 2. `detect`: the decoded detections, boxes mapped from model to source pixels;
+/// 3. `embeddings`: `e_app` of each box (kept for the tokens), returned at unit length for the
+///    tracker's re-identification;
+/// 4. `associate`: query tokens (`e_app ‖ e_mot` without a previous observation) read the
+///    association window → P(track | detection) for every live track (by `Track.key`);
+/// 5. `observe`: after the tracker, each matched track's token (`e_app ‖ e_mot` against its last
+///    observation) is written to both windows under its key, and the act head returns its action
+///    (argmax, with its softmax probability). Every frame is written, tracked or not.
+///
+/// Boxes handed in from elsewhere (`--detections` with a model) work the same way: their class
+/// index is the position of their label in `class_names` (none: no class bit set).
+///
+/// Invariants: buffers are sized on the first frame and reused; the per-track memory holds only
+/// live tracks (pruned every frame). Thread-safety: one pipeline thread; the model is shared.
+public final class ModelSession: Detector, AppearanceModel, TemporalModel {
+    public let model: TrackingModel
+    let context: ComputeContext
+    let normalization: ImageNormalization
+    var encoderState: EncoderState
+    var detState = DetectionHead.State()
+    var tokState = TokenHead.State()
+    var assoState: AssociationHead.State
+    var actState: ActionHead.State
+    var input: Tensor
+    var motionInputs = Tensor(shape: [0])
+    var queryTokens = Tensor(shape: [0])
+    var trackTokens = Tensor(shape: [0])
+    var probabilities = Tensor(shape: [0])
+    /// e_app rows of the last `embeddings` call.
+    var appearanceRows = Tensor(shape: [0])
+    var modelBoxes: [Box] = []
+    var ownDetections: [Detection] = []
+    var geometry: FrameGeometry?
+    var prepared = false
+    /// Each live track's last written observation: box (model pixels) and position.
+    var lastObservation: [Int: (box: Box, position: Int)] = [:]
+
+    public init(model: TrackingModel, context: ComputeContext) throws(PipelineError) {
+        self.model = model
+        self.context = context
+        let h = model.config.imageSize[0], w = model.config.imageSize[1]
+        do {
+            normalization = try ImageNormalization(config: model.config)
+            encoderState = try model.encoder.makeState(height: h, width: w)
+        } catch { throw .model(error) }
+        do {
+            assoState = try model.asso.makeState(maxObjects: model.maxObjects)
+            actState = try model.act.makeState(maxObjects: model.maxObjects)
+        } catch { throw .temporal(error) }
+        input = Tensor(shape: [3, h, w])
+    }
+
+    public var origin: String { "model" }
+    public var tokens: Tensor? { prepared ? encoderState.tokens : nil }
+
+    public func prepare(_ frame: VideoFrame) throws(PipelineError) {
+        prepared = false
+        let h = model.config.imageSize[0], w = model.config.imageSize[1]
+        guard frame.width == w, frame.height == h else {
+            throw .frameFailed(stage: "encode", frame: frame.index, reason: "frame is \(frame.width)x\(frame.height), the model expects \(w)x\(h)")
+        }
+        let raw: [HeadDetection]
+        do {
+            try normalization.apply(rgb: frame.pixels, width: w, height: h, into: &input)
+            try model.encoder.encode(input, state: &encoderState, context: context)
+            try model.det.forward(pixels: input, tokens: encoderState.tokens, state: &detState, context: context)
+            try model.tok.appearanceMap(features: detState.features, state: &tokState, context: context)
+            raw = try model.det.decode(&detState)
+        } catch { throw .model(error) }
+        let g = frame.geometry
+        geometry = g
+        let names = model.classNames
+        ownDetections.removeAll(keepingCapacity: true)
+        for d in raw {
+            let b = d.box
+            let box = Box(x: (b.x - Double(g.offsetX)) / g.scaleX, y: (b.y - Double(g.offsetY)) / g.scaleY,
+                          w: b.w / g.scaleX, h: b.h / g.scaleY)
+            ownDetections.append(Detection(box: box, score: Double(d.score), label: names[d.classIndex]))
+        }
+        prepared = true
+    }
+
+    public func detect(_ frame: VideoFrame, tokens: Tensor?) throws(PipelineError) -> [Detection] {
+        guard prepared else { throw .frameFailed(stage: "detect", frame: frame.index, reason: "the frame was not prepared") }
+        return ownDetections
+    }
+
+    public func embeddings(for boxes: [Box], in frame: VideoFrame) -> [[Float]] {
+        guard prepared, (try? computeAppearance(boxes, geometry: frame.geometry)) != nil else {
+            return boxes.map { _ in [] }
+        }
+        let d = model.tok.config.appDim
+        return boxes.indices.map { i in
+            var v = Array(appearanceRows.storage[(i * d)..<((i + 1) * d)])
+            var s: Float = 0
+            for x in v { s += x * x }
+            if s > 0 { let inv = 1 / s.squareRoot(); for j in v.indices { v[j] *= inv } }
+            return v
+        }
+    }
+
+    /// e_app of `boxes` (source pixels) into `appearanceRows`; remembers their model-pixel boxes.
+    private func computeAppearance(_ boxes: [Box], geometry g: FrameGeometry) throws(PipelineError) {
+        modelBoxes.removeAll(keepingCapacity: true)
+        for b in boxes {
+            modelBoxes.append(Box(x: b.x * g.scaleX + Double(g.offsetX), y: b.y * g.scaleY + Double(g.offsetY),
+                                  w: b.w * g.scaleX, h: b.h * g.scaleY))
+        }
+        do { try model.tok.appearance(boxes: modelBoxes, state: &tokState, context: context) } catch { throw .model(error) }
+        appearanceRows.assign(from: tokState.appearance)
+    }
+
+    /// Makes sure `appearanceRows`/`modelBoxes` describe `detections` (the pipeline normally
+    /// called `embeddings` with exactly their boxes).
+    private func ensureAppearance(_ detections: [Detection], position: Int) throws(PipelineError) {
+        guard let g = geometry else { throw .frameFailed(stage: "associate", frame: position, reason: "no prepared frame") }
+        if modelBoxes.count != detections.count || appearanceRows.shape.first != detections.count {
+            try computeAppearance(detections.map(\.box), geometry: g)
+        }
+    }
+
+    /// Writes row `row` of `out` (`[n, token_dim]`): `e_app` row `app` ‖ e_mot of `motion` row.
+    private func classIndex(_ d: Detection) -> Int { d.label.flatMap { model.classNames.firstIndex(of: $0) } ?? -1 }
+
+    /// Tokens of `rows` (detection indices) with their previous observations → `out` `[rows, T]`.
+    private func makeTokens(_ detections: [Detection], rows: [Int], previous: [TokenHead.Previous?], into out: inout Tensor) throws(PipelineError) {
+        let tok = model.tok, a = tok.config.appDim, m = tok.config.motDim, t = tok.config.tokenDim
+        motionInputs.resize([rows.count, tok.config.motInputs])
+        for (r, k) in rows.enumerated() {
+            tok.motionInputs(box: modelBoxes[k], score: Float(detections[k].score), classIndex: classIndex(detections[k]),
+                             previous: previous[r], row: r, into: &motionInputs)
+        }
+        do { try tok.motion(inputs: motionInputs, state: &tokState, context: context) } catch { throw .model(error) }
+        out.resize([rows.count, t])
+        for (r, k) in rows.enumerated() {
+            for j in 0..<a { out.storage[r * t + j] = appearanceRows.storage[k * a + j] }
+            for j in 0..<m { out.storage[r * t + a + j] = tokState.motion.storage[r * m + j] }
+        }
+    }
+
+    public func associate(_ detections: [Detection], candidates: [Track], position: Int) throws(PipelineError) -> AssociationProbabilities? {
+        let keys = candidates.filter { $0.state != .removed }.map(\.key)
+        guard !detections.isEmpty, !keys.isEmpty else { return nil }
+        try ensureAppearance(detections, position: position)
+        try makeTokens(detections, rows: Array(detections.indices), previous: [TokenHead.Previous?](repeating: nil, count: detections.count),
+                       into: &queryTokens)
+        do {
+            try model.asso.probabilities(&assoState, queryTokens: queryTokens, candidates: keys, into: &probabilities)
+        } catch { throw .temporal(error) }
+        let m = keys.count
+        var values = [Double](repeating: 0, count: detections.count * m)
+        for i in detections.indices { for c in 0..<m { values[i * m + c] = Double(probabilities.storage[i * (m + 1) + c]) } }
+        return AssociationProbabilities(trackKeys: keys, values: values)
+    }
+
+    public func observe(_ tracks: [Track], detections: [Detection], position: Int) throws(PipelineError) -> [Int: TrackedObject.Action] {
+        let matched = tracks.filter { $0.matchedNow && $0.detectionIndex < detections.count }.sorted { $0.key < $1.key }
+        let live = Set(tracks.map(\.key))
+        lastObservation = lastObservation.filter { live.contains($0.key) }
+        let rows = matched.map(\.detectionIndex), owners = matched.map(\.key)
+        if !rows.isEmpty { try ensureAppearance(detections, position: position) }
+        let previous: [TokenHead.Previous?] = matched.map { t in
+            lastObservation[t.key].map { TokenHead.Previous(box: $0.box, frames: position - $0.position) }
+        }
+        try makeTokens(detections, rows: rows, previous: previous, into: &trackTokens)
+        let logits: Tensor
+        do {
+            try model.asso.write(&assoState, tokens: trackTokens, owners: owners, frame: position)
+            logits = try model.act.step(&actState, tokens: trackTokens, owners: owners, frame: position, context: context)
+        } catch { throw .temporal(error) }
+        var actions: [Int: TrackedObject.Action] = [:]
+        let names = model.actionNames, n = names.count
+        for (r, t) in matched.enumerated() {
+            lastObservation[t.key] = (modelBoxes[rows[r]], position)
+            var best = 0, peak = -Float.infinity
+            for j in 0..<n where logits.storage[r * n + j] > peak { peak = logits.storage[r * n + j]; best = j }
+            var sum: Float = 0
+            for j in 0..<n { sum += expf(logits.storage[r * n + j] - peak) }
+            actions[t.key] = TrackedObject.Action(label: names[best], score: Double(1 / sum))
+        }
+        return actions
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+
+/// The default model's `act` head: each track's newest token attends over the track's own tokens
+/// of the last `act.window` frames (grouped-query attention, RoPE over frames, `.sameOwner`), then
+/// `logits = fc2(gelu(fc1([x ‖ o(attention)])))` (docs/model.md, "act").
+///
+/// The attention is a `TemporalAttention` (weights `act.q/k/v/o`, model width = token width,
+/// every channel rotated) with its own `KVWindow` per stream; `step` writes the frame's tokens
+/// (owner = track key) and returns one row of action logits per token. Every frame must be stepped
+/// (with no tokens when nothing was tracked: a zero placeholder of owner 0 is written, which no
+/// track reads), so that the window slides by frames.
+///
+/// Invariants: weights checked at load; buffers reused at a fixed token count.
+/// Thread-safety: immutable and `Sendable`; each stream owns a `State`.
+public struct ActionHead: Sendable {
+    public let config: ModelConfig.ActionHead
+    public let attention: TemporalAttention
+    public let actions: Int
+    let fc1: Tensor, fc1Bias: Tensor, fc2: Tensor, fc2Bias: Tensor
+
+    /// Per-stream window and scratch.
+    public struct State: Sendable {
+        public internal(set) var temporal: TemporalState
+        /// `[m, actions]` logits of the last `step`.
+        public internal(set) var logits = Tensor(shape: [0])
+        var input = Tensor(shape: [0])
+        var joined = Tensor(shape: [0])
+        var hidden = Tensor(shape: [0])
+        init(temporal: TemporalState) { self.temporal = temporal }
+        /// Bytes held (window + scratch capacities).
+        public var allocatedBytes: Int {
+            temporal.allocatedBytes + (logits.storage.capacity + input.storage.capacity + joined.storage.capacity
+                                       + hidden.storage.capacity) * MemoryLayout<Float>.stride
+        }
+    }
+
+    /// Takes `act.*` from `loader`.
+    public static func load(_ loader: inout WeightsLoader, model: ModelConfig) throws(WeightsError) -> ActionHead {
+        guard let c = model.act, let tok = model.tok, let names = model.actionNames else {
+            throw .invalidConfig(field: "act", problem: "the model config has no act/tok head or action_names")
+        }
+        let t = tok.tokenDim, d = c.headDim
+        let config = TemporalConfig(modelDim: t, queryHeads: c.heads, kvHeads: c.kvHeads, headDim: d, rotaryDim: d, ropeBase: c.ropeBase)
+        let weights: TemporalWeights
+        let attention: TemporalAttention
+        do {
+            weights = try TemporalWeights(config: config,
+                                          q: try loader.take("act.q.weight", shape: [c.heads * d, t]),
+                                          k: try loader.take("act.k.weight", shape: [c.kvHeads * d, t]),
+                                          v: try loader.take("act.v.weight", shape: [c.kvHeads * d, t]),
+                                          o: try loader.take("act.o.weight", shape: [t, c.heads * d]),
+                                          qBias: try loader.take("act.q.bias", shape: [c.heads * d]),
+                                          kBias: try loader.take("act.k.bias", shape: [c.kvHeads * d]),
+                                          vBias: try loader.take("act.v.bias", shape: [c.kvHeads * d]),
+                                          oBias: try loader.take("act.o.bias", shape: [t]))
+            attention = try TemporalAttention(config: config, weights: weights)
+        } catch let error as WeightsError {
+            throw error
+        } catch {
+            throw .invalidConfig(field: "act", problem: "\(error)")
+        }
+        return ActionHead(config: c, attention: attention, actions: names.count,
+                          fc1: try loader.take("act.fc1.weight", shape: [c.hidden, 2 * t]), fc1Bias: try loader.take("act.fc1.bias", shape: [c.hidden]),
+                          fc2: try loader.take("act.fc2.weight", shape: [names.count, c.hidden]),
+                          fc2Bias: try loader.take("act.fc2.bias", shape: [names.count]))
+    }
+
+    private init(config: ModelConfig.ActionHead, attention: TemporalAttention, actions: Int,
+                 fc1: Tensor, fc1Bias: Tensor, fc2: Tensor, fc2Bias: Tensor) {
+        self.config = config; self.attention = attention; self.actions = actions
+        self.fc1 = fc1; self.fc1Bias = fc1Bias; self.fc2 = fc2; self.fc2Bias = fc2Bias
+    }
+
+    /// A fresh state for up to `maxObjects` tokens per frame.
+    public func makeState(maxObjects: Int) throws(TemporalError) -> State {
+        let c = attention.config
+        return State(temporal: try attention.makeState(window: KVWindowConfig(window: config.window, maxObjects: maxObjects,
+                                                                                kvHeads: c.kvHeads, headDim: c.headDim)))
+    }
+
+    /// Writes frame `frame`'s tokens (`[m, tokenDim]`, owners one per row, distinct track keys)
+    /// and returns their action logits `[m, actions]` (also in `state.logits`).
+    @discardableResult
+    public func step(_ state: inout State, tokens: Tensor, owners: [Int], frame: Int,
+                     context: ComputeContext = .serial) throws(TemporalError) -> Tensor {
+        let t = attention.config.modelDim
+        let m = tokens.rank == 2 ? tokens.shape[0] : -1
+        guard tokens.rank == 2, tokens.shape[1] == t, owners.count == m else {
+            throw .tokens(frame: frame, expected: "action tokens [\(owners.count), \(t)]", found: tokens.shape)
+        }
+        state.logits.resize([m, actions])
+        if m == 0 {
+            state.input.resize([1, t])
+            for i in 0..<t { state.input.storage[i] = 0 }
+            try attention.step(&state.temporal, tokens: state.input, frame: frame, owners: [0], restriction: .sameOwner, context: context)
+            return state.logits
+        }
+        let out = try attention.step(&state.temporal, tokens: tokens, frame: frame, owners: owners, restriction: .sameOwner, context: context)
+        state.joined.resize([m, 2 * t])
+        for i in 0..<m {
+            for j in 0..<t {
+                state.joined.storage[i * 2 * t + j] = tokens.storage[i * t + j]
+                state.joined.storage[i * 2 * t + t + j] = out.storage[i * t + j]
+            }
+        }
+        do {
+            try GEMM.matmul(state.joined, fc1, transposeB: true, into: &state.hidden, context: context)
+            try Activation.gelu(&state.hidden, bias: fc1Bias, pool: context.pool)
+            try GEMM.matmul(state.hidden, fc2, transposeB: true, bias: fc2Bias, into: &state.logits, context: context)
+        } catch { throw .kernel(frame: frame, underlying: error) }
+        return state.logits
+    }
+}
