@@ -58,7 +58,7 @@ def track_clip(model, clip, cfg=TRACKER_DEFAULTS, device="cpu", batch=16):
             for k in range(len(boxes)):  # raw detections (score >= det.min_score), MOT text, one id per row
                 x0, y0, bw, bh = (float(v) for v in boxes[k])
                 dets.append(f"{t + 1},{k + 1},{x0:.2f},{y0:.2f},{bw:.2f},{bh:.2f},{float(scores[k]):.4f},-1,-1,-1")
-            low = scores >= cfg["low_score"]
+            low = scores >= cfg["low_threshold"]
             boxes, scores, cls = boxes[low], scores[low], cls[low]
             n = len(boxes)
             app = model.tok.appearance(maps["app_map"], boxes, torch.full((n,), j, device=device)) if n else None
@@ -78,13 +78,13 @@ def track_clip(model, clip, cfg=TRACKER_DEFAULTS, device="cpu", batch=16):
                 P = torch.softmax(lg, 1)[:, :-1].cpu().numpy()
                 pred = np.stack([tr.predicted(t) for tr in live])
                 iou = iou_matrix(boxes.cpu().numpy(), pred)
-                cost = cfg["asso_weight"] * (1 - P) + (1 - cfg["asso_weight"]) * (1 - iou)
-                if cfg["class_gated"]:
+                cost = cfg["association_weight"] * (1 - P) + (1 - cfg["association_weight"]) * (1 - iou)
+                if cfg["class_gate"]:
                     cost[cls.cpu().numpy()[:, None] != np.array([tr.cls for tr in live])[None]] = np.inf
                 sc = scores.cpu().numpy()
                 used = set()
                 for high in (True, False):
-                    rows = [d for d in range(n) if (sc[d] >= cfg["high_score"]) == high]
+                    rows = [d for d in range(n) if (sc[d] >= cfg["high_threshold"]) == high]
                     pairs = sorted((cost[d, k], d, k) for d in rows for k in range(len(live)) if k not in used)
                     for cst, d, k in pairs:
                         if cst < cfg["max_cost"] and d not in assigned and k not in used:
@@ -96,7 +96,7 @@ def track_clip(model, clip, cfg=TRACKER_DEFAULTS, device="cpu", batch=16):
                 s, cl = float(scores[d]), int(cls[d])
                 tr = assigned.get(d)
                 if tr is None:
-                    if s < cfg["high_score"]:
+                    if s < cfg["new_track_threshold"]:
                         continue
                     tr = Track(next_id, b, s, cl, t)
                     next_id += 1

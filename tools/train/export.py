@@ -11,14 +11,17 @@ from safetensors.torch import load_file, save_file
 from data import ACTIONS, CLASSES
 from model import MEAN, STD, Config, KVVisionModel, gmacs
 
+# The tracker's defaults for this model, under kvvision's TrackerConfig keys (docs/cli.md,
+# "Tracker settings"); keys left out keep TrackerConfig's own defaults.
 TRACKER_DEFAULTS = {
-    "high_score": 0.4,  # first association pass and new tracks
-    "low_score": 0.1,  # second pass (ByteTrack-style) floor
-    "asso_weight": 0.5,  # cost = w (1 - P) + (1 - w) (1 - IoU with the constant-velocity prediction)
+    "high_threshold": 0.4,  # first association pass
+    "new_track_threshold": 0.4,  # unmatched detections at or above start tracks
+    "low_threshold": 0.1,  # second pass (ByteTrack-style) floor
+    "association_weight": 0.5,  # cost = w (1 - P) + (1 - w) (1 - IoU with the prediction)
     "max_cost": 0.8,
     "min_hits": 2,  # a track is reported from its second hit on
     "max_lost": 75,  # frames a lost track is kept re-identifiable
-    "class_gated": True,
+    "class_gate": True,
 }
 
 
