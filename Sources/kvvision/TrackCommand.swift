@@ -7,28 +7,35 @@ enum TrackCommand: Command {
     static let name = "track"
     static let summary = "track objects in a video and print JSON Lines (or MOT text / events)"
     static let help = """
-    Usage: kvvision track INPUT --detections DET.txt [--model FILE|none] [OPTIONS]
+    Usage: kvvision track INPUT [--model FILE|none] [--detections DET.txt] [OPTIONS]
 
     Tracks the objects of INPUT (a video file, an FFmpeg URL such as rtsp://…, or - for stdin)
-    and writes, frame by frame, each object's id, class, score and box in source pixels.
+    and writes, frame by frame, each object's id, class, score, box in source pixels and action.
     Output records follow docs/schema.json: a "stream" record, one "frame" record per analysed
     frame, and an "end" record (counters, and why the stream ended).
 
-    Until the default model ships, detections come from a file: --detections takes a MOTChallenge
-    det.txt (frame,-1,x,y,w,h,score[,class], frames 1-based; any detector's output). With a ViT
-    checkpoint (--model FILE, plain timm or kvvision) appearance for re-identification is the
-    encoder's tokens pooled in each box; with --model none it is a colour histogram of each box.
+    With a tracking model (the installed default model, or --model FILE with det/tok/asso/act
+    heads) the model finds the objects, associates them over its temporal window and names what
+    each one does; --detections FILE (a MOTChallenge det.txt: frame,-1,x,y,w,h,score[,class],
+    frames 1-based) replaces its detections with any detector's. With an encoder-only checkpoint
+    (plain timm ViT) or --model none, --detections is required and appearance is the encoder's
+    pooled tokens (or, with none, a colour histogram of each box).
 
     Options:
+      --model FILE|none    model file (default: the installed default model)
       --detections FILE    external detections (MOT det.txt)
-      --model FILE|none    ViT checkpoint (default: the installed default model)
       --out FILE           output file (default: stdout)
       --format F           jsonl (default) | mot (frame,id,x,y,w,h,score,-1,-1,-1) | events (new/update/end)
       --every K            analyse every K-th decoded frame (default 1)
       --max-frames N       stop after N analysed frames
-      --input-size WxH     encoder input size (default: the model's trained size)
-      --tracker FILE       tracker settings as JSON (snake_case keys, see docs/cli.md)
-      --threads N          threads of this stream (decoder and encoder; default 1)
+      --input-size WxH     encoder input size of an encoder-only model (default: its trained size)
+      --tracker FILE       tracker settings as JSON (snake_case keys, see docs/cli.md); replaces the
+                           model's tracker defaults
+      --window N           frames in the temporal windows (default: the model's)
+      --kv-policy P        fifo (default) | sinks:N | merge:THRESHOLD[:ALPHA]
+      --kv-storage S       f32 (default) | f16 | int8 cached keys and values
+    \(ModelOptions.precisionHelp)
+      --threads N          threads of this stream (decoder and model; default 1)
       --timings            add per-stage milliseconds to the end record (not reproducible)
       --progress P         auto (default: on a terminal) | always | never: frames and frames/s on stderr
 
@@ -49,8 +56,12 @@ enum TrackCommand: Command {
         let threads = try args.int("--threads", in: 1...256) ?? 1
         let timings = args.flag("--timings")
         let progress = try args.option("--progress", expected: "auto, always or never") { ["auto", "always", "never"].contains($0) ? $0 : nil } ?? "auto"
-        for unsupported in ["--window", "--kv-policy", "--kv-storage", "--annotate"] where try args.option(unsupported) != nil {
-            throw UsageError("\(unsupported) needs a model with temporal heads or annotation support, which this build does not have yet")
+        let window = try args.int("--window", in: 1...4096)
+        let policy = try args.option("--kv-policy", expected: "fifo, sinks:N or merge:THRESHOLD[:ALPHA]") { KVWindowPolicy.parse($0) }
+        let storage = try args.option("--kv-storage", expected: "f32, f16 or int8") { KVStorageFormat(rawValue: $0) }
+        let precision = try ModelOptions.precision(&args)
+        if try args.option("--annotate") != nil {
+            throw UsageError("--annotate (annotated video output) is not available in this build")
         }
         let input = try args.positional("INPUT (a video file, URL, or - for stdin)")
         try args.finish()
@@ -63,6 +74,8 @@ enum TrackCommand: Command {
         options.inputSize = inputSize.map { [$0.height, $0.width] }
         options.threads = threads
         options.recordTimings = timings
+        options.precision = precision
+        options.windows = ModelSession.Windows(frames: window, policy: policy ?? .fifo, storage: storage ?? .f32)
         if let trackerPath {
             guard let data = FileManager.default.contents(atPath: trackerPath) else { throw UsageError("--tracker \(trackerPath): cannot read the file") }
             do {

@@ -60,12 +60,32 @@ import Testing
         let video = Self.easy.appendingPathComponent("video.mp4").path
         let r = try CLIRunner.run(["track", video, "--detections", bad, "--model", "none"])
         #expect(r.code == 1 && r.stderr == "kvvision: error: \(bad):2: expected at least 7 comma-separated fields (frame,-1,x,y,w,h,score[,class]), found 5\n")
-        let noModel = try CLIRunner.run(["track", video, "--detections", bad])
-        #expect(noModel.code == 1 && noModel.stderr.contains("default model is not installed") && noModel.stderr.split(separator: "\n").count == 1)
+        let missing = dir.appendingPathComponent("absent.safetensors").path
+        let noModel = try CLIRunner.run(["track", video, "--detections", bad], environment: ["KVVISION_MODEL": missing])
+        #expect(noModel.code == 1 && noModel.stderr.contains("default model is not installed") && noModel.stderr.contains(missing)
+                && noModel.stderr.split(separator: "\n").count == 1, "\(noModel.stderr)")
         let noDet = try CLIRunner.run(["track", video, "--model", "none"])
         #expect(noDet.code == 1 && noDet.stderr.contains("--detections"))
         let usage = try CLIRunner.run(["track", video, "--format", "xml"])
         #expect(usage.code == 64)
+    }
+
+    @Test func aTrackingModelDetectsAssociatesAndNamesActionsWithTheWindowAsAsked() throws {
+        let video = Self.easy.appendingPathComponent("video.mp4").path
+        let model = TestFiles.fixture("model/golden-model.safetensors").path
+        let validator = try SchemaValidator(schemaURL: OutputTests.schemaURL)
+        let r = try CLIRunner.run(["track", video, "--model", model, "--max-frames", "12", "--window", "2", "--kv-policy", "sinks:1",
+                                   "--kv-storage", "int8", "--progress", "never"], timeout: 120)
+        #expect(r.code == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 14)
+        for line in lines { #expect(validator.errors(line: String(line)) == [], "\(line.prefix(160))") }
+        #expect(lines.first?.contains(#""window":2,"kv_policy":"sinks:1","kv_storage":"int8","detections":"model""#) == true, "\(lines.first ?? "")")
+        #expect(r.stdout.contains(#""action":{"label":"#))
+        let usage = try CLIRunner.run(["track", video, "--model", model, "--kv-policy", "lru"])
+        #expect(usage.code == 64 && usage.stderr.contains("--kv-policy"))
+        let bad = try CLIRunner.run(["track", video, "--model", model, "--window", "2", "--kv-policy", "sinks:2", "--max-frames", "1"])
+        #expect(bad.code == 1 && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
     }
 
     @Test func damagedInputReportsEveryDecodableFrameThenTheError() throws {

@@ -21,7 +21,19 @@ import Foundation
 /// Invariants: buffers are sized on the first frame and reused; the per-track memory holds only
 /// live tracks (pruned every frame). Thread-safety: one pipeline thread; the model is shared.
 public final class ModelSession: Detector, AppearanceModel, TemporalModel {
+    /// The stream's temporal window settings (both heads' windows).
+    public struct Windows: Sendable, Equatable {
+        /// Frames resident (default: the model's `asso.window` / `act.window`).
+        public var frames: Int?
+        public var policy: KVWindowPolicy = .fifo
+        public var storage: KVStorageFormat = .f32
+        public init(frames: Int? = nil, policy: KVWindowPolicy = .fifo, storage: KVStorageFormat = .f32) {
+            self.frames = frames; self.policy = policy; self.storage = storage
+        }
+    }
+
     public let model: TrackingModel
+    public let windows: Windows
     let context: ComputeContext
     let normalization: ImageNormalization
     var encoderState: EncoderState
@@ -43,8 +55,9 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     /// Each live track's last written observation: box (model pixels) and position.
     var lastObservation: [Int: (box: Box, position: Int)] = [:]
 
-    public init(model: TrackingModel, context: ComputeContext) throws(PipelineError) {
+    public init(model: TrackingModel, context: ComputeContext, windows: Windows = Windows()) throws(PipelineError) {
         self.model = model
+        self.windows = windows
         self.context = context
         let h = model.config.imageSize[0], w = model.config.imageSize[1]
         do {
@@ -52,13 +65,17 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
             encoderState = try model.encoder.makeState(height: h, width: w)
         } catch { throw .model(error) }
         do {
-            assoState = try model.asso.makeState(maxObjects: model.maxObjects)
-            actState = try model.act.makeState(maxObjects: model.maxObjects)
+            assoState = try model.asso.makeState(maxObjects: model.maxObjects, frames: windows.frames, policy: windows.policy, storage: windows.storage)
+            actState = try model.act.makeState(maxObjects: model.maxObjects, frames: windows.frames, policy: windows.policy, storage: windows.storage)
         } catch { throw .temporal(error) }
         input = Tensor(shape: [3, h, w])
     }
 
     public var origin: String { "model" }
+    /// Frames of the action window (what the `stream` record reports as `window`).
+    public var windowFrames: Int { actState.temporal.window.config.window }
+    /// Bytes held by the two windows and their scratch.
+    public var windowBytes: Int { assoState.allocatedBytes + actState.allocatedBytes }
     public var tokens: Tensor? { prepared ? encoderState.tokens : nil }
 
     public func prepare(_ frame: VideoFrame) throws(PipelineError) {

@@ -23,6 +23,10 @@ public final class StreamPipeline {
         public var model: String?
         public var modelHash: String?
         public var inputSize: [Int]?
+        /// Temporal window frames, KV policy and storage, for the `stream` record (tracking models).
+        public var window: Int?
+        public var kvPolicy: String?
+        public var kvStorage: String?
         /// Include per-stage timings in the `end` record (they differ between runs).
         public var recordTimings = false
         public init() {}
@@ -62,7 +66,7 @@ public final class StreamPipeline {
         let size = provider.sourceSize
         try write(.stream(StreamRecord(source: provider.source, width: size.width, height: size.height, fps: provider.fps,
                                        model: settings.model, modelHash: settings.modelHash, inputSize: settings.inputSize,
-                                       every: settings.every, window: nil, kvPolicy: nil, kvStorage: nil,
+                                       every: settings.every, window: settings.window, kvPolicy: settings.kvPolicy, kvStorage: settings.kvStorage,
                                        detections: detector.origin, connection: 1)))
         var errorText: String?
         while true {

@@ -28,6 +28,8 @@ public struct TrackOptions: Sendable {
     public var tracker: TrackerConfig?
     /// Encoder precision (nil: the model's default).
     public var precision: Precision?
+    /// Temporal window settings of a tracking model.
+    public var windows = ModelSession.Windows()
     public var recordTimings = false
 
     public init(input: String) { self.input = input }
@@ -87,7 +89,7 @@ public struct TrackOptions: Sendable {
             }
             media.width = size[1]
             media.height = size[0]
-            let session = try ModelSession(model: full, context: context)
+            let session = try ModelSession(model: full, context: context, windows: windows)
             detector = try detections.map { path throws(PipelineError) in try DetectionFile.read(path: path) } ?? session
             appearance = session
             temporal = session
@@ -95,7 +97,13 @@ public struct TrackOptions: Sendable {
             settings.model = full.config.name
             settings.modelHash = full.hash
             settings.inputSize = size
+            settings.window = session.windowFrames
+            settings.kvPolicy = windows.policy.description
+            settings.kvStorage = windows.storage.rawValue
         } else {
+            if windows != ModelSession.Windows() {
+                throw .invalidSetting(key: "window", reason: "window and KV settings need a tracking model (with temporal heads)")
+            }
             guard let detections else {
                 throw .noDetector(model: modelPath ?? sharedModel?.config.name ?? "--model none")
             }
@@ -122,7 +130,8 @@ public struct TrackOptions: Sendable {
 
 /// Where the shipped default model is looked for.
 ///
-/// Order: `$KVVISION_MODEL`; then `models/shapesworld-v1.safetensors` in the directory of the
+/// Order: `$KVVISION_MODEL` when set (then only it: a missing file is an error, not a fallback);
+/// else `models/shapesworld-v1.safetensors` in the directory of the
 /// executable and each of its parents (a build tree inside a clone: `.build/release/kvvision` finds
 /// `models/` at the clone's root; an install finds `share/kvvision/models/`), from any working
 /// directory.
@@ -135,8 +144,8 @@ public enum DefaultModel {
         var searched: [String] = []
         let fm = FileManager.default
         if let env = ProcessInfo.processInfo.environment["KVVISION_MODEL"], !env.isEmpty {
-            searched.append(env)
-            if fm.fileExists(atPath: env) { return (env, searched) }
+            // An explicit choice: never fall back to another file.
+            return (fm.fileExists(atPath: env) ? env : nil, [env])
         }
         var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<8 {

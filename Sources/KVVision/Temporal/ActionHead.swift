@@ -71,11 +71,14 @@ public struct ActionHead: Sendable {
         self.fc1 = fc1; self.fc1Bias = fc1Bias; self.fc2 = fc2; self.fc2Bias = fc2Bias
     }
 
-    /// A fresh state for up to `maxObjects` tokens per frame.
-    public func makeState(maxObjects: Int) throws(TemporalError) -> State {
+    /// A fresh state for up to `maxObjects` tokens per frame; `frames` (default: the model's
+    /// window), `policy` and `storage` set the window.
+    public func makeState(maxObjects: Int, frames: Int? = nil, policy: KVWindowPolicy = .fifo,
+                          storage: KVStorageFormat = .f32) throws(TemporalError) -> State {
         let c = attention.config
-        return State(temporal: try attention.makeState(window: KVWindowConfig(window: config.window, maxObjects: maxObjects,
-                                                                                kvHeads: c.kvHeads, headDim: c.headDim)))
+        return State(temporal: try attention.makeState(window: KVWindowConfig(window: frames ?? config.window, maxObjects: maxObjects,
+                                                                                kvHeads: c.kvHeads, headDim: c.headDim,
+                                                                                policy: policy, storage: storage)))
     }
 
     /// Writes frame `frame`'s tokens (`[m, tokenDim]`, owners one per row, distinct track keys)

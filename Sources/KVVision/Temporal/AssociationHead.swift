@@ -54,9 +54,12 @@ public struct AssociationHead: Sendable {
         self.nullLogit = nullLogit
     }
 
-    /// A fresh state for up to `maxObjects` tokens per frame.
-    public func makeState(maxObjects: Int) throws(TemporalError) -> State {
-        State(window: try KVWindow(config: KVWindowConfig(window: config.window, maxObjects: maxObjects, kvHeads: 1, headDim: config.dim)))
+    /// A fresh state for up to `maxObjects` tokens per frame; `frames` (default: the model's
+    /// window), `policy` and `storage` set the window (lossy ones are measured against fifo f32).
+    public func makeState(maxObjects: Int, frames: Int? = nil, policy: KVWindowPolicy = .fifo,
+                          storage: KVStorageFormat = .f32) throws(TemporalError) -> State {
+        State(window: try KVWindow(config: KVWindowConfig(window: frames ?? config.window, maxObjects: maxObjects, kvHeads: 1,
+                                                          headDim: config.dim, policy: policy, storage: storage)))
     }
 
     /// `[n, candidates.count + 1]`: P(candidate | query token row), then P(new track); each row sums
