@@ -88,6 +88,30 @@ import Testing
         #expect(bad.code == 1 && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
     }
 
+    @Test func detectWritesTheModelsDetectionsAsMOTTextThatTrackReadsBack() throws {
+        let dir = try TestFiles.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let video = Self.easy.appendingPathComponent("video.mp4").path
+        let model = TestFiles.fixture("model/golden-model.safetensors").path
+        let det = dir.appendingPathComponent("det.txt").path
+        let r = try CLIRunner.run(["detect", video, "--model", model, "--max-frames", "6", "--out", det, "--progress", "never"], timeout: 120)
+        #expect(r.code == 0 && r.stdout.isEmpty, "\(r.stderr)")
+        let lines = try String(contentsOfFile: det, encoding: .utf8).split(separator: "\n")
+        let frames = Set(lines.compactMap { Int($0.split(separator: ",")[0]) })
+        #expect(frames == Set(1...6) && lines.count == 6 * 12, "the test model keeps its top 12 peaks in every frame")
+        for line in lines {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            #expect(f.count == 8 && f[1] == "-1" && ["circle", "square", "triangle", "cross"].contains(String(f[7])), "\(line)")
+            #expect(Double(f[6]).map { (0.05...1).contains($0) } == true, "\(line)")
+        }
+        let strict = try CLIRunner.run(["detect", video, "--model", model, "--max-frames", "6", "--min-score", "0.5"], timeout: 120)
+        #expect(strict.code == 0 && strict.stdout.split(separator: "\n").allSatisfy { Double($0.split(separator: ",")[6])! >= 0.5 })
+        let tracked = try CLIRunner.run(["track", video, "--detections", det, "--model", "none", "--max-frames", "6"])
+        #expect(tracked.code == 0 && tracked.stdout.split(separator: "\n").count == 8, "\(tracked.stderr)")
+        let encoderOnly = try CLIRunner.run(["detect", video, "--model", TestFiles.fixture("vit/tiny.safetensors").path])
+        #expect(encoderOnly.code == 1 && encoderOnly.stderr.contains("no detection head"), "\(encoderOnly.stderr)")
+    }
+
     @Test func damagedInputReportsEveryDecodableFrameThenTheError() throws {
         let dir = try TestFiles.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
