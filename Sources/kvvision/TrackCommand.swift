@@ -25,6 +25,7 @@ enum TrackCommand: Command {
       --model FILE|none    model file (default: the installed default model)
       --detections FILE    external detections (MOT det.txt)
       --out FILE           output file (default: stdout)
+      --annotate FILE.mp4  also write the analysed frames with boxes, ids, classes and actions drawn
       --format F           jsonl (default) | mot (frame,id,x,y,w,h,score,-1,-1,-1) | events (new/update/end)
       --every K            analyse every K-th decoded frame (default 1)
       --max-frames N       stop after N analysed frames
@@ -60,9 +61,7 @@ enum TrackCommand: Command {
         let policy = try args.option("--kv-policy", expected: "fifo, sinks:N or merge:THRESHOLD[:ALPHA]") { KVWindowPolicy.parse($0) }
         let storage = try args.option("--kv-storage", expected: "f32, f16 or int8") { KVStorageFormat(rawValue: $0) }
         let precision = try ModelOptions.precision(&args)
-        if try args.option("--annotate") != nil {
-            throw UsageError("--annotate (annotated video output) is not available in this build")
-        }
+        let annotate = try args.option("--annotate")
         let input = try args.positional("INPUT (a video file, URL, or - for stdin)")
         try args.finish()
 
@@ -86,6 +85,7 @@ enum TrackCommand: Command {
         }
         let output = try TextOutput.file(outPath ?? "-")
         let pipeline = try options.makePipeline(sink: format.makeWriter(output))
+        if let annotate { pipeline.annotation = AnnotatedVideo(path: annotate, fps: pipeline.provider.fps) }
         let show = progress == "always" || (progress == "auto" && Console.stderrIsTerminal)
         if show {
             let start = Date()

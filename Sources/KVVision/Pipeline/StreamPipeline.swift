@@ -47,6 +47,8 @@ public final class StreamPipeline {
     public private(set) var timings: [String: Double] = [:]
     /// Called after each analysed frame with the number analysed so far (progress display).
     public var onFrame: ((Int) -> Void)?
+    /// Annotated video output (`--annotate`), fed every analysed frame and finished with the stream.
+    public var annotation: AnnotatedVideo?
 
     public init(provider: any FrameProvider, detector: any Detector, appearance: (any AppearanceModel)?,
                 temporal: (any TemporalModel)? = nil, tracker: any ObjectTracker, sink: any RecordSink,
@@ -98,6 +100,7 @@ public final class StreamPipeline {
                             timings: settings.recordTimings ? timings : nil)
         try write(.end(end))
         do { try sink.finish() } catch { throw .output(error) }
+        try annotation?.finish()
         return end
     }
 
@@ -130,6 +133,7 @@ public final class StreamPipeline {
                                  action: tr.matchedNow ? actions?[tr.key] : nil)
         }
         try write(.frame(FrameRecord(frame: frame.index, pts: frame.pts, position: position, objects: objects)))
+        try annotation?.add(frame, objects: objects)
         add("output", since: t)
         framesAnalysed += 1
         onFrame?(framesAnalysed)
