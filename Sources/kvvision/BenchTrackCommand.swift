@@ -7,12 +7,13 @@ enum BenchTrackCommand: Command {
     static let name = "track"
     static let summary = "end-to-end track frames/s, per-stage ms per frame, peak RSS"
     static let help = """
-    Usage: kvvision bench track INPUT --detections DET.txt [--model FILE|none] [--runs N] [--threads N] [--json]
+    Usage: kvvision bench track INPUT [--model FILE|none] [--detections DET.txt] [--runs N] [--threads N]
+                                [--precision P] [--max-frames N] [--json]
 
-    Runs the whole `track` pipeline (decode, encoder/appearance, detections, tracker, JSON Lines
+    Runs the whole `track` pipeline (decode, encoder, heads, temporal windows, tracker, JSON Lines
     to a discarded in-memory sink) over INPUT N times (default 3) and reports the median
-    frames/s, the median milliseconds per analysed frame of each stage (decode, encode, detect,
-    track, output) and the peak resident memory. Options as for `kvvision track`.
+    frames/s, the median milliseconds per analysed frame of each stage (decode, encode, heads,
+    temporal, tracking, output) and the peak resident memory. Options as for `kvvision track`.
     """
 
     static func run(_ args: inout Arguments) throws -> Int32 {
@@ -20,6 +21,8 @@ enum BenchTrackCommand: Command {
         let model = try args.option("--model")
         let runs = try args.int("--runs", in: 1...100) ?? 3
         let threads = try args.int("--threads", in: 1...256) ?? 1
+        let precision = try ModelOptions.precision(&args)
+        let maxFrames = try args.int("--max-frames", in: 1...Int.max)
         let json = args.flag("--json")
         let input = try args.positional("INPUT")
         try args.finish()
@@ -27,6 +30,8 @@ enum BenchTrackCommand: Command {
         options.model = model
         options.detections = detections
         options.threads = threads
+        options.precision = precision
+        options.maxFrames = maxFrames
         options.recordTimings = true
         var fps: [Double] = []
         var stages: [String: [Double]] = [:]
@@ -49,7 +54,9 @@ enum BenchTrackCommand: Command {
         } else {
             Console.out("track \(input): \(frames) frames, \(runs) runs, \(threads) thread(s), model \(model ?? "default")")
             Console.out(String(format: "  %.1f frames/s (median)", BenchStatistics.median(fps)))
-            for k in medianStages.keys.sorted() { Console.out(String(format: "  %-7@ %.3f ms/frame", k as NSString, medianStages[k] ?? 0)) }
+            for k in ["decode", "encode", "heads", "temporal", "tracking", "output"] where medianStages[k] != nil {
+                Console.out(String(format: "  %-8@ %.3f ms/frame", k as NSString, medianStages[k] ?? 0))
+            }
             Console.out("  peak RSS \(BenchStatistics.mib(peak))")
         }
         return ExitCode.success

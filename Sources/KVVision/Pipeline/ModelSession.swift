@@ -52,6 +52,8 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     var ownDetections: [Detection] = []
     var geometry: FrameGeometry?
     var prepared = false
+    /// Nanoseconds of the last `prepare` spent after the encoder (det head, appearance map, decoding).
+    public private(set) var headNanoseconds: UInt64 = 0
     /// Each live track's last written observation: box (model pixels) and position.
     var lastObservation: [Int: (box: Box, position: Int)] = [:]
 
@@ -80,6 +82,7 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
 
     public func prepare(_ frame: VideoFrame) throws(PipelineError) {
         prepared = false
+        headNanoseconds = 0
         let h = model.config.imageSize[0], w = model.config.imageSize[1]
         guard frame.width == w, frame.height == h else {
             throw .frameFailed(stage: "encode", frame: frame.index, reason: "frame is \(frame.width)x\(frame.height), the model expects \(w)x\(h)")
@@ -88,6 +91,8 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         do {
             try normalization.apply(rgb: frame.pixels, width: w, height: h, into: &input)
             try model.encoder.encode(input, state: &encoderState, context: context)
+            let encoded = DispatchTime.now().uptimeNanoseconds
+            defer { headNanoseconds = DispatchTime.now().uptimeNanoseconds &- encoded }
             try model.det.forward(pixels: input, tokens: encoderState.tokens, state: &detState, context: context)
             try model.tok.appearanceMap(features: detState.features, state: &tokState, context: context)
             raw = try model.det.decode(&detState)

@@ -38,6 +38,12 @@ public protocol AppearanceModel: AnyObject {
     var tokens: Tensor? { get }
     /// One unit vector per box of the last prepared frame.
     func embeddings(for boxes: [Box], in frame: VideoFrame) -> [[Float]]
+    /// Of the last `prepare`, the nanoseconds spent in heads run after the encoder (0 when none).
+    var headNanoseconds: UInt64 { get }
+}
+
+extension AppearanceModel {
+    public var headNanoseconds: UInt64 { 0 }
 }
 
 /// Turns detections into tracks (the library's `Tracker` is one).

@@ -1,5 +1,20 @@
 import Foundation
 
+/// Nanoseconds a pipeline spent per stage: `decode` (frame provider), `encode` (the encoder),
+/// `heads` (detection and appearance heads, or a detections file), `temporal` (association and
+/// action heads with their windows), `tracking` (the tracker), `output` (records and annotation).
+///
+/// Thread-safety: a value type owned by one pipeline.
+public struct StageTimings: Sendable, Equatable {
+    public var decode: UInt64 = 0, encode: UInt64 = 0, heads: UInt64 = 0, temporal: UInt64 = 0, tracking: UInt64 = 0, output: UInt64 = 0
+    public init() {}
+    /// Milliseconds per stage by name (the `end` record's `timings`).
+    public var milliseconds: [String: Double] {
+        ["decode": Double(decode) / 1e6, "encode": Double(encode) / 1e6, "heads": Double(heads) / 1e6,
+         "temporal": Double(temporal) / 1e6, "tracking": Double(tracking) / 1e6, "output": Double(output) / 1e6]
+    }
+}
+
 /// One stream's analysis: frames → (encoder/appearance) → detections → tracker → records.
 ///
 /// Owns everything per stream: the frame provider, the stages' scratch (the appearance stage's
@@ -43,8 +58,8 @@ public final class StreamPipeline {
     /// Frames analysed and frames skipped by transient errors so far.
     public private(set) var framesAnalysed = 0
     public private(set) var framesFailed = 0
-    /// Milliseconds spent per stage so far (`decode`, `encode`, `detect`, `track`, `output`).
-    public private(set) var timings: [String: Double] = [:]
+    /// Time spent per stage so far.
+    public private(set) var timings = StageTimings()
     /// Called after each analysed frame with the number analysed so far (progress display).
     public var onFrame: ((Int) -> Void)?
     /// Annotated video output (`--annotate`), fed every analysed frame and finished with the stream.
@@ -80,7 +95,7 @@ public final class StreamPipeline {
                 errorText = error.description
                 break
             }
-            add("decode", since: t0)
+            add(\.decode, since: t0)
             guard let frame else { break }
             do {
                 try analyse(frame)
@@ -97,7 +112,7 @@ public final class StreamPipeline {
                             corrupt: c.corrupt, framesFailed: framesFailed,
                             reason: errorText == nil ? (provider.endReason ?? "end_of_file") : "error",
                             error: errorText, tracks: tracker.lastID,
-                            timings: settings.recordTimings ? timings : nil)
+                            timings: settings.recordTimings ? timings.milliseconds : nil)
         try write(.end(end))
         do { try sink.finish() } catch { throw .output(error) }
         try annotation?.finish()
@@ -109,19 +124,23 @@ public final class StreamPipeline {
         var t = Self.now()
         if let appearance {
             try appearance.prepare(frame)
-            t = add("encode", since: t)
+            let heads = appearance.headNanoseconds
+            t = add(\.encode, since: t, minus: heads)
+            timings.heads &+= heads
         }
         let detections = try detector.detect(frame, tokens: appearance?.tokens)
         let embeddings = appearance?.embeddings(for: detections.map(\.box), in: frame)
-        t = add("detect", since: t)
+        t = add(\.heads, since: t)
         let position = clock.next(pts: frame.pts)
         let associations = try temporal?.associate(detections, candidates: tracker.tracks, position: position)
+        t = add(\.temporal, since: t)
         let tracks: [Track]
         do {
             tracks = try tracker.update(position: position, detections: detections, appearances: embeddings, associations: associations)
         } catch { throw .tracking(error) }
+        t = add(\.tracking, since: t)
         let actions = try temporal?.observe(tracker.tracks, detections: detections, position: position)
-        t = add("track", since: t)
+        t = add(\.temporal, since: t)
         let objects = tracks.map { tr -> TrackedObject in
             let state: TrackedObject.State = switch tr.state {
             case .tentative: .tentative
@@ -134,7 +153,7 @@ public final class StreamPipeline {
         }
         try write(.frame(FrameRecord(frame: frame.index, pts: frame.pts, position: position, objects: objects)))
         try annotation?.add(frame, objects: objects)
-        add("output", since: t)
+        add(\.output, since: t)
         framesAnalysed += 1
         onFrame?(framesAnalysed)
     }
@@ -144,9 +163,10 @@ public final class StreamPipeline {
     }
 
     @discardableResult
-    private func add(_ stage: String, since t0: UInt64) -> UInt64 {
+    private func add(_ stage: WritableKeyPath<StageTimings, UInt64>, since t0: UInt64, minus: UInt64 = 0) -> UInt64 {
         let t = Self.now()
-        timings[stage, default: 0] += Double(t &- t0) / 1e6
+        let spent = t &- t0
+        timings[keyPath: stage] &+= spent > minus ? spent - minus : 0
         return t
     }
 
