@@ -14,6 +14,7 @@ enum CLI {
             EncodeCommand.self,
             SynthCommand.self,
             TrackCommand.self,
+            ServeCommand.self,
             FramesCommand.self,
             EvalCommand.self,
             BenchCommand.self,
