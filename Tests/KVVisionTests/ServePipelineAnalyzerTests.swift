@@ -5,7 +5,7 @@ import Testing
 /// `PipelineAnalyzer` driven directly (no camera): its records against `StreamPipeline` on the
 /// same frames, the records around a reconnect, headers kept while the output cannot be opened.
 @Suite struct ServePipelineAnalyzerTests {
-    static let model: TrackingModel = try! TrackingModel.load(path: TestFiles.fixture("model/golden-model.safetensors").path)
+    static func loadModel() throws -> TrackingModel { try TrackingModel.load(path: TestFiles.fixture("model/golden-model.safetensors").path) }
 
     /// Synthetic 96×64 frames (the test model's input): bright squares drifting on noise.
     static func frames(_ count: Int, seed: UInt64 = 5) -> [VideoFrame] {
@@ -45,7 +45,7 @@ import Testing
         let dir = try TestFiles.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let frames = Self.frames(24)
-        let model = Self.model
+        let model = try Self.loadModel()
 
         // The reference: the pipeline `kvvision track` builds, over the same frames.
         let session = try ModelSession(model: model, context: ComputeContext(threads: 1))
@@ -101,7 +101,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("later/cam.jsonl").path
         let analyzer = try PipelineAnalyzer(stream: StreamConfig(name: "cam", url: "rtsp://127.0.0.1:1/cam"), outputPath: path,
-                                            model: Self.model, threads: 1)
+                                            model: try Self.loadModel(), threads: 1)
         #expect(throws: ServeError.self) { try analyzer.connected(Self.connection(1)) }
         let frames = Self.frames(40)
         #expect(throws: ServeError.self) {
@@ -123,7 +123,7 @@ import Testing
     }
 
     @Test func windowSettingsOtherThanTheModelsAreRefusedNamingTheKey() throws {
-        let model = Self.model
+        let model = try Self.loadModel()
         for (window, key) in [(StreamWindowSettings(frames: 4000), "streams[3].window.frames"),
                               (StreamWindowSettings(maxObjects: model.maxObjects + 1), "streams[3].window.max_objects"),
                               (StreamWindowSettings(policy: .sinks(count: 1)), "streams[3].window.policy"),

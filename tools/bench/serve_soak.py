@@ -14,7 +14,7 @@ it again on the same port --down-for seconds later, samples the daemon's RSS (/p
   lines      every line of every output is complete JSON with a known record type; frame
              numbers and positions strictly increase; the last record is `end`
   http       /healthz answered at every sample, outages included
-  exit       SIGTERM -> exit 0
+  exit       SIGTERM -> exit 0 within 2 s
 
 Prints one summary (figures and PASS/FAIL per check); exit status 0 when all pass.
 
@@ -201,11 +201,13 @@ def main():
             time.sleep(0.2)
 
         serve.send_signal(signal.SIGTERM)
+        term = time.monotonic()
         try:
             code = serve.wait(30)
         except subprocess.TimeoutExpired:
             serve.kill()
             code = "killed after 30 s"
+        stop_seconds = time.monotonic() - term
         time.sleep(0.2)
         with log_lock:
             lines = list(log)
@@ -249,7 +251,7 @@ def main():
         results.append(("lines", not other, "; ".join(f"{n}: {stats[n]['lines']} lines, {stats[n]['frames']} frames" for n in stats)
                         + (f"; {other[:3]}" if other else "")))
         results.append(("http", http_ok == http_total and http_total > 0, f"/healthz {http_ok}/{http_total}"))
-        results.append(("exit", code == 0, f"SIGTERM -> {code}"))
+        results.append(("exit", code == 0 and stop_seconds <= 2, f"SIGTERM -> exit {code} after {stop_seconds:.2f} s (bound 2 s)"))
 
         ends = {}
         for name in ("cam1", "cam2"):
