@@ -15,7 +15,7 @@ public enum ServeAssembly {
         } else {
             let found = DefaultModel.locate()
             guard let p = found.path else {
-                throw .model(path: DefaultModel.fileName, message: "no model given and the default model is not installed (looked in "
+                throw .model(path: "", message: "no model given and the default model is not installed (looked in "
                              + found.searched.joined(separator: ", ") + "); give \"model\" in the config or --model FILE")
             }
             resolved = p
