@@ -122,6 +122,16 @@ import Testing
         #expect(records.filter { $0.type == "stream" }.count == 1)
     }
 
+    @Test func aStreamThatNeverConnectedWritesNoRecord() throws {
+        let dir = try TestFiles.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("cam.jsonl").path
+        let analyzer = try PipelineAnalyzer(stream: StreamConfig(name: "cam", url: "rtsp://127.0.0.1:1/cam"), outputPath: path,
+                                            model: try Self.loadModel(), threads: 1)
+        analyzer.finish(StreamSummary(reason: .stopped, detail: nil, counters: StreamCounters()))
+        #expect(try Self.records(path).isEmpty)
+    }
+
     @Test func windowSettingsOtherThanTheModelsAreRefusedNamingTheKey() throws {
         let model = try Self.loadModel()
         for (window, key) in [(StreamWindowSettings(frames: 4000), "streams[3].window.frames"),

@@ -14,7 +14,8 @@ import Foundation
 ///   counter clock (analysed frames, never restarting);
 /// - on finish: `end` (`frames_decoded`: frames the supervisor read; `frames_skipped`: read but
 ///   not analysed, i.e. left out by `fps`, dropped from the full queue or discarded at stop;
-///   `reason` `cancelled` for a stop, `end_of_file`, or `error` with the error).
+///   `reason` `cancelled` for a stop, `end_of_file`, or `error` with the error; `corrupt` is 0,
+///   the decoder's counts are per connection). A stream that never connected writes nothing.
 ///
 /// So when nothing is dropped, the first connection's `frame` records are those of
 /// `kvvision track` on the same frames. The tracker lives as long as the stream: track IDs go
@@ -36,6 +37,7 @@ public final class PipelineAnalyzer: StreamAnalyzer, @unchecked Sendable {
     private let writer: Writer
     private let provider: Placeholder
     private var framesFailed = 0
+    private var connections = 0
 
     /// An analyzer of `stream` writing to `outputPath`, over the shared `model`, with `threads`
     /// compute threads of its own. Throws when the model cannot run this stream's settings
@@ -65,6 +67,7 @@ public final class PipelineAnalyzer: StreamAnalyzer, @unchecked Sendable {
     }
 
     public func connected(_ connection: StreamConnection) throws {
+        connections += 1
         provider.size = (connection.width ?? 0, connection.height ?? 0)
         provider.fps = connection.fps
         if let gap = connection.gap {
@@ -93,6 +96,8 @@ public final class PipelineAnalyzer: StreamAnalyzer, @unchecked Sendable {
     }
 
     public func finish(_ summary: StreamSummary) {
+        defer { output.close() }
+        guard connections > 0 else { return }  // never connected: no `stream` record, so no `end` either
         let c = summary.counters
         let reason = switch summary.reason {
         case .stopped: "cancelled"
@@ -104,7 +109,6 @@ public final class PipelineAnalyzer: StreamAnalyzer, @unchecked Sendable {
                             reason: reason, error: summary.reason == .failed ? (summary.detail ?? "failed") : nil,
                             tracks: pipeline.tracker.lastID)
         try? writer.write(.end(end))
-        output.close()
     }
 
     public func reopenOutputs() throws { try output.reopen() }
