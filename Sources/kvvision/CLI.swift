@@ -15,6 +15,7 @@ enum CLI {
             SynthCommand.self,
             TrackCommand.self,
             DetectCommand.self,
+            ServeCommand.self,
             FramesCommand.self,
             EvalCommand.self,
             BenchCommand.self,

@@ -49,10 +49,13 @@ final class RTSPTestServer: @unchecked Sendable {
     }()
 
     /// Starts a server; waits up to 20 s for it to listen.
-    init(port: Int = 0, transport: String = "any", stallAfter: Double? = nil, stallFor: Double? = nil, lifetime: Double = 90) throws {
+    /// `perClient`: every client gets a pipeline of its own, from frame 0 (so two clients see the same frames).
+    init(port: Int = 0, transport: String = "any", stallAfter: Double? = nil, stallFor: Double? = nil, lifetime: Double = 90,
+         perClient: Bool = false) throws {
         if let reason = Self.unavailable { throw ServerError(message: reason) }
         var args = [TestFiles.fixture("rtsp/rtsp_server.py").path, "--port", String(port), "--transport", transport,
                     "--lifetime", String(lifetime)]
+        if perClient { args.append("--per-client") }
         if let stallAfter { args += ["--stall-after", String(stallAfter)] }
         if let stallFor { args += ["--stall-for", String(stallFor)] }
         process = Process()

@@ -20,6 +20,11 @@ public enum ServeError: KVVisionError, Equatable {
     case output(path: String, message: String)
     /// A signal handler could not be installed.
     case signal(number: Int32, message: String)
+    /// The model cannot be loaded or cannot run the streams (not a tracking model, say); `path`
+    /// is empty when no model was found.
+    case model(path: String, message: String)
+    /// One frame's analysis or output failed (the stream goes on).
+    case analysis(stream: String, message: String)
 
     public var description: String {
         switch self {
@@ -29,6 +34,8 @@ public enum ServeError: KVVisionError, Equatable {
         case let .notify(socket, message): return "NOTIFY_SOCKET \(socket): \(message)"
         case let .output(path, message): return "\(path): \(message)"
         case let .signal(number, message): return "signal \(number): \(message)"
+        case let .model(path, message): return path.isEmpty || message.hasPrefix(path) ? message : "model \(path): \(message)"
+        case let .analysis(_, message): return message
         }
     }
 

@@ -93,6 +93,7 @@ public final class ServeRuntime: @unchecked Sendable {
     }
 
     /// Runs until SIGTERM or SIGINT, reopening outputs on SIGHUP; then stops within `timeout`.
+    /// Not yet started, it starts once the signal handlers are in place (no early signal lost).
     /// Returns true when every stream stopped in time.
     public func runUntilSignalled(timeout: Double = 2) throws(ServeError) -> Bool {
         let stop = StopSignal()
@@ -104,6 +105,7 @@ public final class ServeRuntime: @unchecked Sendable {
             }
         }
         defer { watcher.cancel() }
+        if httpPort == nil { try start() }
         run(until: stop)
         return self.stop(timeout: timeout)
     }

@@ -12,7 +12,8 @@ nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
 ///
 /// A self-pipe: the installed handler (`sigaction`, `SA_RESTART`) only writes the signal number
 /// to a pipe; a watcher thread polls the pipe (100 ms timeout, so `cancel()` is prompt) and
-/// calls `handler`. The handler is in place when `init` returns (no lost early signal), and the
+/// calls `handler`. The handler is in place when `init` returns (no lost early signal), the
+/// signals are unblocked in the calling thread (and the threads it starts later), and the
 /// signals' previous dispositions come back on `cancel()`.
 ///
 /// Invariants: one watcher per process at a time (`init` throws while another is active); each
@@ -73,6 +74,12 @@ public final class SignalWatcher: @unchecked Sendable {
             }
             previous.append((number, old))
         }
+        // A parent may have started us with these signals blocked (the mask is inherited across
+        // exec): unblock them in this thread, and so in every thread it starts from now on.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in signals { sigaddset(&set, number) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         Self.installed = true
         running = true
         let readEnd = fds[0]

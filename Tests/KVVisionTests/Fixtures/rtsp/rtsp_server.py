@@ -4,7 +4,8 @@
 Run with Debian's /usr/bin/python3 (python3-gi, gir1.2-gst-rtsp-server-1.0, the good and ugly
 plugins; `tools/dev test` installs them). Serves videotestsrc at SIZE and FPS on
 rtsp://127.0.0.1:PORT/MOUNT over TCP and UDP (or only the transport given), one shared
-pipeline for all clients. Prints "PORT <n>" on stdout once it listens (port 0 picks a free one),
+pipeline for all clients (--per-client: a pipeline of its own per client, so every client sees
+the same frames from frame 0). Prints "PORT <n>" on stdout once it listens (port 0 picks a free one),
 then runs until killed or until --lifetime seconds have passed (a test that dies never leaves a
 server behind).
 
@@ -36,18 +37,22 @@ def main():
     ap.add_argument("--stall-after", type=float, default=0)
     ap.add_argument("--stall-for", type=float, default=0)
     ap.add_argument("--lifetime", type=float, default=120)
+    ap.add_argument("--per-client", action="store_true")
     args = ap.parse_args()
 
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     factory = GstRtspServer.RTSPMediaFactory()
+    # --per-client: a constant quantizer and one encoder thread, so every client's bitstream is
+    # the same bytes (bitrate control would follow the live timing of a loaded machine).
+    rate = "pass=quant quantizer=24 threads=1" if args.per_client else "bitrate=500"
     factory.set_launch(
         f"( videotestsrc is-live=true pattern={args.pattern} "
         f"! video/x-raw,format=I420,width={args.width},height={args.height},framerate={args.fps}/1 "
         f"! valve name=valve drop=false "
-        f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} bitrate=500 "
+        f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} {rate} "
         f"! rtph264pay name=pay0 pt=96 config-interval=1 )")
-    factory.set_shared(True)
+    factory.set_shared(not args.per_client)
     protocols = {"any": GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP,
                  "tcp": GstRtsp.RTSPLowerTrans.TCP,
                  "udp": GstRtsp.RTSPLowerTrans.UDP}[args.transport]
