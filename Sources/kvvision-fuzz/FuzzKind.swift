@@ -37,6 +37,9 @@ final class FuzzContext {
     let tinyTensors: [(name: String, tensor: Tensor, dtype: ElementType)]
     /// The daemon's routes over an empty stream list (what `kvvision serve` answers with).
     let routes: ServeRoutes
+    /// The golden test tracking model's tensors (F32), re-wrapped with a fuzzed config by the
+    /// tracking-model runner.
+    let trackingTensors: [(name: String, tensor: Tensor, dtype: ElementType)]
 
     init(root: URL, scratch: String) throws {
         self.root = root
@@ -103,6 +106,12 @@ final class FuzzContext {
         let registry = MetricsRegistry()
         ServeMetrics.register(streams: { [] }, on: registry)
         routes = ServeRoutes(metrics: registry, health: { HealthReport(statuses: [], uptime: 1) })
+
+        // A complete tracking model (encoder + det/tok/asso/act): its config is what the grammar mutates.
+        let golden = try SafetensorsFile(path: fixtures.appendingPathComponent("model/golden-model.safetensors").path)
+        trackingTensors = try golden.names.map { ($0, try golden.tensor($0), ElementType.f32) }
+        seeds["tracking-model"] = [try bytes("Tests/KVVisionTests/Fixtures/model/golden-model.safetensors")]
+        templates["tracking-model"] = [golden.metadata["kvvision.config"].map { Array($0.utf8) } ?? []].compactMap(JSONValue.parse)
     }
 
     /// A seed of `kind` and another (of any kind) to splice from.
@@ -204,6 +213,14 @@ extension FuzzKind {
                      var state = try vit.makeState(height: h, width: w)
                      try vit.encode(Tensor(shape: [3, h, w], storage: [Float](repeating: 0.5, count: 3 * h * w)), state: &state)
                  }),
+        FuzzKind(name: "tracking-model", ext: "safetensors",
+                 summary: "a tracking model (encoder + det/tok/asso/act heads): fuzzed config or bytes, loaded and run on 3 frames",
+                 generate: { rng, ctx in
+                     guard rng.chance(0.7) else { return ctx.havoc("tracking-model", &rng) }
+                     let config = ctx.json("tracking-model", &rng)
+                     return SafetensorsFile.encode(ctx.trackingTensors, metadata: ["kvvision.config": String(decoding: config, as: UTF8.self)])
+                 },
+                 run: { path, _ in try FuzzKind.runTrackingModel(path) }),
         FuzzKind(name: "serve-config", ext: "json", summary: "the daemon's config file (`kvvision serve --config`)",
                  generate: { rng, ctx in
                      switch rng.int(in: 0...9) {
@@ -274,4 +291,41 @@ extension FuzzKind {
         _ = GroundTruthText.lines(try renderer.render(frame: renderer.script.frames - 1, into: &rgb))
         _ = try SynthLabels(script: renderer.script).encoded()
     }
+
+    /// What `track` does with a model file, on 3 frames of noise: load it strictly as a tracking
+    /// model (its config decides every head's shape) and run the whole pipeline — encoder, det,
+    /// tok, association and action windows, tracker, JSON Lines — to a discarded sink.
+    static func runTrackingModel(_ path: String) throws {
+        let model = try TrackingModel.load(path: path)
+        let h = model.config.imageSize[0], w = model.config.imageSize[1]
+        let session = try ModelSession(model: model, context: .serial)
+        let pipeline = StreamPipeline(provider: NoiseProvider(width: w, height: h, count: 3), detector: session, appearance: session,
+                                      temporal: session, tracker: try Tracker(config: model.tracker),
+                                      sink: JSONLinesWriter(TextOutput.memory()))
+        let end = try pipeline.run()
+        if let error = end.error { throw FuzzRejection(reason: error) }
+    }
+}
+
+/// An input kvvision rejected (its own error text).
+struct FuzzRejection: Error { let reason: String }
+
+/// `count` frames of deterministic noise at `width × height` (the model size), 25 frames/s.
+final class NoiseProvider: FrameProvider {
+    let width: Int, height: Int, count: Int
+    private var index = 0
+    init(width: Int, height: Int, count: Int) { self.width = width; self.height = height; self.count = count }
+    var source: String { "noise" }
+    var sourceSize: (width: Int, height: Int) { (width, height) }
+    var fps: Double? { 25 }
+    func next() throws(PipelineError) -> VideoFrame? {
+        guard index < count else { return nil }
+        var rng = SplitMix64(seed: UInt64(index) &+ 11)
+        let pixels = (0..<(width * height * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        defer { index += 1 }
+        return VideoFrame(index: index, pts: Double(index) / 25, sourceWidth: width, sourceHeight: height, width: width, height: height,
+                          pixels: pixels, geometry: FrameGeometry(sourceWidth: width, sourceHeight: height, width: width, height: height, mode: .stretch))
+    }
+    var counters: (decoded: Int, skipped: Int, corrupt: Int) { (index, 0, 0) }
+    var endReason: String? { index >= count ? "end_of_file" : nil }
 }
