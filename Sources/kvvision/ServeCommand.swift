@@ -7,8 +7,8 @@ enum ServeCommand: Command {
     static let name = "serve"
     static let summary = "watch live cameras (RTSP…) as a daemon: one JSON Lines file per camera, /metrics, /healthz"
     static let help = """
-    Usage: kvvision serve --config FILE [--model FILE] [--http ADDR] [--threads N]
-           kvvision serve URL... --out-dir DIR [--model FILE] [--http ADDR] [--threads N]
+    Usage: kvvision serve --config FILE [--model FILE] [--http ADDR] [--threads N] [--precision P]
+           kvvision serve URL... --out-dir DIR [--model FILE] [--http ADDR] [--threads N] [--precision P]
 
     Runs until SIGTERM or SIGINT, analysing every camera with one tracking model shared by all
     streams, and appends each camera's records (docs/schema.json: "stream", "frame", "gap" after
@@ -28,6 +28,8 @@ enum ServeCommand: Command {
       --http ADDR        metrics/health address HOST:PORT (overrides the config's; default 127.0.0.1:9797;
                          port 0 picks a free one, logged at start)
       --threads N        analysis threads per stream (overrides the config's top-level threads)
+      --precision P      f32, bf16 or int8 encoder Linear layers (overrides the config's precision;
+                         default: the model's precision.default, else f32)
 
     Signals: SIGTERM/SIGINT finish the frame in flight, write "end" records and exit 0 within 2 s;
     SIGHUP reopens the output files (log rotation). Under systemd (Type=notify) it sends READY=1
@@ -44,6 +46,7 @@ enum ServeCommand: Command {
         let model = try args.option("--model")
         let http = try args.option("--http", expected: "HOST:PORT with a numeric host, e.g. 127.0.0.1:9797") { HTTPAddress(parsing: $0) }
         let threads = try args.int("--threads", in: 1...256)
+        let precision = try ModelOptions.precision(&args)
         var urls: [String] = []
         while let url = try args.nextPositional() { urls.append(url) }
         try args.finish()
@@ -72,8 +75,9 @@ enum ServeCommand: Command {
         if let model { config.model = model }
         if let http { config.http = http }
         if let threads { config.threads = threads }
+        if let precision { config.precision = precision }
 
-        let tracking = try ServeAssembly.loadModel(config.model)
+        let tracking = try ServeAssembly.loadModel(config.model, precision: config.precision)
         let supervisors = try ServeAssembly.supervisors(config, model: tracking)
         let size = tracking.config.imageSize
         StreamSupervisor.standardLog("model \(tracking.config.name) (\(tracking.path)) at \(size[1])x\(size[0]), shared by \(supervisors.count) streams")

@@ -19,7 +19,7 @@ import Testing
 
     @Test func minimalConfigTakesDocumentedDefaults() throws {
         let c = try Self.decode(#"{"streams": [{"name": "door", "url": "rtsp://10.0.0.2/s"}]}"#)
-        #expect(c.model == nil && c.threads == 1 && c.outputDir == ".")
+        #expect(c.model == nil && c.precision == nil && c.threads == 1 && c.outputDir == ".")
         #expect(c.http == HTTPAddress(host: "127.0.0.1", port: 9797))
         let s = c.streams[0]
         #expect(s.rate == .every(1) && s.decoderThreads == 1 && s.rtspTransport == .tcp)
@@ -32,7 +32,7 @@ import Testing
 
     @Test func fullConfigDecodesEveryKeyAndRoundTrips() throws {
         let json = """
-        {"model": "models/m.kvvm", "threads": 2, "http": "[::1]:0", "output_dir": "/var/lib/kvv",
+        {"model": "models/m.kvvm", "precision": "int8", "threads": 2, "http": "[::1]:0", "output_dir": "/var/lib/kvv",
          "streams": [
           {"name": "door", "url": "rtsp://a/1", "output": "d/door.jsonl", "fps": 5, "threads": 3, "decoder_threads": 2,
            "window": {"frames": 32, "max_objects": 8, "policy": {"kind": "sinks", "count": 4}, "storage": "int8"},
@@ -41,7 +41,7 @@ import Testing
           {"name": "yard", "url": "/abs/clip.mp4", "every": 2, "output": "/tmp/yard.jsonl"}]}
         """
         let c = try Self.decode(json)
-        #expect(c.model == "models/m.kvvm" && c.threads == 2 && c.http == HTTPAddress(host: "::1", port: 0))
+        #expect(c.model == "models/m.kvvm" && c.precision == .int8 && c.threads == 2 && c.http == HTTPAddress(host: "::1", port: 0))
         let d = c.streams[0]
         #expect(d.rate == .fps(5) && d.threads == 3 && d.decoderThreads == 2 && d.rtspTransport == .udp)
         #expect(d.window == StreamWindowSettings(frames: 32, maxObjects: 8, policy: .sinks(count: 4), storage: .int8))
@@ -79,6 +79,7 @@ import Testing
         #expect(Self.key(#"{"streams": [\#(one)], "http": "localhost:80"}"#) == "http")
         #expect(Self.key(#"{"streams": [\#(one)], "http": "1.2.3.4:70000"}"#) == "http")
         #expect(Self.key(#"{"streams": [\#(one)], "threads": 0}"#) == "threads")
+        #expect(Self.key(#"{"streams": [\#(one)], "precision": "fp8"}"#) == "precision")
         #expect(Self.key(#"{"streams": [{"name": "a", "url": "u", "rtsp_transport": "quic"}]}"#) == "streams[0].rtsp_transport")
         #expect(Self.key(#"{"streams": [{"name": "a", "url": "u", "open_timeout": -1}]}"#) == "streams[0].open_timeout")
         #expect(Self.key(#"{"streams": [{"name": "a", "url": "u", "watchdog": 0}]}"#) == "streams[0].watchdog")

@@ -8,7 +8,7 @@ import Foundation
 public enum ServeAssembly {
     /// Loads the model at `path` (nil: the installed default model, `DefaultModel.locate`). It must
     /// be a tracking model (det/tok/asso/act heads): serve has no external detections.
-    public static func loadModel(_ path: String?) throws(ServeError) -> TrackingModel {
+    public static func loadModel(_ path: String?, precision: Precision? = nil) throws(ServeError) -> TrackingModel {
         let resolved: String
         if let path {
             resolved = path
@@ -26,7 +26,7 @@ public enum ServeAssembly {
             throw .model(path: resolved, message: "\(resolved): not a tracking model (it has no det/tok/asso/act heads); "
                          + "serve finds its own detections, so it needs one, such as the default model")
         }
-        do { return try TrackingModel(file: file) } catch { throw .model(path: resolved, message: error.description) }
+        do { return try TrackingModel(file: file, precision: precision) } catch { throw .model(path: resolved, message: error.description) }
     }
 
     /// One supervisor per stream of `config`, each with its own `PipelineAnalyzer` over `model`

@@ -8,7 +8,8 @@ import Foundation
 ///              {"name": "yard", "url": "rtsp://cam2/stream", "rtsp_transport": "udp", "watchdog": 5}]}
 /// ```
 ///
-/// Top-level keys: `model` (path; default nil: the shipped default model), `threads` (analysis
+/// Top-level keys: `model` (path; default nil: the shipped default model), `precision` (the
+/// encoder's `f32`, `bf16` or `int8` Linear layers; default nil: the model's own), `threads` (analysis
 /// threads per stream, 1...256; default 1), `http` (metrics/health address; default
 /// `127.0.0.1:9797`), `output_dir` (where relative output paths go; default `.`), `streams`
 /// (1...256 `StreamConfig`s, required). Unknown keys are errors.
@@ -21,6 +22,8 @@ import Foundation
 /// Thread-safety: a value type, `Sendable`.
 public struct ServeConfig: Codable, Sendable, Equatable {
     public var model: String?
+    /// Encoder precision (nil: the model's `precision.default`, else f32).
+    public var precision: Precision?
     /// Default analysis threads of each stream. Default 1.
     public var threads: Int
     /// Default `127.0.0.1:9797`.
@@ -37,13 +40,14 @@ public struct ServeConfig: Codable, Sendable, Equatable {
         self.streams = streams
     }
 
-    private enum CodingKeys: String, CodingKey, CaseIterable { case model, threads, http, outputDir = "output_dir", streams }
+    private enum CodingKeys: String, CodingKey, CaseIterable { case model, precision, threads, http, outputDir = "output_dir", streams }
 
     public init(from decoder: any Decoder) throws {
         try ConfigKeys.rejectUnknown(decoder, allowed: CodingKeys.allCases.map(\.stringValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = ServeConfig(streams: [])
         model = try c.decodeIfPresent(String.self, forKey: .model)
+        precision = try c.decodeIfPresent(Precision.self, forKey: .precision)
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
         if let text = try c.decodeIfPresent(String.self, forKey: .http) {
             guard let address = HTTPAddress(parsing: text) else {
@@ -61,6 +65,7 @@ public struct ServeConfig: Codable, Sendable, Equatable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encodeIfPresent(model, forKey: .model)
+        try c.encodeIfPresent(precision, forKey: .precision)
         try c.encode(threads, forKey: .threads)
         try c.encode(http.description, forKey: .http)
         try c.encode(outputDir, forKey: .outputDir)
