@@ -27,6 +27,25 @@ enum Console {
         write(fd: 2, "\r\u{1B}[K" + text)
     }
 
+    /// A per-frame progress callback: every 10th frame, `label: N frames (of T), F frames/s, ETA
+    /// M:SS` — overwriting one line on a terminal, one line each otherwise (`--progress always`).
+    /// `total` (frames expected, when known) gives the ETA.
+    static func frameProgress(_ label: String, total: Int?) -> (Int) -> Void {
+        let start = Date()
+        return { n in
+            guard n % 10 == 0 else { return }
+            let fps = Double(n) / max(Date().timeIntervalSince(start), 1e-6)
+            var line = "\(label): \(n) frames"
+            if let total, total > 0 { line += " of \(total)" }
+            line += ", \(String(format: "%.1f", fps)) frames/s"
+            if let total, total > n, fps > 0 {
+                let eta = Int((Double(total - n) / fps).rounded())
+                line += ", ETA \(eta / 60):\(String(format: "%02d", eta % 60))"
+            }
+            if stderrIsTerminal { progress(line) } else { err(line) }
+        }
+    }
+
     /// Ends the progress line, if one was shown.
     static func endProgress() {
         guard stderrIsTerminal else { return }

@@ -23,7 +23,7 @@ enum DetectCommand: Command {
       --every K            analyse every K-th decoded frame (default 1)
       --max-frames N       stop after N analysed frames
       --threads N          threads (decoder and model; default 1)
-      --progress P         auto (default: on a terminal) | always | never
+      --progress P         auto (default: on a terminal) | always | never: frames, frames/s and ETA on stderr
 
     Exit codes: 0 the input was read to its end; 1 failure (one line on stderr; a damaged input
     first writes every decodable frame's detections); 64 bad usage.
@@ -53,13 +53,7 @@ enum DetectCommand: Command {
         let output = try TextOutput.file(outPath ?? "-")
         let show = progress == "always" || (progress == "auto" && Console.stderrIsTerminal)
         if show {
-            let start = Date()
-            exporter.onFrame = { n in
-                guard n % 10 == 0 else { return }
-                let fps = Double(n) / max(Date().timeIntervalSince(start), 1e-6)
-                let line = "detect: \(n) frames, \(String(format: "%.1f", fps)) frames/s"
-                if Console.stderrIsTerminal { Console.progress(line) } else { Console.err(line) }
-            }
+            exporter.onFrame = Console.frameProgress("detect", total: exporter.expectedFrames)
         }
         let summary = try exporter.run(output: output)
         if show { Console.endProgress() }

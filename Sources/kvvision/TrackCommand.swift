@@ -38,7 +38,7 @@ enum TrackCommand: Command {
     \(ModelOptions.precisionHelp)
       --threads N          threads of this stream (decoder and model; default 1)
       --timings            add per-stage milliseconds to the end record (not reproducible)
-      --progress P         auto (default: on a terminal) | always | never: frames and frames/s on stderr
+      --progress P         auto (default: on a terminal) | always | never: frames, frames/s and ETA on stderr
 
     Exit codes: 0 the input was read to its end; 1 failure (one line on stderr) — a damaged or
     truncated input first delivers every decodable frame, then ends with an "end" record whose
@@ -88,13 +88,7 @@ enum TrackCommand: Command {
         if let annotate { pipeline.annotation = AnnotatedVideo(path: annotate, fps: pipeline.provider.fps) }
         let show = progress == "always" || (progress == "auto" && Console.stderrIsTerminal)
         if show {
-            let start = Date()
-            pipeline.onFrame = { n in
-                guard n % 10 == 0 else { return }
-                let fps = Double(n) / max(Date().timeIntervalSince(start), 1e-6)
-                let line = "track: \(n) frames, \(String(format: "%.1f", fps)) frames/s"
-                if Console.stderrIsTerminal { Console.progress(line) } else { Console.err(line) }
-            }
+            pipeline.onFrame = Console.frameProgress("track", total: pipeline.expectedFrames)
         }
         let end = try pipeline.run()
         if show { Console.endProgress() }

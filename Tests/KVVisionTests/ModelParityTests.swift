@@ -138,12 +138,12 @@ struct ModelParityTests {
         let dir = try TestFiles.scratchDirectory()
         let extra = dir.appendingPathComponent("extra.safetensors").path
         let bytes = SafetensorsFile.encode(tensors + [("det.unexpected", Tensor(shape: [2]), .f32)], metadata: file.metadata)
-        FileManager.default.createFile(atPath: extra, contents: Data(bytes))
+        try Data(bytes).write(to: URL(fileURLWithPath: extra))
         #expect(throws: PipelineError.model(.unusedTensors(path: extra, names: ["det.unexpected"]))) {
             _ = try TrackingModel.load(path: extra)
         }
         let missing = dir.appendingPathComponent("missing.safetensors").path
-        FileManager.default.createFile(atPath: missing, contents: Data(SafetensorsFile.encode(tensors.filter { $0.name != "act.fc2.bias" }, metadata: file.metadata)))
+        try Data(SafetensorsFile.encode(tensors.filter { $0.name != "act.fc2.bias" }, metadata: file.metadata)).write(to: URL(fileURLWithPath: missing))
         #expect(throws: PipelineError.model(.missingTensor(path: missing, tensor: "act.fc2.bias"))) {
             _ = try TrackingModel.load(path: missing)
         }

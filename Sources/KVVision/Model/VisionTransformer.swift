@@ -252,11 +252,6 @@ public struct VisionTransformer: Sendable {
         } catch { throw .kernel(error) }
     }
 
-    /// `encode` with a pool the caller owns, GEMMs in `.pool` mode (rows split over `pool`).
-    public func encode(_ image: Tensor, state: inout EncoderState, pool: ThreadPool) throws(WeightsError) {
-        try encode(image, state: &state, context: ComputeContext(pool: pool))
-    }
-
     private func forward(_ image: Tensor, _ s: inout EncoderState, _ context: ComputeContext) throws(TensorError) {
         let eps = config.layerNormEps, pool = context.pool
         try PatchEmbedding.embed(image, patch: config.patchSize, weight: patchW, base: s.base, patches: &s.patches, into: &s.x, context: context)

@@ -21,6 +21,8 @@ public final class DetectionExporter {
     let provider: MediaFrameProvider
     let session: ModelSession
     let minScore: Double
+    /// Analysed frames to expect, when the input's container says (progress display).
+    public var expectedFrames: Int? { provider.expectedFrames }
     /// Called after each frame with the number analysed so far (progress display).
     public var onFrame: ((Int) -> Void)?
 

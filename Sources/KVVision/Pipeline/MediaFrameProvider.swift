@@ -10,7 +10,23 @@ public final class MediaFrameProvider: FrameProvider {
             frameSource = try FrameSource(input == "-" ? "pipe:0" : input, options: options)
         } catch { throw .media(error) }
         source = input
+        // Frames the stream should deliver, when its container says (for progress and ETA only).
+        let v = frameSource.info.video
+        var decodable = v?.frameCount
+        if decodable == nil, let seconds = v?.duration ?? frameSource.info.duration, let fps = v?.fps, (seconds * fps).isFinite {
+            decodable = Int(min(seconds * fps, 1e12).rounded())
+        }
+        let analysed = decodable.map { ($0 + options.every - 1) / max(options.every, 1) }
+        expectedFrames = switch (analysed, options.maxFrames) {
+        case let (a?, m?): min(a, m)
+        case let (a?, nil): a
+        case let (nil, m): m
+        }
     }
+
+    /// Analysed frames to expect (from the container's frame count or duration, `every` and
+    /// `maxFrames`), nil for a live or unknown-length source.
+    public let expectedFrames: Int?
 
     public let source: String
     public var sourceSize: (width: Int, height: Int) {

@@ -62,6 +62,8 @@ public final class StreamPipeline {
     public private(set) var timings = StageTimings()
     /// Called after each analysed frame with the number analysed so far (progress display).
     public var onFrame: ((Int) -> Void)?
+    /// Analysed frames to expect, when the provider knows (progress display).
+    public var expectedFrames: Int? { (provider as? MediaFrameProvider)?.expectedFrames }
     /// Annotated video output (`--annotate`), fed every analysed frame and finished with the stream.
     public var annotation: AnnotatedVideo?
 
