@@ -43,10 +43,19 @@ public final class TextOutput {
     /// Writes `text` completely.
     public func write(_ text: String) throws(OutputError) {
         guard let handle else { captured += text; return }
+        errno = 0
         do {
             try handle.write(contentsOf: Data(text.utf8))
         } catch {
-            throw .writeFailed(path: path, reason: (error as NSError).localizedDescription)
+            // Foundation's message is generic ("The operation could not be completed"); the
+            // system error it came from says what happened.
+            let code = errno
+            let reason = switch code {
+            case EPIPE: "the reader closed it (broken pipe)"
+            case 0: (error as NSError).localizedDescription
+            default: String(cString: strerror(code))
+            }
+            throw .writeFailed(path: path, reason: reason)
         }
     }
 }
