@@ -63,8 +63,11 @@ struct ModelSessionTests {
         #expect(model.tracker.maxLost == 75 && model.tracker.classGate)
         var options = TrackOptions(input: Self.sample)
         options.model = Self.modelPath
+        let byDefault = try options.makePipeline(sink: RecordCollector()).tracker as? Tracker
+        #expect(byDefault?.config == model.tracker, "the pipeline's tracker starts from the model's defaults")
         options.tracker = TrackerConfig()
-        #expect(options.tracker?.minHits == 3, "--tracker replaces the model's defaults whole")
+        let replaced = try options.makePipeline(sink: RecordCollector()).tracker as? Tracker
+        #expect(replaced?.config.minHits == 3, "--tracker replaces the model's defaults whole")
     }
 
     @Test func anInputSizeOtherThanTheModelsIsRefused() throws {
