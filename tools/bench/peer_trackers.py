@@ -28,22 +28,10 @@ import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker, OCSORTTracker
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "eval"))
+from score_track import run, seeds  # noqa: E402  (one seed-range parser and command runner)
+
 CLASSES = ["circle", "square", "triangle", "cross"]
-
-
-def seeds(text):
-    out = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b) + 1)) if b else [int(a)]
-    return out
-
-
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
-    return r.stdout
 
 
 def read_det(path):
