@@ -185,8 +185,13 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
 
     public func observe(_ tracks: [Track], detections: [Detection], position: Int) throws(PipelineError) -> [Int: TrackedObject.Action] {
         let matched = tracks.filter { $0.matchedNow && $0.detectionIndex < detections.count }.sorted { $0.key < $1.key }
-        let live = Set(tracks.map(\.key))
-        lastObservation = lastObservation.filter { live.contains($0.key) }
+        // Entries are added only for matched (live) tracks, so more entries than live tracks means
+        // some were removed: prune only then (no set or dictionary built on an ordinary frame; stale
+        // entries left meanwhile are at most the tracks created in one frame).
+        if lastObservation.count > tracks.count {
+            let live = Set(tracks.map(\.key))
+            lastObservation = lastObservation.filter { live.contains($0.key) }
+        }
         let rows = matched.map(\.detectionIndex), owners = matched.map(\.key)
         if !rows.isEmpty { try ensureAppearance(detections, position: position) }
         let previous: [TokenHead.Previous?] = matched.map { t in
