@@ -136,8 +136,14 @@ def decode_ok(maps, c):
     """None when every frame decodes unambiguously, else the reason."""
     for t in range(T):
         hm = torch.sigmoid(maps["heat"][t])
-        peaks = hm * (torch.nn.functional.max_pool2d(hm[None], 3, stride=1, padding=1)[0] == hm).to(hm.dtype)
-        top = torch.sort(peaks.reshape(-1), descending=True).values[:c.top_k + 1].double().numpy()
+        best = hm.max(0).values  # decode() picks peaks of the maximum over classes
+        peaks = best * (torch.nn.functional.max_pool2d(best[None, None], 3, stride=1, padding=1)[0, 0] == best)
+        order = torch.sort(peaks.reshape(-1), descending=True)
+        top = order.values[:c.top_k + 1].double().numpy()
+        for cell in order.indices[:c.top_k].tolist():
+            two = torch.topk(hm.reshape(hm.shape[0], -1)[:, cell], 2).values
+            if peaks.reshape(-1)[cell] >= c.min_score and float(two[0] - two[1]) < TIE_GAP:
+                return f"frame {t}: a peak's class is ambiguous within {TIE_GAP}"
         if top[0] < c.min_score:
             return f"frame {t}: no detection"
         near = top[top >= c.min_score - THRESHOLD_GAP]

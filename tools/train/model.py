@@ -232,18 +232,21 @@ class KVVisionModel(nn.Module):
 
 @torch.no_grad()
 def decode(heat_logits, offset, size, c, top_k=None, min_score=None):
-    """Peak decoding for one frame (no NMS): sigmoid, 3x3 max-pool peaks, top-K over C*h*w, keep
-    score >= min_score. Returns boxes [n,4] x,y,w,h px, scores [n], classes [n] (sorted by score)."""
+    """Peak decoding for one frame (no NMS): sigmoid, the maximum over classes at each cell (its
+    argmax is the class), 3x3 max-pool peaks of that map, top-K over h*w, keep score >= min_score.
+    One box per peak: a shape whose evidence is split between two class maps gives one box, not two. Returns boxes [n,4] x,y,w,h px, scores [n], classes [n]
+    (sorted by score)."""
     top_k = top_k or c.top_k
     min_score = c.min_score if min_score is None else min_score
     hm = torch.sigmoid(heat_logits)  # [C,h,w]
-    peaks = hm * (F.max_pool2d(hm[None], 3, stride=1, padding=1)[0] == hm).to(hm.dtype)
+    best, cls_map = hm.max(0)  # [h,w]; ties -> lowest class index
+    peaks = best * (F.max_pool2d(best[None, None], 3, stride=1, padding=1)[0, 0] == best).to(hm.dtype)
     C, h, w = hm.shape
-    scores, idx = torch.topk(peaks.reshape(-1), min(top_k, C * h * w))
+    scores, idx = torch.topk(peaks.reshape(-1), min(top_k, h * w))
     keep = scores >= min_score
     scores, idx = scores[keep], idx[keep]
-    cls = idx // (h * w)
-    y, x = (idx % (h * w)) // w, idx % w
+    y, x = idx // w, idx % w
+    cls = cls_map[y, x]
     cx = (x.to(hm.dtype) + offset[0, y, x]) * c.stride
     cy = (y.to(hm.dtype) + offset[1, y, x]) * c.stride
     bw, bh = torch.exp(size[0, y, x]), torch.exp(size[1, y, x])

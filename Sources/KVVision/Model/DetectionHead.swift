@@ -20,8 +20,11 @@ public struct HeadDetection: Sendable, Equatable {
 /// Per frame: `U = pixel_shuffle(up(tokens[1...]))` `[up, h, w]`; `S = stem(pixels)` (3×3 stride-2
 /// convs + ReLU) `[stem₋₁, h, w]`; `F = relu(neck₁(relu(neck₀([U; S]))))` `[neck, h, w]`; then one
 /// fused 1×1 conv gives `[classes heat logits; offset x, y; ln w, ln h]`. `decode` takes
-/// `sigmoid(heat)`, keeps 3×3 max-pool peaks, the top K over (class, y, x) with score ≥ `min_score`
-/// (no NMS), and turns each into a box: `cx = stride·(x + off_x)`, `w = exp(ln w)`.
+/// `sigmoid(heat)` and its maximum over classes per cell (the argmax, lowest index on ties, is the
+/// class), keeps that map's 3×3 max-pool peaks, the top K over (y, x) with score ≥ `min_score`
+/// (no NMS), and turns each into a box: `cx = stride·(x + off_x)`, `w = exp(ln w)`. One box per
+/// peak: a shape whose evidence is split between two class maps gives one box, not two (per-class
+/// peaks gave such duplicates and cost the preliminary model 0.25 of AP50 on validation).
 ///
 /// Invariants: weights are checked against the config at load; `State` buffers are sized on the
 /// first frame and reused (no allocation per frame at a fixed input size).
@@ -46,6 +49,9 @@ public struct DetectionHead: Sendable {
         public internal(set) var maps = Tensor(shape: [0])
         /// `[classes, h, w]`: sigmoid of the heat logits.
         public internal(set) var heat = Tensor(shape: [0])
+        /// `[1, h, w]`: the maximum of `heat` over classes, and each cell's argmax class.
+        public internal(set) var best = Tensor(shape: [0])
+        public internal(set) var bestClass: [Int] = []
         var upTokens = Tensor(shape: [0])
         var joined = Tensor(shape: [0])
         var stem: [Tensor] = []
@@ -148,20 +154,31 @@ public struct DetectionHead: Sendable {
         } catch { throw .kernel(error) }
         state.heat.resize([classes, h, w])
         for i in 0..<(classes * h * w) { state.heat.storage[i] = 1 / (1 + expf(-state.maps.storage[i])) }
+        let cells = h * w
+        state.best.resize([1, h, w])
+        if state.bestClass.count != cells { state.bestClass = [Int](repeating: 0, count: cells) }
+        for cell in 0..<cells {
+            var top = state.heat.storage[cell], arg = 0
+            for c in 1..<max(classes, 1) where state.heat.storage[c * cells + cell] > top {
+                top = state.heat.storage[c * cells + cell]; arg = c
+            }
+            state.best.storage[cell] = top
+            state.bestClass[cell] = arg
+        }
     }
 
     /// The detections of the last `forward`, best first (at most `top_k`, score ≥ `min_score`).
     public func decode(_ state: inout State) throws(WeightsError) -> [HeadDetection] {
         let (h, w) = mapSize, k = classes, s = Float(config.stride)
         let peaks: [PeakPicking.Peak]
-        do { peaks = try state.peaks.decode(state.heat, k: config.topK, threshold: config.minScore) } catch { throw .kernel(error) }
+        do { peaks = try state.peaks.decode(state.best, k: config.topK, threshold: config.minScore) } catch { throw .kernel(error) }
         return peaks.map { peak in
             let cell = peak.y * w + peak.x, m = state.maps.storage
             let cx = (Float(peak.x) + m[k * h * w + cell]) * s
             let cy = (Float(peak.y) + m[(k + 1) * h * w + cell]) * s
             let bw = expf(m[(k + 2) * h * w + cell]), bh = expf(m[(k + 3) * h * w + cell])
             let box = Box(x: Double(cx - bw / 2), y: Double(cy - bh / 2), w: Double(bw), h: Double(bh))
-            return HeadDetection(box: box, score: peak.score, classIndex: peak.channel)
+            return HeadDetection(box: box, score: peak.score, classIndex: state.bestClass[cell])
         }
     }
 }
