@@ -8,8 +8,10 @@ import Synchronization
 ///
 /// Thread-safety: `observe` and `snapshot` are safe from any thread (one mutex).
 public final class Histogram: Sendable {
-    /// Default latency bounds in seconds: 5 ms … 10 s.
-    public static let latencyBounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    /// Default latency bounds in seconds: 5 ms … 10 s, 10–25 ms apart up to 150 ms (a frame at 25 fps
+    /// is 40 ms), so p50/p99 read from the buckets are good to about 10 ms where analysis lives.
+    public static let latencyBounds: [Double] = [0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.125, 0.15,
+                                                 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 10]
 
     public let bounds: [Double]
     private let state: Mutex<HistogramSnapshot>
