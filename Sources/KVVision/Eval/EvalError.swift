@@ -15,6 +15,8 @@ public enum EvalError: KVVisionError, Equatable {
     case duplicateID(path: String, line: Int, frame: Int, id: Int)
     /// labels.json is not a valid ShapesWorld labels file, or disagrees with gt.txt.
     case malformedLabels(path: String, reason: String)
+    /// An evaluation option (`EvalOptions`) is out of range.
+    case invalidOption(name: String, reason: String)
 
     public var description: String {
         let text: String
@@ -25,6 +27,7 @@ public enum EvalError: KVVisionError, Equatable {
         case .duplicateID(let path, let line, let frame, let id):
             text = "\(path):\(line): id \(id) appears twice in frame \(frame)"
         case .malformedLabels(let path, let reason): text = "\(path): invalid labels: \(reason)"
+        case .invalidOption(let name, let reason): text = "eval option \(name): \(reason)"
         }
         return text.replacingOccurrences(of: "\n", with: " ")
     }

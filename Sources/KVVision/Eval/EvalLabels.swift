@@ -31,6 +31,8 @@ public struct EvalLabels: Sendable, Decodable {
     public var classes: [String]
     public var actions: [String]
     public var objects: [Object]
+    /// Frames per second of the clip (optional; used to turn seconds into frames).
+    public var fps: Double?
 
     /// Reads and validates a labels.json file.
     public static func read(_ url: URL) throws(EvalError) -> EvalLabels {
@@ -65,12 +67,16 @@ public struct EvalLabels: Sendable, Decodable {
         }
     }
 
-    /// Per object id, the action label index at each frame (built once for lookups).
-    func actionIndex() -> [Int: [(from: Int, to: Int, action: Int)]] {
+    /// Per object id, its action segments with label indices (built once for lookups); `change`
+    /// is true when the segment's action differs from the object's previous segment's.
+    func actionIndex() -> [Int: [(from: Int, to: Int, action: Int, change: Bool)]] {
         let position = Dictionary(uniqueKeysWithValues: actions.enumerated().map { ($1, $0) })
-        var result: [Int: [(from: Int, to: Int, action: Int)]] = [:]
+        var result: [Int: [(from: Int, to: Int, action: Int, change: Bool)]] = [:]
         for object in objects {
-            result[object.id] = object.actions.compactMap { s in position[s.action].map { (s.from, s.to, $0) } }
+            let sorted = object.actions.sorted { $0.from < $1.from }
+            result[object.id] = sorted.enumerated().compactMap { i, s in
+                position[s.action].map { (s.from, s.to, $0, i > 0 && sorted[i - 1].action != s.action) }
+            }
         }
         return result
     }

@@ -4,10 +4,12 @@ import Foundation
 /// undefined) and a short human table.
 ///
 /// JSON layout: `{"format":"kvvision.eval","version":1,"ground_truth","predictions",
-/// "prediction_format","ignored_ground_truth","removed_predictions","tracking":{counts and ratios, see
-/// TrackingMetrics},"detection":{"ap50","ap50_per_class"?,"map50"?},"actions":{…}|null,
-/// "classes":{…}|null}` where actions/classes are `{"labels","confusion","accuracy","matched",
-/// "recall"}` (`confusion[truth][prediction]`, last column "other").
+/// "prediction_format","options":{"min_visibility","settle_seconds"},"ignored_ground_truth",
+/// "removed_predictions","tracking":{counts and ratios, see TrackingMetrics},"detection":{"ap50",
+/// "ap50_per_class"?,"map50"?},"actions":{…}|null,"actions_settled":{…}|null,"classes":{…}|null}`
+/// where actions/classes are `{"labels","confusion","accuracy","matched","recall"}`
+/// (`confusion[truth][prediction]`, last column "other"); `actions_settled` leaves out the
+/// object-frames within `settle_seconds` after each action change.
 ///
 /// Thread-safety: immutable value, `Sendable`.
 public struct EvalReport: Sendable, Encodable {
@@ -28,7 +30,8 @@ public struct EvalReport: Sendable, Encodable {
     public var groundTruth: String
     public var predictions: String
     public var predictionFormat: Predictions.Format
-    /// Ground-truth boxes removed before scoring (visibility 0 or consider flag 0).
+    /// Ground-truth boxes removed before scoring (visibility 0 or below `options.minVisibility`, or
+    /// consider flag 0).
     public var ignoredGroundTruth: Int
     /// Predictions removed because they matched ignored ground truth.
     public var removedPredictions: Int
@@ -36,15 +39,20 @@ public struct EvalReport: Sendable, Encodable {
     public var detection: Detection
     /// Action confusion over matched object-frames (nil without labels.json or predicted actions).
     public var actions: ConfusionMatrix?
+    /// `actions` without the object-frames within `options.settleSeconds` after an action change.
+    public var actionsSettled: ConfusionMatrix?
     /// Class confusion over matched object-frames (nil without labels.json or predicted classes).
     public var classes: ConfusionMatrix?
     /// Matched object-frames without an action segment in labels.json (not counted in `actions`).
     public var unlabeledMatches: Int
+    /// What was scored (minimum visibility, action settle time).
+    public var options: EvalOptions = EvalOptions()
 
     enum CodingKeys: String, CodingKey {
         case format, version, groundTruth, predictions, predictionFormat, ignoredGroundTruth, removedPredictions
-        case tracking, detection, actions, classes, unlabeledMatches
+        case tracking, detection, actions, actionsSettled, classes, unlabeledMatches, options
     }
+    enum OptionKeys: String, CodingKey { case minVisibility, settleSeconds }
     enum LabelKeys: String, CodingKey { case labels, confusion, accuracy, matched, recall }
 
     public func encode(to encoder: any Encoder) throws {
@@ -54,11 +62,14 @@ public struct EvalReport: Sendable, Encodable {
         try c.encode(groundTruth, forKey: .groundTruth)
         try c.encode(predictions, forKey: .predictions)
         try c.encode(predictionFormat, forKey: .predictionFormat)
+        var o = c.nestedContainer(keyedBy: OptionKeys.self, forKey: .options)
+        try o.encode(options.minVisibility, forKey: .minVisibility)
+        try o.encode(options.settleSeconds, forKey: .settleSeconds)
         try c.encode(ignoredGroundTruth, forKey: .ignoredGroundTruth)
         try c.encode(removedPredictions, forKey: .removedPredictions)
         try c.encode(tracking, forKey: .tracking)
         try c.encode(detection, forKey: .detection)
-        for (key, matrix) in [(CodingKeys.actions, actions), (.classes, classes)] {
+        for (key, matrix) in [(CodingKeys.actions, actions), (.actionsSettled, actionsSettled), (.classes, classes)] {
             if let matrix {
                 var m = c.nestedContainer(keyedBy: LabelKeys.self, forKey: key)
                 try m.encode(matrix.labels, forKey: .labels)
@@ -98,6 +109,11 @@ public struct EvalReport: Sendable, Encodable {
         var lines = [row(header), row(values)]
         lines.append("scored: \(t.objects) ground-truth boxes of \(t.uniqueObjects) objects in \(t.frames) frames, \(t.predictions) predictions; "
                      + "ignored: \(ignoredGroundTruth) hidden ground-truth boxes and \(removedPredictions) predictions on them")
+        if let a = actionsSettled, actions != nil {
+            lines.append("action accuracy \(pct(actions?.accuracy)) % over \(actions?.total ?? 0) matched object-frames, "
+                         + "\(pct(a.accuracy)) % without the \(options.settleSeconds) s after each action change (\(a.total))")
+        }
+        if options.minVisibility > 0 { lines.append("ground truth with visibility below \(options.minVisibility) set aside") }
         if let classes { lines.append("class accuracy \(pct(classes.accuracy)) % over \(classes.total) matched object-frames") }
         return lines.joined(separator: "\n")
     }

@@ -2,7 +2,8 @@
 /// action / class accuracy over matched object-frames.
 ///
 /// Order of work:
-/// 1. Ignored ground truth (visibility 0 or consider flag 0) is taken out the way the MOTChallenge
+/// 1. Ignored ground truth (visibility 0 or consider flag 0, or visibility below
+///    `EvalOptions.minVisibility`) is taken out the way the MOTChallenge
 ///    devkit and py-motmetrics' `preprocessResult` do: in every frame, all ground-truth boxes (ignored
 ///    or not) are optimally matched to the predictions (IoU ≥ 0.5, cost `1 − IoU`); predictions
 ///    matched to an ignored box are removed, then the ignored boxes are removed. A prediction on a
@@ -12,12 +13,14 @@
 /// 3. AP50 (`DetectionAP`) on the same remaining boxes: class-agnostic, and per class when labels
 ///    and predicted class names are available.
 /// 4. With labels.json and predicted labels: action (and class) confusion matrices over the
-///    CLEAR-MOT matched pairs (matches and switches).
+///    CLEAR-MOT matched pairs (matches and switches), and `actions_settled`: the same without the
+///    object-frames within `EvalOptions.settleSeconds` after an action change.
 ///
 /// Thread-safety: stateless namespace; evaluation is a pure function of its inputs.
 public enum Evaluator {
     public static func evaluate(groundTruth gt: GroundTruth, predictions pred: Predictions,
-                                labels: EvalLabels? = nil) throws(EvalError) -> EvalReport {
+                                labels: EvalLabels? = nil, options: EvalOptions = EvalOptions()) throws(EvalError) -> EvalReport {
+        try options.validate()
         if let labels {
             for row in gt.rows {
                 if let c = row.classIndex, c > labels.classes.count {
@@ -33,7 +36,7 @@ public enum Evaluator {
 
         // 1. Remove predictions matched to ignored ground truth, then the ignored ground truth.
         var removed = Set<Int>()
-        for (frame, gts) in gtByFrame where gts.contains(where: { gt.rows[$0].isIgnored }) {
+        for (frame, gts) in gtByFrame where gts.contains(where: { options.ignores(gt.rows[$0]) }) {
             guard let preds = predByFrame[frame] else { continue }
             let m = preds.count
             var costs = [Double](repeating: .infinity, count: gts.count * m)
@@ -42,12 +45,12 @@ public enum Evaluator {
                     if let d = gt.rows[i].box.matchDistance(to: pred.rows[j].box) { costs[a * m + b] = d }
                 }
             }
-            for match in AssignmentSolver.solve(rows: gts.count, columns: m, costs: costs) where gt.rows[gts[match.row]].isIgnored {
+            for match in AssignmentSolver.solve(rows: gts.count, columns: m, costs: costs) where options.ignores(gt.rows[gts[match.row]]) {
                 removed.insert(preds[match.column])
             }
         }
-        let ignoredCount = gt.rows.filter(\.isIgnored).count
-        for (frame, list) in gtByFrame { gtByFrame[frame] = list.filter { !gt.rows[$0].isIgnored } }
+        let ignoredCount = gt.rows.filter { options.ignores($0) }.count
+        for (frame, list) in gtByFrame { gtByFrame[frame] = list.filter { !options.ignores(gt.rows[$0]) } }
         for (frame, list) in predByFrame { predByFrame[frame] = list.filter { !removed.contains($0) } }
 
         // 2. CLEAR-MOT and identity metrics.
@@ -82,17 +85,20 @@ public enum Evaluator {
 
         // 4. Actions and classes over matched object-frames.
         var actions: ConfusionMatrix?
+        var settled: ConfusionMatrix?
         var classes: ConfusionMatrix?
         var unlabeled = 0
         if let labels {
             let segments = labels.actionIndex()
-            if pred.hasActions { actions = ConfusionMatrix(labels: labels.actions) }
+            let settle = options.settleFrames(fps: labels.fps)
+            if pred.hasActions { actions = ConfusionMatrix(labels: labels.actions); settled = actions }
             if pred.hasClasses { classes = ConfusionMatrix(labels: labels.classes) }
             for (i, j) in accumulator.matchedPairs {
                 let truth = gt.rows[i], p = pred.rows[j]
                 if actions != nil {
                     if let s = segments[truth.id]?.first(where: { $0.from <= truth.frame && truth.frame <= $0.to }) {
                         actions?.add(truth: s.action, predicted: p.action)
+                        if !(s.change && truth.frame - s.from < settle) { settled?.add(truth: s.action, predicted: p.action) }
                     } else {
                         unlabeled += 1
                     }
@@ -103,6 +109,7 @@ public enum Evaluator {
         return EvalReport(groundTruth: gt.path, predictions: pred.path, predictionFormat: pred.format,
                           ignoredGroundTruth: ignoredCount, removedPredictions: removed.count,
                           tracking: tracking, detection: detection,
-                          actions: actions, classes: classes, unlabeledMatches: unlabeled)
+                          actions: actions, actionsSettled: settled, classes: classes, unlabeledMatches: unlabeled,
+                          options: options)
     }
 }
