@@ -48,14 +48,17 @@ import Testing
         #expect([c.cout, o.height, o.width] == expected.shape)
     }
 
-    /// The det stem: 3×240×320 → 24 → 48 → 64 channels, 3×3 stride-2 pad-1 convs each with ReLU.
-    @Test func stemChainMatchesPyTorch() throws {
+    /// The det stem: 3×240×320 → 24 → 48 → 64 channels, 3×3 stride-2 pad-1 convs each with ReLU;
+    /// with 1 thread and with 3 (output positions split in column chunks: 19,200, 4,800 and 1,200
+    /// columns over 3 threads, the last chunk shorter).
+    @Test(arguments: [1, 3]) func stemChainMatchesPyTorch(threads: Int) throws {
         var x = try OpFixtures.tensor([3, 240, 320], seed: 100)
         var scratch = Tensor(shape: [0])
+        let context = ComputeContext(threads: threads)
         for (i, (cin, cout)) in [(3, 24), (24, 48), (48, 64)].enumerated() {
             let conv = try Self.conv(cin: cin, cout: cout, k: 3, seed: 100 + 10 * (i + 1), bias: true, stride: 2, pad: 1)
             var y = Tensor(shape: [0])
-            try conv.forward(x, into: &y, scratch: &scratch, relu: true)
+            try conv.forward(x, into: &y, scratch: &scratch, relu: true, context: context)
             x = y
         }
         let expected = try OpFixtures.load("conv_stem")

@@ -1,5 +1,6 @@
 /// A 2-D convolution over one image `[C, H, W]` with PyTorch `nn.Conv2d` semantics (groups 1,
-/// dilation 1), run as im2col + one sgemm, with an optional fused ReLU.
+/// dilation 1), run as im2col + one sgemm (output positions split over the context's threads),
+/// with an optional fused ReLU.
 ///
 /// Weight layout is PyTorch's `[Cout, Cin, kh, kw]` (kept flattened as `[Cout, Cin·kh·kw]`), bias
 /// `[Cout]`; zero padding `padding` on every side; output `[Cout, Ho, Wo]` with
@@ -93,8 +94,8 @@ public struct Conv2D: Sendable {
         weight.storage.withUnsafeBufferPointer { wp in
             cols.storage.withUnsafeBufferPointer { cp in
                 output.storage.withUnsafeMutableBufferPointer { op in
-                    GEMM.splitRows(m: outChannels, n: n, k: k, a: wp.baseAddress!, lda: k, b: cp.baseAddress!, ldb: n,
-                                   transposeB: false, c: op.baseAddress!, ldc: n, beta: beta, context: context)
+                    GEMM.splitColumns(m: outChannels, n: n, k: k, a: wp.baseAddress!, lda: k, b: cp.baseAddress!, ldb: n,
+                                      c: op.baseAddress!, ldc: n, beta: beta, context: context)
                 }
             }
         }

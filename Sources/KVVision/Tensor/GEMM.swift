@@ -103,6 +103,30 @@ public enum GEMM {
         }
     }
 
+    /// `sgemm` (`b` `[k, n]`, not transposed) with the columns of `b`/`c` split over the context's
+    /// pool: for a small `a` and a wide `b` — a convolution's weight times its unfolded input —
+    /// where a row split would leave threads idle (fewer than 32 rows each) and make every thread
+    /// pack all of `b`. Chunks are multiples of 64 columns, at least 256 wide, at most one per thread.
+    static func splitColumns(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, context: ComputeContext
+    ) {
+        let chunks = context.gemm == .pool ? max(1, min(context.pool.threads, n / 256)) : 1
+        guard chunks > 1 else {
+            sgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, transposeB: false, c: c, ldc: ldc, beta: beta)
+            return
+        }
+        context.noteSplitGEMM(chunks: chunks)
+        nonisolated(unsafe) let a = a, b = b, c = c
+        let size = ((n + chunks - 1) / chunks + 63) / 64 * 64
+        context.pool.run(chunks) { i in
+            let c0 = i * size, c1 = min(n, c0 + size)
+            guard c0 < c1 else { return }
+            sgemm(m: m, n: c1 - c0, k: k, a: a, lda: lda, b: b + c0, ldb: ldb, transposeB: false,
+                  c: c + c0, ldc: ldc, beta: beta)
+        }
+    }
+
     /// Raw row-major sgemm: `c = a·op(b) + beta·c`. For kernels inside Tensor/ only.
     @inline(__always)
     static func sgemm(
