@@ -21,7 +21,11 @@ TRACKER_DEFAULTS = {
     "max_cost": 0.8,
     "min_hits": 2,  # a track is reported from its second hit on
     "max_lost": 75,  # frames a lost track is kept re-identifiable
-    "class_gate": True,
+    # No class gate: the class heatmaps are the detector's weakest output (on validation seeds
+    # 8001-8003 the preliminary weights named the class right for 38 % of matched boxes), and a
+    # track whose detections flip class would be cut at every flip. Without the gate the same
+    # weights went from MOTA 0.61 / IDF1 0.71 / 140 ID switches to 0.78 / 0.84 / 3.
+    "class_gate": False,
 }
 
 
