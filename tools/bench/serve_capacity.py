@@ -14,6 +14,8 @@ keep up. Each configuration runs --warmup seconds, then is measured for --second
                  entering the stream's queue to its records written and flushed; read from the
                  histogram's buckets with linear interpolation inside a bucket (as Prometheus'
                  histogram_quantile), so good to about one bucket width (10-25 ms up to 150 ms)
+  bound          docs/serve.md's latency bound (C - 1)*min(1/F, A) + 2A with C = 4, F = 25/every and
+                 A the p99 analysis time of the row (kvvision_stream_analysis_seconds)
   RSS            process_resident_memory_bytes at the end of the measurement
 
 A configuration is real time when every stream analyses >= 97 % of 25/every frames/s and drops
@@ -140,6 +142,10 @@ def run_config(binary, model, url, n, every, threads, precision, warmup, seconds
     an_s1 = buckets(m1, "kvvision_stream_analysis_seconds")
     rss = next(v for k, v in m1.items() if k[0] == "process_resident_memory_bytes")
     target = 25.0 / every
+    # docs/serve.md's bound L <= (C - 1) * min(1/F, A) + 2A, with A the p99 analysis time and F the
+    # rate frames enter the queue (25/every)
+    a_p99 = quantile(0.99, an_s0, an_s1)
+    bound = 3 * min(every / 25.0, a_p99) + 2 * a_p99
     drop_frac = sum(dropped.values()) / max(1, sum(read.values()))
     realtime = len(names) == n and all(analysed[s] >= 0.97 * target for s in names) and drop_frac < 0.01
     return {"streams": n, "every": every, "threads_per_stream": threads, "precision": precision,
@@ -149,6 +155,8 @@ def run_config(binary, model, url, n, every, threads, precision, warmup, seconds
             "latency_p50_ms": round(1000 * quantile(0.5, lat0, lat1), 1),
             "latency_p99_ms": round(1000 * quantile(0.99, lat0, lat1), 1),
             "analysis_p50_ms": round(1000 * quantile(0.5, an_s0, an_s1), 1),
+            "analysis_p99_ms": round(1000 * quantile(0.99, an_s0, an_s1), 1),
+            "latency_bound_ms": round(1000 * bound, 1),
             "rss_mib": round(rss / 2 ** 20, 1), "realtime": realtime}
 
 
@@ -156,6 +164,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--every", default="1,2", help="analysis rates to measure (comma list)")
     ap.add_argument("--max-streams", type=int, default=6)
+    ap.add_argument("--min-streams", type=int, default=1, help="first N (e.g. to measure one overloaded row)")
     ap.add_argument("--threads", type=int, default=1, help="analysis threads per stream")
     ap.add_argument("--precision", default="f32", choices=["f32", "bf16", "int8"])
     ap.add_argument("--warmup", type=float, default=8)
@@ -172,7 +181,7 @@ def main():
     try:
         camera.start()
         for every in [int(e) for e in args.every.split(",")]:
-            for n in range(1, args.max_streams + 1):
+            for n in range(args.min_streams, args.max_streams + 1):
                 r = run_config(args.binary, args.model, camera.url, n, every, args.threads, args.precision,
                                args.warmup, args.seconds, work)
                 rows.append(r)
@@ -186,11 +195,11 @@ def main():
     print(f"kvvision serve capacity: {os.cpu_count()} CPUs ({cpu}); model {os.path.relpath(args.model, ROOT)}; "
           f"{args.threads} analysis thread(s) per stream; precision {args.precision}; "
           f"{args.warmup:g} s warm-up + {args.seconds:g} s measured per row")
-    print("| every | streams | analysed fps / stream (min, target) | dropped | latency p50 | latency p99 | analysis p50 | RSS | real time |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| every | streams | analysed fps / stream (min, target) | dropped | latency p50 | latency p99 | bound | analysis p50 | RSS | real time |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['every']} | {r['streams']} | {r['analysed_fps_min']:.1f} / {r['target_fps']:g} | "
-              f"{100 * r['dropped_fraction']:.1f} % | {r['latency_p50_ms']:.0f} ms | {r['latency_p99_ms']:.0f} ms | "
+              f"{100 * r['dropped_fraction']:.1f} % | {r['latency_p50_ms']:.0f} ms | {r['latency_p99_ms']:.0f} ms | {r['latency_bound_ms']:.0f} ms | "
               f"{r['analysis_p50_ms']:.0f} ms | {r['rss_mib']:.0f} MiB | {'yes' if r['realtime'] else 'no'} |")
     for every in sorted({r["every"] for r in rows}):
         ok = [r["streams"] for r in rows if r["every"] == every and r["realtime"]]
