@@ -5,7 +5,8 @@ One loopback camera (Tests/KVVisionTests/Fixtures/rtsp/rtsp_server.py: GStreamer
 videotestsrc encoded to H.264 once and shared by every client, so the camera's own encoding cost
 does not grow with N) and `kvvision serve` with N streams reading it, for each analysis rate
 (`--every`, default 1 and 2) and N = 1, 2, ... up to --max-streams or the first N that does not
-keep up. Each configuration runs --warmup seconds, then is measured for --seconds from two
+keep up. Each configuration waits until every stream is connected (at most 60 s), runs --warmup
+seconds, then is measured for --seconds from two
 /metrics scrapes:
 
   analysed fps   frames analysed per second per stream (the camera gives 25/every)
@@ -117,6 +118,14 @@ def run_config(binary, model, url, n, every, threads, precision, warmup, seconds
             time.sleep(0.1)
         if port is None:
             raise SystemExit("serve did not start:\n" + "\n".join(log))
+        # every stream connected (kvvision_stream_up 1) before the warm-up starts, 60 s at most:
+        # a camera whose shared media is still being prepared can refuse the first connections
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            up = per_stream(scrape(port), "kvvision_stream_up")
+            if len(up) == n and all(v == 1 for v in up.values()):
+                break
+            time.sleep(0.5)
         time.sleep(warmup)
         m0, t0 = scrape(port), time.monotonic()
         time.sleep(seconds)
