@@ -7,7 +7,8 @@
 #
 # MODEL: a tracking model file (default: models/shapesworld-v1.safetensors); FRAMES: analysed
 # frames (default 100000); SAMPLE: a video looped with `ffmpeg -stream_loop` (stream copy; default
-# samples/standard/video.mp4). Needs the ffmpeg CLI and a release build (.build/release/kvvision).
+# samples/standard/video.mp4); TRACK_ARGS in the environment: more `track` options (e.g.
+# "--precision int8"). Needs the ffmpeg CLI and a release build (.build/release/kvvision).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODEL=${1:-models/shapesworld-v1.safetensors} FRAMES=${2:-100000} SAMPLE=${3:-samples/standard/video.mp4}
@@ -20,7 +21,7 @@ LONG=out/bench/long-$(basename "$SAMPLE" .mp4)-$loops.mp4
 LOG=out/bench/track_rss.log
 : > "$LOG"
 start=$(date +%s)
-"$BIN" track "$LONG" --model "$MODEL" --max-frames "$FRAMES" --progress never --out /dev/null &
+"$BIN" track "$LONG" --model "$MODEL" --max-frames "$FRAMES" --progress never --out /dev/null ${TRACK_ARGS:-} &
 pid=$!
 while kill -0 $pid 2>/dev/null; do
     rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status 2>/dev/null || true)
