@@ -60,14 +60,15 @@ struct ModelSessionTests {
     @Test func theModelsTrackerDefaultsApplyUnlessReplaced() throws {
         let model = try TrackingModel.load(path: Self.modelPath)
         #expect(model.tracker.highThreshold == 0.4 && model.tracker.newTrackThreshold == 0.4 && model.tracker.minHits == 2)
-        #expect(model.tracker.maxLost == 75 && model.tracker.classGate)
+        // The file says "class_gate": false where TrackerConfig's own default is true.
+        #expect(model.tracker.maxLost == 75 && !model.tracker.classGate && TrackerConfig().classGate)
         var options = TrackOptions(input: Self.sample)
         options.model = Self.modelPath
         let byDefault = try options.makePipeline(sink: RecordCollector()).tracker as? Tracker
         #expect(byDefault?.config == model.tracker, "the pipeline's tracker starts from the model's defaults")
         options.tracker = TrackerConfig()
         let replaced = try options.makePipeline(sink: RecordCollector()).tracker as? Tracker
-        #expect(replaced?.config.minHits == 3, "--tracker replaces the model's defaults whole")
+        #expect(replaced?.config.minHits == 3 && replaced?.config.classGate == true, "--tracker replaces the model's defaults whole")
     }
 
     @Test func anInputSizeOtherThanTheModelsIsRefused() throws {
