@@ -37,7 +37,7 @@ public struct EvalOptions: Sendable, Equatable {
 
     /// Settle window in frames at `fps`.
     func settleFrames(fps: Double?) -> Int {
-        let f = (fps ?? 25) > 0 ? (fps ?? 25) : 25
+        let f = fps.flatMap { $0 > 0 ? $0 : nil } ?? 25
         return Int((settleSeconds * f - 1e-9).rounded(.up))
     }
 }
