@@ -291,6 +291,82 @@ void kvv_q8_gemm(int isa, const int8_t *packed, const float *scales, const int32
     }
 }
 
+void kvv_q8_gemm_u8(int isa, const int8_t *packed, const float *scales, const int32_t *colsums, long n, long k,
+                    const uint8_t *qa, const float *ascale, const int32_t *azero, long m,
+                    float *c, long ldc, const float *bias, int accumulate) {
+    if (m <= 0 || n <= 0) return;
+    long kp = kvv_q8_kpad(k);
+    switch (isa) {
+#if defined(__x86_64__)
+    case KVV_ISA_AVX2: q8_avx2(packed, scales, colsums, n, kp, qa, ascale, azero, m, c, ldc, bias, accumulate); return;
+    case KVV_ISA_AVXVNNI: q8_avxvnni(packed, scales, colsums, n, kp, qa, ascale, azero, m, c, ldc, bias, accumulate); return;
+    case KVV_ISA_AVX512VNNI: q8_avx512vnni(packed, scales, colsums, n, kp, qa, ascale, azero, m, c, ldc, bias, accumulate); return;
+#endif
+    default: q8_reference(packed, scales, colsums, n, kp, qa, ascale, azero, m, c, ldc, bias, accumulate); return;
+    }
+}
+
+// MARK: - int8 convolution (per-tensor activations, unfolded in blocks of rows)
+
+void kvv_q8_quantize_image(const float *x, long c, long h, long w, long pad, uint8_t *qx, float *scale, int32_t *zero) {
+    long count = c * h * w, hp = h + 2 * pad, wp = w + 2 * pad;
+    float lo = 0, hi = 0;
+    for (long i = 0; i < count; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    float range = hi - lo;
+    if (!(range > 0) || !isfinite(range)) {
+        *scale = 0;
+        *zero = 0;
+        memset(qx, 0, (size_t)(hp * wp * c));
+        return;
+    }
+    float inv = 255.0f / range;
+    float zr = rintf(-lo * inv);
+    int z = zr < 0 ? 0 : (zr > 255 ? 255 : (int)zr);
+    float zf = (float)z;
+    memset(qx, z, (size_t)(hp * wp * c));
+    for (long ch = 0; ch < c; ch++) {
+        const float *plane = x + ch * h * w;
+        for (long y = 0; y < h; y++) {
+            uint8_t *dst = qx + ((y + pad) * wp + pad) * c + ch;
+            const float *src = plane + y * w;
+            for (long xx = 0; xx < w; xx++) {
+                float v = rintf(src[xx] * inv) + zf;
+                v = v < 0 ? 0 : (v > 255 ? 255 : v);
+                dst[xx * c] = (uint8_t)v;
+            }
+        }
+    }
+    *scale = range / 255.0f;
+    *zero = z;
+}
+
+void kvv_q8_conv_rows(int isa, const int8_t *packed, const float *scales, const int32_t *colsums, long n,
+                      const uint8_t *qx, long c, long wp, long kh, long kw, long stride, long wo,
+                      float ascale, int32_t azero, long r0, long r1, uint8_t *block, float *bscale, int32_t *bzero,
+                      float *out, long ldo, const float *bias) {
+    long k = c * kh * kw, kp = kvv_q8_kpad(k);
+    for (long i = 0; i < KVV_Q8_CONV_BLOCK; i++) {
+        bscale[i] = ascale;
+        bzero[i] = azero;
+    }
+    for (long b0 = r0; b0 < r1; b0 += KVV_Q8_CONV_BLOCK) {
+        long b1 = b0 + KVV_Q8_CONV_BLOCK < r1 ? b0 + KVV_Q8_CONV_BLOCK : r1;
+        for (long r = b0; r < b1; r++) {
+            long oy = r / wo, ox = r % wo;
+            uint8_t *row = block + (r - b0) * kp;
+            for (long ky = 0; ky < kh; ky++) {
+                const uint8_t *src = qx + ((oy * stride + ky) * wp + ox * stride) * c;
+                for (long kx = 0; kx < kw; kx++) memcpy(row + (ky * kw + kx) * c, src + kx * c, (size_t)c);
+            }
+            if (kp > k) memset(row + k, azero, (size_t)(kp - k));
+        }
+        kvv_q8_gemm_u8(isa, packed, scales, colsums, n, k, block, bscale, bzero, b1 - b0, out + b0 * ldo, ldo, bias, 0);
+    }
+}
+
 // MARK: - bf16
 
 /// f32 → bf16, round to nearest even (NaN stays NaN).

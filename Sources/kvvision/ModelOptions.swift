@@ -13,7 +13,8 @@ struct ModelOptions {
 
     static let precisionHelp = """
       --precision P        f32, bf16 or int8 Linear layers (default: the model's precision.default,
-                           else f32); KVVISION_ISA=reference|avx2|avxvnni|avx512vnni caps the kernels
+                           else f32; int8 also runs a det head's 3×3 convs in int8);
+                           KVVISION_ISA=reference|avx2|avxvnni|avx512vnni caps the kernels
     """
 
     /// `--precision f32|bf16|int8`, or nil when absent.

@@ -130,6 +130,36 @@ struct ModelParityTests {
         return out
     }
 
+    /// `--precision int8` also runs the det head's 3×3 convs (those with ≥ 64 inputs per output) in
+    /// int8: the features stay within 5 % of PyTorch's largest magnitude and the heat logits within
+    /// 5 % of theirs on every golden frame (bound stated in docs/model.md, "Precision").
+    @Test("int8: the det convs run in int8 and stay within their bound")
+    func int8DetHead() throws {
+        let file = try SafetensorsFile(path: TestFiles.fixture("model/golden-model.safetensors").path)
+        let model = try TrackingModel(file: file, precision: .int8)
+        let f32 = try TrackingModel(file: file)
+        #expect(model.det.precision == .int8 && f32.det.precision == .f32)
+        #expect(model.det.int8Neck.allSatisfy { $0 != nil } && f32.det.int8Neck.allSatisfy { $0 == nil })
+        #expect(model.det.int8Stem.first! == nil, "the first stem conv (27 inputs) stays f32")
+        let clip = try SafetensorsFile(path: TestFiles.fixture("model/golden-clip.safetensors").path)
+        let h = model.config.imageSize[0], w = model.config.imageSize[1]
+        let frames = try clip.tensor("frames")
+        let norm = try ImageNormalization(config: model.config)
+        var encoder = try model.encoder.makeState(height: h, width: w)
+        var det = DetectionHead.State()
+        var input = Tensor(shape: [3, h, w])
+        for t in 0..<8 {
+            let pixels = frames.storage[(t * h * w * 3)..<((t + 1) * h * w * 3)].map { UInt8($0) }
+            try norm.apply(rgb: pixels, width: w, height: h, into: &input)
+            try model.encoder.encode(input, state: &encoder)
+            try model.det.forward(pixels: input, tokens: encoder.tokens, state: &det)
+            let features = try clip.tensor("features.\(t)"), heat = try clip.tensor("heat.\(t)")
+            print("int8 det frame \(t): features \(OpFixtures.maxAbsDiff(det.features, features) / OpFixtures.maxAbs(features)), heat \(OpFixtures.maxAbsDiff(try Self.slice(det.maps, rows: 0..<model.det.classes), heat) / OpFixtures.maxAbs(heat))")
+            Self.close(det.features, features, "int8 features.\(t)", rel: 0.05)
+            Self.close(try Self.slice(det.maps, rows: 0..<model.det.classes), heat, "int8 heat.\(t)", rel: 0.05)
+        }
+    }
+
     @Test("a file with an extra tensor, or a missing one, is refused by name")
     func strictLoading() throws {
         let file = try SafetensorsFile(path: TestFiles.fixture("model/golden-model.safetensors").path)

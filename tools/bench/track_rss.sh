@@ -8,11 +8,12 @@
 # MODEL: a tracking model file (default: models/shapesworld-v1.safetensors); FRAMES: analysed
 # frames (default 100000); SAMPLE: a video looped with `ffmpeg -stream_loop` (stream copy; default
 # samples/standard/video.mp4); TRACK_ARGS in the environment: more `track` options (e.g.
-# "--precision int8"). Needs the ffmpeg CLI and a release build (.build/release/kvvision).
+# "--precision int8"); KVVISION: the binary (default .build/release/kvvision; a copy keeps a rebuild
+# from replacing it mid-run). Needs the ffmpeg CLI.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODEL=${1:-models/shapesworld-v1.safetensors} FRAMES=${2:-100000} SAMPLE=${3:-samples/standard/video.mp4}
-BIN=.build/release/kvvision
+BIN=${KVVISION:-.build/release/kvvision}
 mkdir -p out/bench
 per=$(ffprobe -v error -count_packets -select_streams v:0 -show_entries stream=nb_read_packets -of csv=p=0 "$SAMPLE")
 loops=$(( (FRAMES + per - 1) / per ))

@@ -34,7 +34,8 @@ def parse(argv=None):
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed (weights init, sampling, preset order)")
     p.add_argument("--stages", default="1,2,export", help="comma list of 1, 2, export")
-    p.add_argument("--init", default=None, help="start from this checkpoint (.pt)")
+    p.add_argument("--init", default=None,
+                   help="start from this checkpoint (.pt) or exported model (.safetensors, f16 weights read as f32)")
     # stage 1
     p.add_argument("--stage1-steps", type=int, default=2500)
     p.add_argument("--batch", type=int, default=16)
@@ -82,7 +83,10 @@ def main(argv=None):
     log({"event": "start", "argv": sys.argv[1:], "torch": torch.__version__, "threads": args.threads,
          "device": args.device})
     model = KVVisionModel(Config()).to(args.device)
-    if args.init:
+    if args.init and args.init.endswith(".safetensors"):
+        import export
+        model.load_state_dict(export.load(args.init, args.device).state_dict())
+    elif args.init:
         model.load_state_dict(torch.load(args.init, map_location=args.device))
     ckpt1 = os.path.join(args.workdir, "stage1.pt")
     ckpt2 = os.path.join(args.workdir, "stage2.pt")

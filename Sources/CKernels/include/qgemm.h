@@ -47,6 +47,30 @@ void kvv_q8_gemm(int isa, const int8_t *packed, const float *scales, const int32
                  const float *a, long lda, long m, uint8_t *qa, float *ascale, int32_t *azero,
                  float *c, long ldc, const float *bias, int accumulate);
 
+/// As kvv_q8_gemm for rows already quantised: qa (m rows of kpad bytes) with ascale, azero (m each).
+void kvv_q8_gemm_u8(int isa, const int8_t *packed, const float *scales, const int32_t *colsums, long n, long k,
+                    const uint8_t *qa, const float *ascale, const int32_t *azero, long m,
+                    float *c, long ldc, const float *bias, int accumulate);
+
+// int8 convolution: the input image x [c, h, w] (NCHW) is quantised once per call with one
+// asymmetric u8 scale for the whole tensor (range [min(x, 0), max(x, 0)], as a row above) into a
+// zero-point-padded NHWC image qx [h + 2·pad, w + 2·pad, c]; output position r = oy·wo + ox reads
+// the row (ky, kx, c) of its kh×kw window (K order ky, kx, c: pack the weight permuted to
+// [cout, kh, kw, cin]), unfolded KVV_Q8_CONV_BLOCK rows at a time into a small block that stays in
+// cache, then multiplied as above. Padding reads the zero point, i.e. exactly 0.
+#define KVV_Q8_CONV_BLOCK 64
+
+/// Quantises x [c, h, w] into qx ((h + 2·pad)·(w + 2·pad)·c bytes, border = zero point).
+void kvv_q8_quantize_image(const float *x, long c, long h, long w, long pad, uint8_t *qx, float *scale, int32_t *zero);
+
+/// Output rows r0..<r1 of the convolution: out[r·ldo + j] (+ bias[j]) for j < n. qx is the padded
+/// NHWC image (row width wp = w + 2·pad); block holds KVV_Q8_CONV_BLOCK·kpad(c·kh·kw) bytes,
+/// bscale and bzero KVV_Q8_CONV_BLOCK entries each (scratch owned by the calling thread).
+void kvv_q8_conv_rows(int isa, const int8_t *packed, const float *scales, const int32_t *colsums, long n,
+                      const uint8_t *qx, long c, long wp, long kh, long kw, long stride, long wo,
+                      float ascale, int32_t azero, long r0, long r1, uint8_t *block, float *bscale, int32_t *bzero,
+                      float *out, long ldo, const float *bias);
+
 /// Rounds w (as for kvv_q8_pack) to bf16 into `packed` (npad·kpad uint16).
 void kvv_bf16_pack(const float *w, long sn, long sk, long n, long k, uint16_t *packed);
 

@@ -40,6 +40,14 @@ public struct DetectionHead: Sendable {
     let neck: [Conv2D]
     /// Fused 1×1 outputs: `classes` heat logits, 2 offsets, 2 log sizes.
     let outputs: Conv2D
+    /// int8 versions of the stem and neck convs that run in int8 (nil: f32), index for index.
+    let int8Stem: [Int8Conv2D?], int8Neck: [Int8Conv2D?]
+    /// The precision the head's 3×3 convs run at: `.int8` runs those with at least
+    /// `int8MinInputs` inputs per output (all but the first stem conv, whose 27 pixel inputs
+    /// gain nothing) in int8 (`Int8Conv2D`); any other precision keeps every conv f32. The 1×1
+    /// outputs and the token up-projection stay f32.
+    public let precision: Precision
+    public static let int8MinInputs = 64
 
     /// Per-stream buffers and the last frame's maps.
     public struct State: Sendable {
@@ -57,12 +65,15 @@ public struct DetectionHead: Sendable {
         var stem: [Tensor] = []
         var neck = Tensor(shape: [0])
         var scratch = Tensor(shape: [0])
+        var int8Scratch = Int8Conv2D.Scratch()
         var peaks = PeakPicking()
         public init() {}
     }
 
-    /// Takes `det.*` from `loader` for `model` (which must have a `det` config and class names).
-    public static func load(_ loader: inout WeightsLoader, model: ModelConfig) throws(WeightsError) -> DetectionHead {
+    /// Takes `det.*` from `loader` for `model` (which must have a `det` config and class names),
+    /// its 3×3 convs at `precision` (see `precision`; layers named in the model's
+    /// `precision.keep_f32`, e.g. `det.neck.0` or `det`, stay f32).
+    public static func load(_ loader: inout WeightsLoader, model: ModelConfig, precision: Precision = .f32) throws(WeightsError) -> DetectionHead {
         guard let c = model.det, let names = model.classNames else {
             throw .invalidConfig(field: "det", problem: "the model config has no det head or class_names")
         }
@@ -88,8 +99,18 @@ public struct DetectionHead: Sendable {
         do {
             outputs = try Conv2D(weight: Tensor(shape: [k + 4, c.neckChannels, 1, 1], storage: w), bias: Tensor(shape: [k + 4], storage: b))
         } catch { throw .kernel(error) }
+        let keep = model.precision ?? ModelConfig.PrecisionDefaults()
+        func int8(_ conv: Conv2D, _ name: String) throws(WeightsError) -> Int8Conv2D? {
+            guard precision == .int8, conv.inChannels * conv.kernelHeight * conv.kernelWidth >= int8MinInputs,
+                  !keep.keepsF32(name) else { return nil }
+            do { return try Int8Conv2D(conv) } catch { throw .kernel(error) }
+        }
+        var int8Stem: [Int8Conv2D?] = [], int8Neck: [Int8Conv2D?] = []
+        for (i, conv) in stem.enumerated() { int8Stem.append(try int8(conv, "det.stem.\(i)")) }
+        for (i, conv) in neck.enumerated() { int8Neck.append(try int8(conv, "det.neck.\(i)")) }
         return DetectionHead(config: c, imageSize: (model.imageSize[0], model.imageSize[1]), grid: model.grid, classes: k,
-                             up: up, upBias: upBias, stem: stem, neck: neck, outputs: outputs)
+                             up: up, upBias: upBias, stem: stem, neck: neck, outputs: outputs,
+                             int8Stem: int8Stem, int8Neck: int8Neck, precision: precision == .int8 ? .int8 : .f32)
     }
 
     private static func conv(_ loader: inout WeightsLoader, _ name: String, _ shape: [Int], stride: Int, padding: Int) throws(WeightsError) -> Conv2D {
@@ -99,9 +120,11 @@ public struct DetectionHead: Sendable {
     }
 
     private init(config: ModelConfig.DetectionHead, imageSize: (height: Int, width: Int), grid: (h: Int, w: Int), classes: Int,
-                 up: Tensor, upBias: Tensor, stem: [Conv2D], neck: [Conv2D], outputs: Conv2D) {
+                 up: Tensor, upBias: Tensor, stem: [Conv2D], neck: [Conv2D], outputs: Conv2D,
+                 int8Stem: [Int8Conv2D?], int8Neck: [Int8Conv2D?], precision: Precision) {
         self.config = config; self.imageSize = imageSize; self.grid = grid; self.classes = classes
         self.up = up; self.upBias = upBias; self.stem = stem; self.neck = neck; self.outputs = outputs
+        self.int8Stem = int8Stem; self.int8Neck = int8Neck; self.precision = precision
     }
 
     /// Output map size `(h, w)` = image / stride.
@@ -137,7 +160,11 @@ public struct DetectionHead: Sendable {
             if state.stem.count != stem.count { state.stem = stem.map { _ in Tensor(shape: [0]) } }
             for (i, conv) in stem.enumerated() {
                 let input = i == 0 ? pixels : state.stem[i - 1]
-                try conv.forward(input, into: &state.stem[i], scratch: &state.scratch, relu: true, context: context)
+                if let q = int8Stem[i] {
+                    try q.forward(input, into: &state.stem[i], scratch: &state.int8Scratch, relu: true, context: context)
+                } else {
+                    try conv.forward(input, into: &state.stem[i], scratch: &state.scratch, relu: true, context: context)
+                }
             }
             var x = state.stem[stem.count - 1]
             // [U; S] along channels.
@@ -148,8 +175,16 @@ public struct DetectionHead: Sendable {
             try x.reshape([cs, h * w])
             try state.joined.copyRows(from: x, to: cu)
             try state.joined.reshape([cu + cs, h, w])
-            try neck[0].forward(state.joined, into: &state.neck, scratch: &state.scratch, relu: true, context: context)
-            try neck[1].forward(state.neck, into: &state.features, scratch: &state.scratch, relu: true, context: context)
+            if let q = int8Neck[0] {
+                try q.forward(state.joined, into: &state.neck, scratch: &state.int8Scratch, relu: true, context: context)
+            } else {
+                try neck[0].forward(state.joined, into: &state.neck, scratch: &state.scratch, relu: true, context: context)
+            }
+            if let q = int8Neck[1] {
+                try q.forward(state.neck, into: &state.features, scratch: &state.int8Scratch, relu: true, context: context)
+            } else {
+                try neck[1].forward(state.neck, into: &state.features, scratch: &state.scratch, relu: true, context: context)
+            }
             try outputs.forward(state.features, into: &state.maps, scratch: &state.scratch, context: context)
         } catch { throw .kernel(error) }
         state.heat.resize([classes, h, w])

@@ -50,7 +50,7 @@ public final class TrackingModel: Sendable {
             }
             let (encoder, encoderUnused) = try VisionTransformer.load(file, config: config, precision: precision)
             var loader = WeightsLoader(file: file)
-            det = try DetectionHead.load(&loader, model: config)
+            det = try DetectionHead.load(&loader, model: config, precision: encoder.precision)
             tok = try TokenHead.load(&loader, model: config)
             asso = try AssociationHead.load(&loader, model: config)
             act = try ActionHead.load(&loader, model: config)
