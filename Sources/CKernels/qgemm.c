@@ -308,52 +308,76 @@ void kvv_q8_gemm_u8(int isa, const int8_t *packed, const float *scales, const in
 
 // MARK: - int8 convolution (per-tensor activations, unfolded in blocks of rows)
 
-void kvv_q8_quantize_image(const float *x, long c, long h, long w, long pad, uint8_t *qx, float *scale, int32_t *zero) {
-    long count = c * h * w, hp = h + 2 * pad, wp = w + 2 * pad;
-    float lo = 0, hi = 0;
-    for (long i = 0; i < count; i++) {
-        lo = x[i] < lo ? x[i] : lo;
-        hi = x[i] > hi ? x[i] : hi;
+KVV_CLONES
+void kvv_q8_image_params(const float *x, long count, float *scale, int32_t *zero) {
+    float lo[8] = {0}, hi[8] = {0};  // eight lanes, so the loop vectorises
+    long i = 0;
+    for (; i + 8 <= count; i += 8) {
+        for (int l = 0; l < 8; l++) {
+            lo[l] = x[i + l] < lo[l] ? x[i + l] : lo[l];
+            hi[l] = x[i + l] > hi[l] ? x[i + l] : hi[l];
+        }
     }
-    float range = hi - lo;
+    for (; i < count; i++) {
+        lo[0] = x[i] < lo[0] ? x[i] : lo[0];
+        hi[0] = x[i] > hi[0] ? x[i] : hi[0];
+    }
+    float a = 0, b = 0;
+    for (int l = 0; l < 8; l++) {
+        a = lo[l] < a ? lo[l] : a;
+        b = hi[l] > b ? hi[l] : b;
+    }
+    float range = b - a;
     if (!(range > 0) || !isfinite(range)) {
         *scale = 0;
         *zero = 0;
-        memset(qx, 0, (size_t)(hp * wp * c));
         return;
     }
-    float inv = 255.0f / range;
-    float zr = rintf(-lo * inv);
-    int z = zr < 0 ? 0 : (zr > 255 ? 255 : (int)zr);
-    float zf = (float)z;
-    memset(qx, z, (size_t)(hp * wp * c));
-    for (long ch = 0; ch < c; ch++) {
-        const float *plane = x + ch * h * w;
-        for (long y = 0; y < h; y++) {
-            uint8_t *dst = qx + ((y + pad) * wp + pad) * c + ch;
-            const float *src = plane + y * w;
-            for (long xx = 0; xx < w; xx++) {
-                float v = rintf(src[xx] * inv) + zf;
-                v = v < 0 ? 0 : (v > 255 ? 255 : v);
-                dst[xx * c] = (uint8_t)v;
+    float zr = rintf(-a * (255.0f / range));
+    *zero = zr < 0 ? 0 : (zr > 255 ? 255 : (int)zr);
+    *scale = range / 255.0f;
+}
+
+KVV_CLONES
+void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad, long y0, long y1,
+                                float scale, int32_t zero, uint8_t *qx) {
+    long wp = w + 2 * pad;
+    float inv = scale > 0 ? 1.0f / scale : 0, zf = (float)zero;
+    // Border rows above (first chunk) and below (last chunk), and this chunk's side columns.
+    if (y0 == 0) memset(qx, zero, (size_t)(pad * wp * c));
+    if (y1 == h) memset(qx + (h + pad) * wp * c, zero, (size_t)(pad * wp * c));
+    uint8_t line[256];
+    for (long y = y0; y < y1; y++) {
+        uint8_t *row = qx + (y + pad) * wp * c;
+        memset(row, zero, (size_t)(pad * c));
+        memset(row + (pad + w) * c, zero, (size_t)(pad * c));
+        for (long ch = 0; ch < c; ch++) {
+            const float *src = x + (ch * h + y) * w;
+            uint8_t *dst = row + pad * c + ch;
+            for (long x0 = 0; x0 < w; x0 += 256) {
+                long n = w - x0 < 256 ? w - x0 : 256;
+                for (long k = 0; k < n; k++) {
+                    float v = rintf(src[x0 + k] * inv) + zf;
+                    v = v < 0 ? 0 : (v > 255 ? 255 : v);
+                    line[k] = (uint8_t)v;
+                }
+                for (long k = 0; k < n; k++) dst[(x0 + k) * c] = line[k];
             }
         }
     }
-    *scale = range / 255.0f;
-    *zero = z;
 }
 
 void kvv_q8_conv_rows(int isa, const int8_t *packed, const float *scales, const int32_t *colsums, long n,
                       const uint8_t *qx, long c, long wp, long kh, long kw, long stride, long wo,
                       float ascale, int32_t azero, long r0, long r1, uint8_t *block, float *bscale, int32_t *bzero,
-                      float *out, long ldo, const float *bias) {
+                      float *tmp, float *out, long positions, const float *bias, int relu) {
     long k = c * kh * kw, kp = kvv_q8_kpad(k);
     for (long i = 0; i < KVV_Q8_CONV_BLOCK; i++) {
         bscale[i] = ascale;
         bzero[i] = azero;
     }
     for (long b0 = r0; b0 < r1; b0 += KVV_Q8_CONV_BLOCK) {
-        long b1 = b0 + KVV_Q8_CONV_BLOCK < r1 ? b0 + KVV_Q8_CONV_BLOCK : r1;
+        long b1 = b0 + KVV_Q8_CONV_BLOCK < r1 ? b0 + KVV_Q8_CONV_BLOCK : r1, m = b1 - b0;
         for (long r = b0; r < b1; r++) {
             long oy = r / wo, ox = r % wo;
             uint8_t *row = block + (r - b0) * kp;
@@ -363,7 +387,15 @@ void kvv_q8_conv_rows(int isa, const int8_t *packed, const float *scales, const 
             }
             if (kp > k) memset(row + k, azero, (size_t)(kp - k));
         }
-        kvv_q8_gemm_u8(isa, packed, scales, colsums, n, k, block, bscale, bzero, b1 - b0, out + b0 * ldo, ldo, bias, 0);
+        kvv_q8_gemm_u8(isa, packed, scales, colsums, n, k, block, bscale, bzero, m, tmp, n, bias, 0);
+        // [m, n] → out[j, b0 + i] (NCHW), with the ReLU (NaN kept).
+        for (long j = 0; j < n; j++) {
+            float *dst = out + j * positions + b0;
+            for (long i = 0; i < m; i++) {
+                float v = tmp[i * n + j];
+                dst[i] = relu && v <= 0 ? 0 : v;
+            }
+        }
     }
 }
 

@@ -60,16 +60,24 @@ void kvv_q8_gemm_u8(int isa, const int8_t *packed, const float *scales, const in
 // cache, then multiplied as above. Padding reads the zero point, i.e. exactly 0.
 #define KVV_Q8_CONV_BLOCK 64
 
-/// Quantises x [c, h, w] into qx ((h + 2·pad)·(w + 2·pad)·c bytes, border = zero point).
-void kvv_q8_quantize_image(const float *x, long c, long h, long w, long pad, uint8_t *qx, float *scale, int32_t *zero);
+/// The scale and zero point of the `count` values of x (range [min(x, 0), max(x, 0)]; scale 0
+/// and zero 0 when the range is empty or not finite).
+void kvv_q8_image_params(const float *x, long count, float *scale, int32_t *zero);
 
-/// Output rows r0..<r1 of the convolution: out[r·ldo + j] (+ bias[j]) for j < n. qx is the padded
-/// NHWC image (row width wp = w + 2·pad); block holds KVV_Q8_CONV_BLOCK·kpad(c·kh·kw) bytes,
-/// bscale and bzero KVV_Q8_CONV_BLOCK entries each (scratch owned by the calling thread).
+/// Quantises image rows y0..<y1 of x [c, h, w] into the padded NHWC image qx ((h + 2·pad)·
+/// (w + 2·pad)·c bytes) with their side padding, and the top (y0 = 0) or bottom (y1 = h) border
+/// rows; chunks of rows can run on different threads.
+void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad, long y0, long y1,
+                                float scale, int32_t zero, uint8_t *qx);
+
+/// Output positions r0..<r1 of the convolution into out [n, positions] (NCHW: out[j·positions + r]),
+/// with the bias and, when relu, max(0, ·) (NaN kept). qx is the padded NHWC image (row width
+/// wp = w + 2·pad); block holds KVV_Q8_CONV_BLOCK·kpad(c·kh·kw) bytes, bscale and bzero
+/// KVV_Q8_CONV_BLOCK entries each, tmp KVV_Q8_CONV_BLOCK·n floats (scratch of the calling thread).
 void kvv_q8_conv_rows(int isa, const int8_t *packed, const float *scales, const int32_t *colsums, long n,
                       const uint8_t *qx, long c, long wp, long kh, long kw, long stride, long wo,
                       float ascale, int32_t azero, long r0, long r1, uint8_t *block, float *bscale, int32_t *bzero,
-                      float *out, long ldo, const float *bias);
+                      float *tmp, float *out, long positions, const float *bias, int relu);
 
 /// Rounds w (as for kvv_q8_pack) to bf16 into `packed` (npad·kpad uint16).
 void kvv_bf16_pack(const float *w, long sn, long sk, long n, long k, uint16_t *packed);

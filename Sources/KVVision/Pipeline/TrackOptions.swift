@@ -91,9 +91,9 @@ public struct TrackOptions: Sendable {
             media.height = size[0]
             let session = try ModelSession(model: full, context: context, windows: windows)
             detector = try detections.map { path throws(PipelineError) in try DetectionFile.read(path: path) } ?? session
-            appearance = session
             temporal = session
             trackerConfig = tracker ?? full.tracker
+            appearance = trackerConfig.colorWeight > 0 ? BlendedAppearance(session, weight: trackerConfig.colorWeight) : session
             settings.model = full.config.name
             settings.modelHash = full.hash
             settings.inputSize = size

@@ -59,7 +59,9 @@ public final class PipelineAnalyzer: StreamAnalyzer, @unchecked Sendable {
             let session = try ModelSession(model: model, context: ComputeContext(threads: threads))
             let tracker: Tracker
             do { tracker = try Tracker(config: model.tracker) } catch { throw PipelineError.tracking(error) }
-            pipeline = StreamPipeline(provider: provider, detector: session, appearance: session, temporal: session,
+            let w = model.tracker.colorWeight
+            pipeline = StreamPipeline(provider: provider, detector: session,
+                                      appearance: w > 0 ? BlendedAppearance(session, weight: w) : session, temporal: session,
                                       tracker: tracker, sink: writer, settings: settings)
         } catch {
             throw .model(path: model.path, message: error.description)

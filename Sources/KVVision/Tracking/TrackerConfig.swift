@@ -40,6 +40,10 @@ public struct TrackerConfig: Codable, Sendable, Equatable {
     public var reidWithoutAppearance: Bool = true
     /// Exponential moving average factor of a track's appearance (weight of the old value).
     public var appearanceMomentum: Double = 0.9
+    /// Weight `c` of a colour histogram of the box in the appearance vectors a tracking model
+    /// gives: their cosine becomes `(1 − c)·model + c·colour` (`BlendedAppearance`); 0 keeps the
+    /// model's alone. Used by the pipeline, not by the tracker itself.
+    public var colorWeight: Double = 0
     /// Report tentative tracks in frame records (state `tentative`).
     public var outputTentative: Bool = false
     /// Report lost tracks (state `lost`, predicted box, score 0).
@@ -54,6 +58,7 @@ public struct TrackerConfig: Codable, Sendable, Equatable {
         case associationWeight = "association_weight", maxCost = "max_cost", minIoU = "min_iou", lowMinIoU = "low_min_iou"
         case classGate = "class_gate", minHits = "min_hits", maxLost = "max_lost", maxCoast = "max_coast"
         case reidThreshold = "reid_threshold", reidDistanceWeight = "reid_distance_weight", reidWithoutAppearance = "reid_without_appearance", appearanceMomentum = "appearance_momentum"
+        case colorWeight = "color_weight"
         case outputTentative = "output_tentative", outputLost = "output_lost", kalman
     }
 
@@ -65,10 +70,10 @@ public struct TrackerConfig: Codable, Sendable, Equatable {
         }
         try get(.highThreshold, &highThreshold); try get(.lowThreshold, &lowThreshold)
         try get(.newTrackThreshold, &newTrackThreshold); try get(.associationWeight, &associationWeight)
-        try get(.maxCost, &maxCost); try get(.minIoU, &minIoU); try get(.lowMinIoU, &lowMinIoU)
+try get(.maxCost, &maxCost); try get(.minIoU, &minIoU); try get(.lowMinIoU, &lowMinIoU)
         try get(.classGate, &classGate); try get(.minHits, &minHits); try get(.maxLost, &maxLost)
         try get(.maxCoast, &maxCoast); try get(.reidThreshold, &reidThreshold); try get(.reidDistanceWeight, &reidDistanceWeight); try get(.reidWithoutAppearance, &reidWithoutAppearance)
-        try get(.appearanceMomentum, &appearanceMomentum); try get(.outputTentative, &outputTentative)
+        try get(.appearanceMomentum, &appearanceMomentum); try get(.colorWeight, &colorWeight); try get(.outputTentative, &outputTentative)
         try get(.outputLost, &outputLost); try get(.kalman, &kalman)
     }
 
@@ -91,6 +96,7 @@ public struct TrackerConfig: Codable, Sendable, Equatable {
         try check((-1.0...1.0).contains(reidThreshold), .reidThreshold, reidThreshold, "must be a cosine in -1...1")
         try check(reidDistanceWeight.isFinite && reidDistanceWeight >= 0, .reidDistanceWeight, reidDistanceWeight, "must be finite and ≥ 0")
         try check((0.0..<1.0).contains(appearanceMomentum), .appearanceMomentum, appearanceMomentum, "must be in [0, 1)")
+        try check(unit.contains(colorWeight), .colorWeight, colorWeight, "must be in 0...1")
         try check(kalman.isValid, .kalman, kalman, "all noise values must be finite and > 0")
     }
 }

@@ -1,0 +1,37 @@
+/// A model's appearance vectors joined with a colour histogram of each box (`ColorAppearance`),
+/// so that their cosine is `(1 − c)·model + c·colour`.
+///
+/// Each vector is `[√(1 − c)·m, √c·h]` for the model's unit vector `m` and the histogram's unit
+/// vector `h` (an all-zero part, for an empty box, contributes 0). Tracking models trained for
+/// identity on ShapesWorld tell two shapes apart by colour less reliably than a histogram does;
+/// the tracker uses the blend for re-identification after exits and occlusions (`color_weight`).
+/// `prepare` and `tokens` are the model's; the histogram reads the frame `prepare` was given.
+///
+/// Invariants: vectors have the model's length plus `bins³`, unit length when both parts are.
+/// Thread-safety: one pipeline thread (as the two stages it wraps).
+public final class BlendedAppearance: AppearanceModel {
+    public let model: any AppearanceModel
+    public let color: ColorAppearance
+    /// `c` in 0…1.
+    public let weight: Double
+
+    public init(_ model: any AppearanceModel, color: ColorAppearance = ColorAppearance(), weight: Double) {
+        self.model = model
+        self.color = color
+        self.weight = min(max(weight, 0), 1)
+    }
+
+    public var tokens: Tensor? { model.tokens }
+    public var headNanoseconds: UInt64 { model.headNanoseconds }
+
+    public func prepare(_ frame: VideoFrame) throws(PipelineError) {
+        try model.prepare(frame)
+        try color.prepare(frame)
+    }
+
+    public func embeddings(for boxes: [Box], in frame: VideoFrame) -> [[Float]] {
+        let a = model.embeddings(for: boxes, in: frame), b = color.embeddings(for: boxes, in: frame)
+        let wm = Float((1 - weight).squareRoot()), wc = Float(weight.squareRoot())
+        return zip(a, b).map { m, h in m.map { $0 * wm } + h.map { $0 * wc } }
+    }
+}

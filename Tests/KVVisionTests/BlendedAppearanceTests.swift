@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+@testable import KVVision
+
+/// `BlendedAppearance` (`color_weight`): the model's appearance vectors joined with a colour
+/// histogram, so that the tracker's cosine is `(1 − c)·model + c·colour`.
+@Suite struct BlendedAppearanceTests {
+    /// An appearance stage returning fixed unit vectors, one per box in order.
+    final class Fixed: AppearanceModel {
+        let vectors: [[Float]]
+        var prepared = 0
+        init(_ vectors: [[Float]]) { self.vectors = vectors }
+        var tokens: Tensor? { nil }
+        func prepare(_ frame: VideoFrame) throws(PipelineError) { prepared += 1 }
+        func embeddings(for boxes: [Box], in frame: VideoFrame) -> [[Float]] { Array(vectors.prefix(boxes.count)) }
+    }
+
+    /// A 40×20 frame: left half red, right half blue.
+    static func frame() -> VideoFrame {
+        var pixels = [UInt8](repeating: 0, count: 40 * 20 * 3)
+        for y in 0..<20 { for x in 0..<40 { pixels[(y * 40 + x) * 3 + (x < 20 ? 0 : 2)] = 220 } }
+        let g = FrameGeometry(scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, contentWidth: 40, contentHeight: 20)
+        return VideoFrame(index: 0, pts: 0, sourceWidth: 40, sourceHeight: 20, width: 40, height: 20, pixels: pixels, geometry: g)
+    }
+
+    static func cosine(_ a: [Float], _ b: [Float]) -> Double { Double(zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }) }
+
+    @Test(arguments: [0.0, 0.3, 0.7, 1.0])
+    func cosineIsTheWeightedMeanOfBoth(weight: Double) throws {
+        let s = Float(0.5).squareRoot()
+        let model = Fixed([[1, 0], [s, s], [0, 1]])
+        let blended = BlendedAppearance(model, weight: weight)
+        let frame = Self.frame()
+        try blended.prepare(frame)
+        #expect(model.prepared == 1)
+        // Two red boxes (same colour) and one blue box.
+        let boxes = [Box(x: 2, y: 2, w: 8, h: 8), Box(x: 10, y: 10, w: 8, h: 8), Box(x: 25, y: 5, w: 10, h: 10)]
+        let v = blended.embeddings(for: boxes, in: frame)
+        let colour = ColorAppearance().embeddings(for: boxes, in: frame)
+        #expect(v.count == 3 && v.allSatisfy { $0.count == 2 + colour[0].count })
+        for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+            let expected = (1 - weight) * Self.cosine(model.vectors[i], model.vectors[j]) + weight * Self.cosine(colour[i], colour[j])
+            #expect(abs(Self.cosine(v[i], v[j]) - expected) < 1e-6, "boxes \(i), \(j)")
+        }
+        for x in v { #expect(abs(Self.cosine(x, x) - 1) < 1e-6, "unit length") }
+        // Same colour, different model vectors: the colour part pulls them together as c grows.
+        #expect(Self.cosine(colour[0], colour[1]) > 0.99 && Self.cosine(colour[0], colour[2]) < 0.01)
+    }
+
+    @Test func colorWeightIsATrackerSettingChecked() throws {
+        let c = try JSONDecoder().decode(TrackerConfig.self, from: Data(#"{"color_weight": 0.6}"#.utf8))
+        #expect(c.colorWeight == 0.6 && TrackerConfig().colorWeight == 0)
+        var bad = TrackerConfig()
+        bad.colorWeight = 1.5
+        #expect(throws: TrackingError.invalidConfig(key: "color_weight", value: "1.5", rule: "must be in 0...1")) { try bad.validate() }
+    }
+}
