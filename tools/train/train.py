@@ -52,10 +52,10 @@ def parse(argv=None):
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--max-minutes", type=float, default=0, help="stop stage 1 early after this (0: no limit)")
     # stage 2
-    p.add_argument("--stage2-clips", type=int, default=48, help="clips cached for stage 2")
-    p.add_argument("--stage2-val-clips", type=int, default=4)
+    p.add_argument("--stage2-clips", type=int, default=160, help="clips cached for stage 2")
+    p.add_argument("--stage2-val-clips", type=int, default=8)
     p.add_argument("--stage2-seconds", type=float, default=8.0)
-    p.add_argument("--stage2-steps", type=int, default=3000)
+    p.add_argument("--stage2-steps", type=int, default=6000)
     p.add_argument("--stage2-lr", type=float, default=2e-3)
     return p.parse_args(argv)
 
