@@ -98,7 +98,7 @@ static void q8_quantize_rows(const float *a, long lda, long m, long k, long kp, 
         float zf = (float)z;
         for (long kk = 0; kk < k; kk++) {
             float v = rintf(x[kk] * inv) + zf;
-            v = v < 0 ? 0 : (v > 255 ? 255 : v);
+            v = !(v >= 0) ? 0 : (v > 255 ? 255 : v);  // NaN → 0 (a NaN cast to uint8_t is undefined)
             q[kk] = (uint8_t)v;
         }
         for (long kk = k; kk < kp; kk++) q[kk] = (uint8_t)z;
@@ -358,7 +358,7 @@ void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad
                 long n = w - x0 < 256 ? w - x0 : 256;
                 for (long k = 0; k < n; k++) {
                     float v = rintf(src[x0 + k] * inv) + zf;
-                    v = v < 0 ? 0 : (v > 255 ? 255 : v);
+                    v = !(v >= 0) ? 0 : (v > 255 ? 255 : v);  // NaN → 0 (a NaN cast to uint8_t is undefined)
                     line[k] = (uint8_t)v;
                 }
                 for (long k = 0; k < n; k++) dst[(x0 + k) * c] = line[k];

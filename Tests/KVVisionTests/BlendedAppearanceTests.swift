@@ -47,6 +47,14 @@ import Testing
         #expect(Self.cosine(colour[0], colour[1]) > 0.99 && Self.cosine(colour[0], colour[2]) < 0.01)
     }
 
+    @Test func aBoxWithoutAModelVectorGetsNone() throws {
+        let blended = BlendedAppearance(Fixed([[1, 0], []]), weight: 0.5)
+        let frame = Self.frame()
+        try blended.prepare(frame)
+        let v = blended.embeddings(for: [Box(x: 2, y: 2, w: 8, h: 8), Box(x: 25, y: 5, w: 10, h: 10)], in: frame)
+        #expect(v[0].count == 2 + 64 && v[1].isEmpty)
+    }
+
     @Test func colorWeightIsATrackerSettingChecked() throws {
         let c = try JSONDecoder().decode(TrackerConfig.self, from: Data(#"{"color_weight": 0.6}"#.utf8))
         #expect(c.colorWeight == 0.6 && TrackerConfig().colorWeight == 0)

@@ -32,6 +32,8 @@ public final class BlendedAppearance: AppearanceModel {
     public func embeddings(for boxes: [Box], in frame: VideoFrame) -> [[Float]] {
         let a = model.embeddings(for: boxes, in: frame), b = color.embeddings(for: boxes, in: frame)
         let wm = Float((1 - weight).squareRoot()), wc = Float(weight.squareRoot())
-        return zip(a, b).map { m, h in m.map { $0 * wm } + h.map { $0 * wc } }
+        // A box the model gave no vector for gets none here either (not a colour-only vector of
+        // another length, which would replace the track's appearance).
+        return zip(a, b).map { m, h in m.isEmpty ? [] : m.map { $0 * wm } + h.map { $0 * wc } }
     }
 }

@@ -70,7 +70,7 @@ public struct TrackerConfig: Codable, Sendable, Equatable {
         }
         try get(.highThreshold, &highThreshold); try get(.lowThreshold, &lowThreshold)
         try get(.newTrackThreshold, &newTrackThreshold); try get(.associationWeight, &associationWeight)
-try get(.maxCost, &maxCost); try get(.minIoU, &minIoU); try get(.lowMinIoU, &lowMinIoU)
+        try get(.maxCost, &maxCost); try get(.minIoU, &minIoU); try get(.lowMinIoU, &lowMinIoU)
         try get(.classGate, &classGate); try get(.minHits, &minHits); try get(.maxLost, &maxLost)
         try get(.maxCoast, &maxCoast); try get(.reidThreshold, &reidThreshold); try get(.reidDistanceWeight, &reidDistanceWeight); try get(.reidWithoutAppearance, &reidWithoutAppearance)
         try get(.appearanceMomentum, &appearanceMomentum); try get(.colorWeight, &colorWeight); try get(.outputTentative, &outputTentative)
