@@ -279,16 +279,8 @@ void kvv_q8_gemm(int isa, const int8_t *packed, const float *scales, const int32
                  const float *a, long lda, long m, uint8_t *qa, float *ascale, int32_t *azero,
                  float *c, long ldc, const float *bias, int accumulate) {
     if (m <= 0 || n <= 0) return;
-    long kp = kvv_q8_kpad(k);
-    q8_quantize_rows(a, lda, m, k, kp, qa, ascale, azero);
-    switch (isa) {
-#if defined(__x86_64__)
-    case KVV_ISA_AVX2: q8_avx2(packed, scales, colsums, n, kp, qa, ascale, azero, m, c, ldc, bias, accumulate); return;
-    case KVV_ISA_AVXVNNI: q8_avxvnni(packed, scales, colsums, n, kp, qa, ascale, azero, m, c, ldc, bias, accumulate); return;
-    case KVV_ISA_AVX512VNNI: q8_avx512vnni(packed, scales, colsums, n, kp, qa, ascale, azero, m, c, ldc, bias, accumulate); return;
-#endif
-    default: q8_reference(packed, scales, colsums, n, kp, qa, ascale, azero, m, c, ldc, bias, accumulate); return;
-    }
+    q8_quantize_rows(a, lda, m, k, kvv_q8_kpad(k), qa, ascale, azero);
+    kvv_q8_gemm_u8(isa, packed, scales, colsums, n, k, qa, ascale, azero, m, c, ldc, bias, accumulate);
 }
 
 void kvv_q8_gemm_u8(int isa, const int8_t *packed, const float *scales, const int32_t *colsums, long n, long k,
@@ -369,9 +361,11 @@ void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad
 
 void kvv_q8_conv_rows(int isa, const int8_t *packed, const float *scales, const int32_t *colsums, long n,
                       const uint8_t *qx, long c, long wp, long kh, long kw, long stride, long wo,
-                      float ascale, int32_t azero, long r0, long r1, uint8_t *block, float *bscale, int32_t *bzero,
+                      float ascale, int32_t azero, long r0, long r1, uint8_t *block,
                       float *tmp, float *out, long positions, const float *bias, int relu) {
     long k = c * kh * kw, kp = kvv_q8_kpad(k);
+    float bscale[KVV_Q8_CONV_BLOCK];  // every row shares the image's scale and zero point
+    int32_t bzero[KVV_Q8_CONV_BLOCK];
     for (long i = 0; i < KVV_Q8_CONV_BLOCK; i++) {
         bscale[i] = ascale;
         bzero[i] = azero;

@@ -72,11 +72,11 @@ void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad
 
 /// Output positions r0..<r1 of the convolution into out [n, positions] (NCHW: out[j·positions + r]),
 /// with the bias and, when relu, max(0, ·) (NaN kept). qx is the padded NHWC image (row width
-/// wp = w + 2·pad); block holds KVV_Q8_CONV_BLOCK·kpad(c·kh·kw) bytes, bscale and bzero
-/// KVV_Q8_CONV_BLOCK entries each, tmp KVV_Q8_CONV_BLOCK·n floats (scratch of the calling thread).
+/// wp = w + 2·pad); block holds KVV_Q8_CONV_BLOCK·kpad(c·kh·kw) bytes and tmp
+/// KVV_Q8_CONV_BLOCK·n floats (scratch of the calling thread).
 void kvv_q8_conv_rows(int isa, const int8_t *packed, const float *scales, const int32_t *colsums, long n,
                       const uint8_t *qx, long c, long wp, long kh, long kw, long stride, long wo,
-                      float ascale, int32_t azero, long r0, long r1, uint8_t *block, float *bscale, int32_t *bzero,
+                      float ascale, int32_t azero, long r0, long r1, uint8_t *block,
                       float *tmp, float *out, long positions, const float *bias, int relu);
 
 /// Rounds w (as for kvv_q8_pack) to bf16 into `packed` (npad·kpad uint16).

@@ -140,6 +140,17 @@ public struct DetectionHead: Sendable {
         return total + outputs.macs(height: h, width: w)
     }
 
+    /// `relu(conv(input))` through the int8 layer when there is one, else the f32 layer.
+    private static func convReLU(_ conv: Conv2D, _ int8: Int8Conv2D?, _ input: Tensor, into output: inout Tensor,
+                                 _ scratch: inout Tensor, _ int8Scratch: inout Int8Conv2D.Scratch,
+                                 _ context: ComputeContext) throws(TensorError) {
+        if let int8 {
+            try int8.forward(input, into: &output, scratch: &int8Scratch, relu: true, context: context)
+        } else {
+            try conv.forward(input, into: &output, scratch: &scratch, relu: true, context: context)
+        }
+    }
+
     /// Runs the head: `pixels` `[3, H, W]` is the normalised encoder input, `tokens` `[1 + P, D]`
     /// the encoder's output for it. Leaves `features`, `maps` and `heat` in `state`.
     public func forward(pixels: Tensor, tokens: Tensor, state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
@@ -160,11 +171,7 @@ public struct DetectionHead: Sendable {
             if state.stem.count != stem.count { state.stem = stem.map { _ in Tensor(shape: [0]) } }
             for (i, conv) in stem.enumerated() {
                 let input = i == 0 ? pixels : state.stem[i - 1]
-                if let q = int8Stem[i] {
-                    try q.forward(input, into: &state.stem[i], scratch: &state.int8Scratch, relu: true, context: context)
-                } else {
-                    try conv.forward(input, into: &state.stem[i], scratch: &state.scratch, relu: true, context: context)
-                }
+                try Self.convReLU(conv, int8Stem[i], input, into: &state.stem[i], &state.scratch, &state.int8Scratch, context)
             }
             var x = state.stem[stem.count - 1]
             // [U; S] along channels.
@@ -175,16 +182,8 @@ public struct DetectionHead: Sendable {
             try x.reshape([cs, h * w])
             try state.joined.copyRows(from: x, to: cu)
             try state.joined.reshape([cu + cs, h, w])
-            if let q = int8Neck[0] {
-                try q.forward(state.joined, into: &state.neck, scratch: &state.int8Scratch, relu: true, context: context)
-            } else {
-                try neck[0].forward(state.joined, into: &state.neck, scratch: &state.scratch, relu: true, context: context)
-            }
-            if let q = int8Neck[1] {
-                try q.forward(state.neck, into: &state.features, scratch: &state.int8Scratch, relu: true, context: context)
-            } else {
-                try neck[1].forward(state.neck, into: &state.features, scratch: &state.scratch, relu: true, context: context)
-            }
+            try Self.convReLU(neck[0], int8Neck[0], state.joined, into: &state.neck, &state.scratch, &state.int8Scratch, context)
+            try Self.convReLU(neck[1], int8Neck[1], state.neck, into: &state.features, &state.scratch, &state.int8Scratch, context)
             try outputs.forward(state.features, into: &state.maps, scratch: &state.scratch, context: context)
         } catch { throw .kernel(error) }
         state.heat.resize([classes, h, w])

@@ -21,6 +21,11 @@ public final class BlendedAppearance: AppearanceModel {
         self.weight = min(max(weight, 0), 1)
     }
 
+    /// `model` itself when `colorWeight` is 0 (the tracker's `color_weight`), else the blend.
+    public static func wrapping(_ model: any AppearanceModel, colorWeight: Double) -> any AppearanceModel {
+        colorWeight > 0 ? BlendedAppearance(model, weight: colorWeight) : model
+    }
+
     public var tokens: Tensor? { model.tokens }
     public var headNanoseconds: UInt64 { model.headNanoseconds }
 
@@ -34,6 +39,12 @@ public final class BlendedAppearance: AppearanceModel {
         let wm = Float((1 - weight).squareRoot()), wc = Float(weight.squareRoot())
         // A box the model gave no vector for gets none here either (not a colour-only vector of
         // another length, which would replace the track's appearance).
-        return zip(a, b).map { m, h in m.isEmpty ? [] : m.map { $0 * wm } + h.map { $0 * wc } }
+        return zip(a, b).map { m, h in
+            guard !m.isEmpty else { return [] }
+            var v = [Float](repeating: 0, count: m.count + h.count)
+            for i in m.indices { v[i] = m[i] * wm }
+            for i in h.indices { v[m.count + i] = h[i] * wc }
+            return v
+        }
     }
 }

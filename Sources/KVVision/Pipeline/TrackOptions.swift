@@ -93,7 +93,7 @@ public struct TrackOptions: Sendable {
             detector = try detections.map { path throws(PipelineError) in try DetectionFile.read(path: path) } ?? session
             temporal = session
             trackerConfig = tracker ?? full.tracker
-            appearance = trackerConfig.colorWeight > 0 ? BlendedAppearance(session, weight: trackerConfig.colorWeight) : session
+            appearance = BlendedAppearance.wrapping(session, colorWeight: trackerConfig.colorWeight)
             settings.model = full.config.name
             settings.modelHash = full.hash
             settings.inputSize = size

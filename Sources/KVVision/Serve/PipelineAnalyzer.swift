@@ -59,9 +59,8 @@ public final class PipelineAnalyzer: StreamAnalyzer, @unchecked Sendable {
             let session = try ModelSession(model: model, context: ComputeContext(threads: threads))
             let tracker: Tracker
             do { tracker = try Tracker(config: model.tracker) } catch { throw PipelineError.tracking(error) }
-            let w = model.tracker.colorWeight
             pipeline = StreamPipeline(provider: provider, detector: session,
-                                      appearance: w > 0 ? BlendedAppearance(session, weight: w) : session, temporal: session,
+                                      appearance: BlendedAppearance.wrapping(session, colorWeight: model.tracker.colorWeight), temporal: session,
                                       tracker: tracker, sink: writer, settings: settings)
         } catch {
             throw .model(path: model.path, message: error.description)

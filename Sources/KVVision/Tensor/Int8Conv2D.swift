@@ -20,46 +20,35 @@ public struct Int8Conv2D: Sendable {
     /// The f32 layer's geometry and bias (its weight is not used after packing).
     public let inChannels: Int, outChannels: Int, kernelHeight: Int, kernelWidth: Int, stride: Int, padding: Int
     public let bias: Tensor?
+    /// The weight `[Cout, kh·kw·Cin]` packed as a Linear layer's (per-channel int8 scales).
+    let weights: PackedLinear
     /// The kernel that runs the GEMM.
-    public let isa: KernelISA
-    private let packed: [Int8]
-    private let scales: [Float]
-    private let colsums: [Int32]
+    public var isa: KernelISA { weights.isa }
 
     /// Per-caller buffers: the quantised image; per thread an unfold block and its f32 result.
     public struct Scratch: Sendable {
         var image: [UInt8] = []
         var blocks: [UInt8] = []
-        var blockScales: [Float] = []
-        var blockZeros: [Int32] = []
         var rows: [Float] = []  // one [64, Cout] f32 block per thread
         public init() {}
     }
 
     /// Packs `conv`'s weight for `isa` (default: the process's int8 kernel).
     public init(_ conv: Conv2D, isa: KernelISA? = nil) throws(TensorError) {
-        let selected = try KernelISA.selected().int8
-        let isa = isa ?? selected
-        guard isa.hasInt8, isa.supported else { throw .kernelISA(setting: isa.rawValue, problem: "no int8 kernel for this CPU") }
         (inChannels, outChannels, kernelHeight, kernelWidth) = (conv.inChannels, conv.outChannels, conv.kernelHeight, conv.kernelWidth)
-        (stride, padding, bias, self.isa) = (conv.stride, conv.padding, conv.bias, isa)
+        (stride, padding, bias) = (conv.stride, conv.padding, conv.bias)
         let (cin, kh, kw, n) = (inChannels, kernelHeight, kernelWidth, outChannels)
         let k = cin * kh * kw
         // [Cout, Cin, kh, kw] → [Cout, kh, kw, Cin]: the unfolded row's order.
-        var permuted = [Float](repeating: 0, count: n * k)
+        var permuted = Tensor(shape: [n, k])
         for j in 0..<n {
             for c in 0..<cin {
                 for ky in 0..<kh {
-                    for kx in 0..<kw { permuted[j * k + (ky * kw + kx) * cin + c] = conv.weight.storage[j * k + (c * kh + ky) * kw + kx] }
+                    for kx in 0..<kw { permuted.storage[j * k + (ky * kw + kx) * cin + c] = conv.weight.storage[j * k + (c * kh + ky) * kw + kx] }
                 }
             }
         }
-        let np = Int(kvv_gemm_npad(n)), kp = Int(kvv_q8_kpad(k))
-        var q = [Int8](repeating: 0, count: np * kp), s = [Float](repeating: 0, count: np), cs = [Int32](repeating: 0, count: np)
-        _ = kvv_q8_pack(permuted, k, 1, n, k, isa.int8WeightMax, &q, &s, &cs)
-        packed = q
-        scales = s
-        colsums = cs
+        weights = try PackedLinear(weight: permuted, precision: .int8, isa: isa)
     }
 
     /// Output height and width for an input of `height × width`.
@@ -69,7 +58,7 @@ public struct Int8Conv2D: Sendable {
     }
 
     /// Bytes of the packed weight and its per-channel tables.
-    public var bytes: Int { packed.count + 4 * scales.count + 4 * colsums.count }
+    public var bytes: Int { weights.bytes }
 
     /// `output = conv(input) (+ bias)`, then `max(0, ·)` when `relu`; `input` is `[Cin, H, W]`,
     /// `output` becomes `[Cout, Ho, Wo]`. Output positions are split over the context's threads.
@@ -88,14 +77,11 @@ public struct Int8Conv2D: Sendable {
         let chunks = context.poolChunks(m: positions)
         if scratch.image.count < hp * wp * cin { scratch.image = [UInt8](repeating: 0, count: hp * wp * cin) }
         if scratch.blocks.count < chunks * block * kp { scratch.blocks = [UInt8](repeating: 0, count: chunks * block * kp) }
-        if scratch.blockScales.count < chunks * block {
-            scratch.blockScales = [Float](repeating: 0, count: chunks * block)
-            scratch.blockZeros = [Int32](repeating: 0, count: chunks * block)
-        }
         if scratch.rows.count < chunks * block * n { scratch.rows = [Float](repeating: 0, count: chunks * block * n) }
         var quantScale: Float = 0, quantZero: Int32 = 0
         input.storage.withUnsafeBufferPointer { x in kvv_q8_image_params(x.baseAddress!, input.count, &quantScale, &quantZero) }
         let (scale, zero) = (quantScale, quantZero)
+        // Quantise the image, rows split over the threads.
         let rowChunks = context.pool.threads > 1 && h >= 8 ? min(context.pool.threads, h / 4) : 1
         input.storage.withUnsafeBufferPointer { xp in
             scratch.image.withUnsafeMutableBufferPointer { qp in
@@ -108,35 +94,26 @@ public struct Int8Conv2D: Sendable {
                 if rowChunks == 1 { quantise(0) } else { context.pool.run(rowChunks, quantise) }
             }
         }
+        // Unfold + GEMM + NCHW write-back, output positions split over the threads.
         let size = (positions + chunks - 1) / chunks
-        let (isaCode, kh, kw, s) = (isa.code, kernelHeight, kernelWidth, stride)
+        let (isaCode, kh, kw, s, reluFlag) = (isa.code, kernelHeight, kernelWidth, stride, Int32(relu ? 1 : 0))
         let biasStorage = bias?.storage ?? []
-        scratch.image.withUnsafeBufferPointer { qp in
-            scratch.blocks.withUnsafeMutableBufferPointer { bp in
-                scratch.blockScales.withUnsafeMutableBufferPointer { sp in
-                    scratch.blockZeros.withUnsafeMutableBufferPointer { zp in
-                        scratch.rows.withUnsafeMutableBufferPointer { rp in
-                            output.storage.withUnsafeMutableBufferPointer { op in
-                                packed.withUnsafeBufferPointer { wq in
-                                    scales.withUnsafeBufferPointer { ws in
-                                        colsums.withUnsafeBufferPointer { wc in
-                                            biasStorage.withUnsafeBufferPointer { bb in
-                                                nonisolated(unsafe) let (q, blocks, bs, bz, rows) = (qp.baseAddress!, bp.baseAddress!, sp.baseAddress!, zp.baseAddress!, rp.baseAddress!)
-                                                nonisolated(unsafe) let out = op.baseAddress!
-                                                nonisolated(unsafe) let (w8, wsc, wcs) = (wq.baseAddress!, ws.baseAddress!, wc.baseAddress!)
-                                                nonisolated(unsafe) let b = bias == nil ? nil : bb.baseAddress
-                                                let run = { (i: Int) in
-                                                    let r0 = i * size, r1 = min(positions, r0 + size)
-                                                    guard r0 < r1 else { return }
-                                                    kvv_q8_conv_rows(isaCode, w8, wsc, wcs, n, q, cin, wp, kh, kw, s, wo, scale, zero, r0, r1,
-                                                                     blocks + i * block * kp, bs + i * block, bz + i * block, rows + i * block * n,
-                                                                     out, positions, b, relu ? 1 : 0)
-                                                }
-                                                if chunks == 1 { run(0) } else { context.pool.run(chunks, run) }
-                                            }
-                                        }
-                                    }
+        weights.withInt8Weights { w8, wsc, wcs in
+            scratch.image.withUnsafeBufferPointer { qp in
+                scratch.blocks.withUnsafeMutableBufferPointer { bp in
+                    scratch.rows.withUnsafeMutableBufferPointer { rp in
+                        output.storage.withUnsafeMutableBufferPointer { op in
+                            biasStorage.withUnsafeBufferPointer { bb in
+                                nonisolated(unsafe) let (q, blocks, rows, out) = (qp.baseAddress!, bp.baseAddress!, rp.baseAddress!, op.baseAddress!)
+                                nonisolated(unsafe) let (w8, wsc, wcs) = (w8, wsc, wcs)
+                                nonisolated(unsafe) let b = bias == nil ? nil : bb.baseAddress
+                                let run = { (i: Int) in
+                                    let r0 = i * size, r1 = min(positions, r0 + size)
+                                    guard r0 < r1 else { return }
+                                    kvv_q8_conv_rows(isaCode, w8, wsc, wcs, n, q, cin, wp, kh, kw, s, wo, scale, zero, r0, r1,
+                                                     blocks + i * block * kp, rows + i * block * n, out, positions, b, reluFlag)
                                 }
+                                if chunks == 1 { run(0) } else { context.pool.run(chunks, run) }
                             }
                         }
                     }

@@ -90,6 +90,14 @@ public struct PackedLinear: Sendable {
         return copy
     }
 
+    /// The int8 packing (packed weights, per-channel scales, column sums) for a kernel that reads
+    /// it directly (`Int8Conv2D`); nil pointers for a bf16 packing.
+    func withInt8Weights<R>(_ body: (UnsafePointer<Int8>?, UnsafePointer<Float>?, UnsafePointer<Int32>?) -> R) -> R {
+        int8.withUnsafeBufferPointer { w in
+            scales.withUnsafeBufferPointer { s in colsums.withUnsafeBufferPointer { c in body(w.baseAddress, s.baseAddress, c.baseAddress) } }
+        }
+    }
+
     /// Bytes of the packed weight and its per-channel tables.
     public var bytes: Int { int8.count + 2 * bf16.count + 4 * scales.count + 4 * colsums.count }
 
