@@ -48,8 +48,9 @@ extension AppearanceModel {
 
 /// Turns detections into tracks (the library's `Tracker` is one).
 public protocol ObjectTracker {
+    /// `bounds`: the frame in the boxes' coordinates (boxes touching its edge are partial views).
     mutating func update(position: Int, detections: [Detection], appearances: [[Float]]?,
-                         associations: AssociationProbabilities?) throws(TrackingError) -> [Track]
+                         associations: AssociationProbabilities?, bounds: Box?) throws(TrackingError) -> [Track]
     /// Ids confirmed so far.
     var lastID: Int { get }
     /// Every live track (tentative, confirmed, lost), in creation order.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Multi-object tracker: Kalman prediction, association in two passes (ByteTrack), appearance
 /// re-identification of lost tracks, and the track lifecycle (`Track`).
 ///
@@ -16,10 +18,17 @@
 /// 5. Re-identification: lost (and confirmed) tracks still unmatched × high detections still
 ///    unmatched, same
 ///    class, appearance cosine ≥ `reid_threshold`, cost `(1 − cosine) + reid_distance_weight ·
-///    distance / size` (distance from where the track was last seen, in units of its size);
-///    without appearance vectors only when `reid_without_appearance` and both sides have a class.
-///    This finds objects again after exits of any length up to `max_lost`; the filter of a track
-///    found this way restarts at the detection (its old motion no longer applies).
+///    distance / size + reid_size_weight · size mismatch` (distance from where the track was last
+///    seen, in units of its size; mismatch of the box against the track's last whole box, counted
+///    only where larger for boxes touching the edge of `bounds`); without appearance vectors only
+///    when `reid_without_appearance` and both sides have a class. This finds objects again after
+///    exits of any length up to `max_lost`; the filter of a track found this way restarts at the
+///    detection (its old motion no longer applies).
+/// 5b. Revision: a re-identification made on a box touching the frame's edge (a sliver of an
+///    object coming back) stays open for `reid_revision_steps` steps while its boxes touch the
+///    edge, and on the first whole box: when another lost track now costs less for the current
+///    box than the track as it was before, the identity passes to that one and the first track
+///    is restored, lost, as it was (`Track.revision` keeps that one copy).
 /// 6. Lifecycle: matched tracks update (tentative → confirmed after `min_hits`, lost → confirmed);
 ///    unmatched tentative tracks are removed, unmatched confirmed ones become lost, lost ones older
 ///    than `max_lost` are removed; unmatched high detections with score ≥ `new_track_threshold`
@@ -48,8 +57,10 @@ public struct Tracker: Sendable {
     /// lost ones when the config asks), sorted by id.
     /// `appearances`: one unit vector per detection (or nil); `associations`: the association
     /// head's probabilities against tracks by `Track.key` (tentative ones included).
+    /// `bounds`: the frame in the boxes' coordinates, when known; boxes touching its edge are
+    /// taken as partial views (size cue, revisable re-identification).
     public mutating func update(position: Int, detections input: [Detection], appearances: [[Float]]? = nil,
-                                associations: AssociationProbabilities? = nil) throws(TrackingError) -> [Track] {
+                                associations: AssociationProbabilities? = nil, bounds: Box? = nil) throws(TrackingError) -> [Track] {
         if let last = lastPosition, position <= last {
             throw .badInput(frame: position, reason: "position must increase (previous \(last))")
         }
@@ -84,6 +95,29 @@ public struct Tracker: Sendable {
         func classOK(_ d: Detection, _ t: Track) -> Bool {
             guard c.classGate, let a = d.label, let b = t.label else { return true }
             return a == b
+        }
+        let cut = input.map { Self.isCut($0.box, by: bounds) }
+        /// Re-identification cost of detection `k` for `track` (infinite when not allowed).
+        func reidCost(_ k: Int, _ track: Track) -> Double {
+            let d = input[k]
+            guard classOK(d, track) else { return .infinity }
+            var cost = 0.0
+            if let s = Track.cosine(appearances?[k], track.appearance) {
+                guard s >= c.reidThreshold else { return .infinity }
+                cost = 1 - s
+            } else if !c.reidWithoutAppearance || d.label == nil || track.label == nil {
+                return .infinity
+            }
+            let last = track.detection.box
+            let size = max(1, (last.w * last.h).squareRoot())
+            let distance = ((d.box.centerX - last.centerX) * (d.box.centerX - last.centerX)
+                            + (d.box.centerY - last.centerY) * (d.box.centerY - last.centerY)).squareRoot()
+            cost += c.reidDistanceWeight * distance / size
+            if c.reidSizeWeight > 0, let full = track.fullBox, full.w > 0, full.h > 0, d.box.w > 0, d.box.h > 0 {
+                let rw = Foundation.log(d.box.w / full.w), rh = Foundation.log(d.box.h / full.h)
+                cost += c.reidSizeWeight * (cut[k] ? max(0, rw) + max(0, rh) : abs(rw) + abs(rh))
+            }
+            return cost
         }
 
         // 3. First pass.
@@ -122,22 +156,21 @@ public struct Tracker: Sendable {
         let lost = snapshot.indices.filter { trackMatch[$0] == nil && (snapshot[$0].state == .lost || snapshot[$0].state == .confirmed) }
         var restarted = [Bool](repeating: false, count: snapshot.count)
         let open = high.filter { !detTaken[$0] }
-        assign(open, lost) { k, t in
-            let d = input[k], track = snapshot[t]
-            guard classOK(d, track) else { return .infinity }
-            var cost = 0.0
-            if let s = Track.cosine(appearances?[k], track.appearance) {
-                guard s >= c.reidThreshold else { return .infinity }
-                cost = 1 - s
-            } else if !c.reidWithoutAppearance || d.label == nil || track.label == nil {
-                return .infinity
+        assign(open, lost) { k, t in reidCost(k, snapshot[t]) } into: { k, t in detTaken[k] = true; trackMatch[t] = k; restarted[t] = true }
+
+        // 5b. Revision: a track re-identified on a box cut by the frame's edge hands the identity
+        // to a lost track that now fits the box better (its boxes grow as it comes into view).
+        var reverted = [Bool](repeating: false, count: snapshot.count)
+        for t in snapshot.indices {
+            guard let k = trackMatch[t], !restarted[t], let r = snapshot[t].revision, position - r.at <= c.reidRevisionSteps else { continue }
+            let own = reidCost(k, r.before[0])
+            var best: (t: Int, cost: Double)?
+            for u in snapshot.indices where trackMatch[u] == nil && !reverted[u] && snapshot[u].state == .lost {
+                let cost = reidCost(k, snapshot[u])
+                if cost < own, cost < (best?.cost ?? .infinity) { best = (u, cost) }
             }
-            let last = track.detection.box
-            let size = max(1, (last.w * last.h).squareRoot())
-            let distance = ((d.box.centerX - last.centerX) * (d.box.centerX - last.centerX)
-                            + (d.box.centerY - last.centerY) * (d.box.centerY - last.centerY)).squareRoot()
-            return cost + c.reidDistanceWeight * distance / size
-        } into: { k, t in detTaken[k] = true; trackMatch[t] = k; restarted[t] = true }
+            if let b = best { trackMatch[t] = nil; reverted[t] = true; trackMatch[b.t] = k; restarted[b.t] = true }
+        }
 
         // 6. Lifecycle.
         var tracksNow = self.tracks
@@ -145,16 +178,29 @@ public struct Tracker: Sendable {
         var isolated = [Bool](repeating: true, count: input.count)
         for a in input.indices { for b in input.indices where a != b && input[a].box.iou(input[b].box) > 0.3 { isolated[a] = false } }
         for t in tracksNow.indices {
+            if reverted[t] {
+                tracksNow[t] = snapshot[t].revision!.before[0]
+                tracksNow[t].state = .lost
+            }
             if let k = trackMatch[t] {
-                if restarted[t] { tracksNow[t].filter = KalmanFilter(box: input[k].box, noise: c.kalman) }
+                if restarted[t] {
+                    tracksNow[t].filter = KalmanFilter(box: input[k].box, noise: c.kalman)
+                    var before = snapshot[t]
+                    before.revision = nil  // one level: memory stays one copy per track
+                    tracksNow[t].revision = cut[k] && c.reidRevisionSteps > 0 ? ([before], position) : nil
+                } else if let r = tracksNow[t].revision, !cut[k] || position - r.at >= c.reidRevisionSteps {
+                    tracksNow[t].revision = nil  // whole in view (the last check is done) or too late
+                }
                 let useAppearance = isolated[k] && input[k].score >= c.highThreshold
-                tracksNow[t].match(input[k], index: k, appearance: useAppearance ? appearances?[k] : nil, position: position, momentum: c.appearanceMomentum)
+                tracksNow[t].match(input[k], index: k, appearance: useAppearance ? appearances?[k] : nil, position: position,
+                                   momentum: c.appearanceMomentum, whole: !cut[k])
                 switch tracksNow[t].state {
                 case .tentative where tracksNow[t].hits >= c.minHits: Self.confirm(&tracksNow[t], &lastID)
                 case .lost: tracksNow[t].state = .confirmed
                 default: break
                 }
             } else {
+                tracksNow[t].revision = nil
                 switch tracksNow[t].state {
                 case .tentative: tracksNow[t].state = .removed
                 case .confirmed: tracksNow[t].state = .lost
@@ -169,6 +215,7 @@ public struct Tracker: Sendable {
             if a != nil { Track.normalise(&a!) }
             tracksNow.append(Track(key: nextKey, detection: input[k], index: k, appearance: a, position: position, noise: c.kalman))
             nextKey += 1
+            if !cut[k] { tracksNow[tracksNow.count - 1].fullBox = input[k].box }
             if first || c.minHits <= 1 { Self.confirm(&tracksNow[tracksNow.count - 1], &lastID) }
         }
 
@@ -182,6 +229,12 @@ public struct Tracker: Sendable {
         }
         report.sort { ($0.id == 0 ? Int.max : $0.id, $0.key) < ($1.id == 0 ? Int.max : $1.id, $1.key) }
         return report
+    }
+
+    /// True when `box` touches the edge of `bounds` (within a pixel): a partial view.
+    static func isCut(_ box: Box, by bounds: Box?) -> Bool {
+        guard let b = bounds else { return false }
+        return box.x <= b.x + 1 || box.y <= b.y + 1 || box.x + box.w >= b.x + b.w - 1 || box.y + box.h >= b.y + b.h - 1
     }
 
     private static func confirm(_ track: inout Track, _ lastID: inout Int) {

@@ -36,6 +36,15 @@ public struct TrackerConfig: Codable, Sendable, Equatable {
     /// Re-identification cost per track size of distance between where a lost track was last
     /// seen and the detection.
     public var reidDistanceWeight: Double = 0.005
+    /// Re-identification cost per unit of size mismatch `|ln(w/w₀)| + |ln(h/h₀)|` between the
+    /// detection and the track's last fully visible box (a detection cut by the frame's edge only
+    /// counts where it is larger). Look-alikes of one colour are often told apart by size alone.
+    public var reidSizeWeight: Double = 0.3
+    /// Steps during which a re-identification made on a box cut by the frame's edge (an object
+    /// entering, a sliver of it visible) may still be revised: while its boxes touch the edge,
+    /// the identity is re-checked against the other lost tracks each step and handed to a better
+    /// one (the first track goes back to lost, as it was). 0 disables.
+    public var reidRevisionSteps: Int = 25
     /// Without appearance vectors, re-identify lost tracks by class and distance alone.
     public var reidWithoutAppearance: Bool = true
     /// Exponential moving average factor of a track's appearance (weight of the old value).
@@ -57,7 +66,8 @@ public struct TrackerConfig: Codable, Sendable, Equatable {
         case highThreshold = "high_threshold", lowThreshold = "low_threshold", newTrackThreshold = "new_track_threshold"
         case associationWeight = "association_weight", maxCost = "max_cost", minIoU = "min_iou", lowMinIoU = "low_min_iou"
         case classGate = "class_gate", minHits = "min_hits", maxLost = "max_lost", maxCoast = "max_coast"
-        case reidThreshold = "reid_threshold", reidDistanceWeight = "reid_distance_weight", reidWithoutAppearance = "reid_without_appearance", appearanceMomentum = "appearance_momentum"
+        case reidThreshold = "reid_threshold", reidDistanceWeight = "reid_distance_weight", reidWithoutAppearance = "reid_without_appearance"
+        case reidSizeWeight = "reid_size_weight", reidRevisionSteps = "reid_revision_steps", appearanceMomentum = "appearance_momentum"
         case colorWeight = "color_weight"
         case outputTentative = "output_tentative", outputLost = "output_lost", kalman
     }
@@ -73,6 +83,7 @@ public struct TrackerConfig: Codable, Sendable, Equatable {
         try get(.maxCost, &maxCost); try get(.minIoU, &minIoU); try get(.lowMinIoU, &lowMinIoU)
         try get(.classGate, &classGate); try get(.minHits, &minHits); try get(.maxLost, &maxLost)
         try get(.maxCoast, &maxCoast); try get(.reidThreshold, &reidThreshold); try get(.reidDistanceWeight, &reidDistanceWeight); try get(.reidWithoutAppearance, &reidWithoutAppearance)
+        try get(.reidSizeWeight, &reidSizeWeight); try get(.reidRevisionSteps, &reidRevisionSteps)
         try get(.appearanceMomentum, &appearanceMomentum); try get(.colorWeight, &colorWeight); try get(.outputTentative, &outputTentative)
         try get(.outputLost, &outputLost); try get(.kalman, &kalman)
     }
@@ -95,6 +106,8 @@ public struct TrackerConfig: Codable, Sendable, Equatable {
         try check((0...1_000_000).contains(maxCoast), .maxCoast, maxCoast, "must be in 0...1000000")
         try check((-1.0...1.0).contains(reidThreshold), .reidThreshold, reidThreshold, "must be a cosine in -1...1")
         try check(reidDistanceWeight.isFinite && reidDistanceWeight >= 0, .reidDistanceWeight, reidDistanceWeight, "must be finite and ≥ 0")
+        try check(reidSizeWeight.isFinite && reidSizeWeight >= 0, .reidSizeWeight, reidSizeWeight, "must be finite and ≥ 0")
+        try check((0...1_000_000).contains(reidRevisionSteps), .reidRevisionSteps, reidRevisionSteps, "must be in 0...1000000")
         try check((0.0..<1.0).contains(appearanceMomentum), .appearanceMomentum, appearanceMomentum, "must be in [0, 1)")
         try check(unit.contains(colorWeight), .colorWeight, colorWeight, "must be in 0...1")
         try check(kalman.isValid, .kalman, kalman, "all noise values must be finite and > 0")
