@@ -53,6 +53,11 @@ public struct Conv2D: Sendable {
 
     /// Output height and width for an input of `height × width` (zero when the kernel does not fit).
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        Self.outputSize(height: height, width: width, kernelHeight: kernelHeight, kernelWidth: kernelWidth, stride: stride, padding: padding)
+    }
+
+    /// The output size rule shared by every convolution of this geometry (f32 and int8).
+    static func outputSize(height: Int, width: Int, kernelHeight: Int, kernelWidth: Int, stride: Int, padding: Int) -> (height: Int, width: Int) {
         let h = height + 2 * padding - kernelHeight, w = width + 2 * padding - kernelWidth
         return (h < 0 ? 0 : h / stride + 1, w < 0 ? 0 : w / stride + 1)
     }

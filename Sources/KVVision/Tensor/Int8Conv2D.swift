@@ -53,8 +53,7 @@ public struct Int8Conv2D: Sendable {
 
     /// Output height and width for an input of `height × width`.
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
-        let h = height + 2 * padding - kernelHeight, w = width + 2 * padding - kernelWidth
-        return (h < 0 ? 0 : h / stride + 1, w < 0 ? 0 : w / stride + 1)
+        Conv2D.outputSize(height: height, width: width, kernelHeight: kernelHeight, kernelWidth: kernelWidth, stride: stride, padding: padding)
     }
 
     /// Bytes of the packed weight and its per-channel tables.
