@@ -55,6 +55,24 @@ import Testing
         #expect(v[0].count == 2 + 64 && v[1].isEmpty)
     }
 
+    /// An object entering along the frame's edge: the model's grid samples of a sliver are mostly
+    /// background, so a cut box is described by its colour alone.
+    @Test func aBoxCutByTheFrameEdgeGetsTheColourPartAlone() throws {
+        let weight = 0.3
+        let blended = BlendedAppearance(Fixed([[1, 0], [0, 1], [0, 1]]), weight: weight)
+        let frame = Self.frame()
+        try blended.prepare(frame)
+        // Whole red box; a red sliver on the left edge; a blue one on the right edge.
+        let boxes = [Box(x: 5, y: 5, w: 8, h: 8), Box(x: 0, y: 6, w: 3, h: 8), Box(x: 37, y: 6, w: 3, h: 8)]
+        let v = blended.embeddings(for: boxes, in: frame)
+        let colour = ColorAppearance().embeddings(for: boxes, in: frame)
+        #expect(v[1][0] == 0 && v[1][1] == 0 && Array(v[1][2...]) == colour[1], "model part zero, colour part whole")
+        #expect(abs(Self.cosine(v[1], v[1]) - 1) < 1e-6)
+        // Against the whole red box: √c·colour cosine, not the blend (the model vectors disagree).
+        #expect(abs(Self.cosine(v[0], v[1]) - weight.squareRoot() * Self.cosine(colour[0], colour[1])) < 1e-6)
+        #expect(Self.cosine(v[0], v[1]) > 0.5 && Self.cosine(v[0], v[2]) < 0.01)
+    }
+
     @Test func colorWeightIsATrackerSettingChecked() throws {
         let c = try JSONDecoder().decode(TrackerConfig.self, from: Data(#"{"color_weight": 0.6}"#.utf8))
         #expect(c.colorWeight == 0.6 && TrackerConfig().colorWeight == 0)

@@ -5,9 +5,14 @@
 /// vector `h` (an all-zero part, for an empty box, contributes 0). Tracking models trained for
 /// identity on ShapesWorld tell two shapes apart by colour less reliably than a histogram does;
 /// the tracker uses the blend for re-identification after exits and occlusions (`color_weight`).
+/// A box cut by the frame's edge (an object entering or leaving; `Tracker.isCut`) gets the colour
+/// part alone, `[0, h]`: the model samples its vector on a fixed grid over the box, which on a
+/// sliver of an object reads mostly background, while the histogram counts the object's pixels
+/// whatever their share. Against a whole box's vector its cosine is `√c·colour`.
 /// `prepare` and `tokens` are the model's; the histogram reads the frame `prepare` was given.
 ///
-/// Invariants: vectors have the model's length plus `bins³`, unit length when both parts are.
+/// Invariants: vectors have the model's length plus `bins³`, unit length when both parts are
+/// (a cut box's when its histogram is).
 /// Thread-safety: one pipeline thread (as the two stages it wraps).
 public final class BlendedAppearance: AppearanceModel {
     public let model: any AppearanceModel
@@ -39,9 +44,15 @@ public final class BlendedAppearance: AppearanceModel {
         let wm = Float((1 - weight).squareRoot()), wc = Float(weight.squareRoot())
         // A box the model gave no vector for gets none here either (not a colour-only vector of
         // another length, which would replace the track's appearance).
-        return zip(a, b).map { m, h in
+        let bounds = Box(x: 0, y: 0, w: Double(frame.width), h: Double(frame.height))
+        return zip(boxes, zip(a, b)).map { box, mh in
+            let (m, h) = mh
             guard !m.isEmpty else { return [] }
             var v = [Float](repeating: 0, count: m.count + h.count)
+            if Tracker.isCut(box, by: bounds) {
+                for i in h.indices { v[m.count + i] = h[i] }
+                return v
+            }
             for i in m.indices { v[i] = m[i] * wm }
             for i in h.indices { v[m.count + i] = h[i] * wc }
             return v
