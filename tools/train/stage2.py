@@ -172,7 +172,8 @@ def train(model, args, log):
     run = {}
     for step in range(1, steps + 1):
         cached = train_cache[int(rng.integers(len(train_cache)))]
-        res = losses(model, cached, replay(cached, rng), args.device)
+        res = losses(model, cached, replay(cached, rng, drop=args.stage2_drop, swap=args.stage2_swap, jitter=args.stage2_jitter),
+                     args.device)
         if res is None:
             continue
         l_asso, l_act, a_acc, c_acc = res

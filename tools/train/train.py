@@ -57,6 +57,10 @@ def parse(argv=None):
     p.add_argument("--stage2-seconds", type=float, default=8.0)
     p.add_argument("--stage2-steps", type=int, default=6000)
     p.add_argument("--stage2-lr", type=float, default=2e-3)
+    p.add_argument("--stage2-jitter", type=float, default=0.02,
+                   help="std of the box noise added to each replayed detection, relative to its size")
+    p.add_argument("--stage2-drop", type=float, default=0.1, help="share of true detections dropped per replay")
+    p.add_argument("--stage2-swap", type=float, default=0.02, help="share of true detections given a wrong owner")
     return p.parse_args(argv)
 
 
