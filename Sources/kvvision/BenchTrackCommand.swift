@@ -7,32 +7,26 @@ enum BenchTrackCommand: Command {
     static let name = "track"
     static let summary = "end-to-end track frames/s, per-stage ms per frame, peak RSS"
     static let help = """
-    Usage: kvvision bench track INPUT [--model FILE|none] [--detections DET.txt] [--runs N] [--threads N]
-                                [--precision P] [--max-frames N] [--json]
+    Usage: kvvision bench track INPUT [--model FILE|none] [--detections DET.txt] [--runs N] [--json]
+                                [--threads N] [--precision P] [--every K] [--max-frames N] [--window N]
+                                [--kv-policy P] [--kv-storage S] [--tracker FILE] [--input-size WxH]
 
     Runs the whole `track` pipeline (decode, encoder, heads, temporal windows, tracker, JSON Lines
     to a discarded in-memory sink) over INPUT N times (default 3) and reports the median
     frames/s, the median milliseconds per analysed frame of each stage (decode, encode, heads,
-    temporal, tracking, output) and the peak resident memory. Options as for `kvvision track`.
+    temporal, tracking, output) and the peak resident memory. The pipeline options are `kvvision
+    track`'s (see its --help); --runs N (default 3) and --json are this command's.
     """
 
     static func run(_ args: inout Arguments) throws -> Int32 {
-        let detections = try args.option("--detections")
-        let model = try args.option("--model")
+        let shared = try PipelineArguments(&args)
         let runs = try args.int("--runs", in: 1...100) ?? 3
-        let threads = try args.int("--threads", in: 1...256) ?? 1
-        let precision = try ModelOptions.precision(&args)
-        let maxFrames = try args.int("--max-frames", in: 1...Int.max)
         let json = args.flag("--json")
         let input = try args.positional("INPUT")
         try args.finish()
-        var options = TrackOptions(input: input)
-        options.model = model
-        options.detections = detections
-        options.threads = threads
-        options.precision = precision
-        options.maxFrames = maxFrames
+        var options = shared.options(input: input)
         options.recordTimings = true
+        let threads = shared.threads, model = shared.model
         var fps: [Double] = []
         var stages: [String: [Double]] = [:]
         var frames = 0

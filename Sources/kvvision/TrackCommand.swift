@@ -46,43 +46,17 @@ enum TrackCommand: Command {
     """
 
     static func run(_ args: inout Arguments) throws -> Int32 {
-        let detections = try args.option("--detections")
-        let model = try args.option("--model")
+        let shared = try PipelineArguments(&args)
         let outPath = try args.option("--out")
         let format = try args.option("--format", expected: "jsonl, mot or events") { OutputFormat(rawValue: $0) } ?? .jsonl
-        let every = try args.int("--every", in: 1...1_000_000) ?? 1
-        let maxFrames = try args.int("--max-frames", in: 0...Int.max)
-        let inputSize = try args.size("--input-size")
-        let trackerPath = try args.option("--tracker")
-        let threads = try args.int("--threads", in: 1...256) ?? 1
         let timings = args.flag("--timings")
         let progress = try args.option("--progress", expected: "auto, always or never") { ["auto", "always", "never"].contains($0) ? $0 : nil } ?? "auto"
-        let window = try args.int("--window", in: 1...4096)
-        let policy = try args.option("--kv-policy", expected: "fifo, sinks:N or merge:THRESHOLD[:ALPHA]") { KVWindowPolicy.parse($0) }
-        let storage = try args.option("--kv-storage", expected: "f32, f16 or int8") { KVStorageFormat(rawValue: $0) }
-        let precision = try ModelOptions.precision(&args)
         let annotate = try args.option("--annotate")
         let input = try args.positional("INPUT (a video file, URL, or - for stdin)")
         try args.finish()
 
-        var options = TrackOptions(input: input)
-        options.model = model
-        options.detections = detections
-        options.every = every
-        options.maxFrames = maxFrames
-        options.inputSize = inputSize.map { [$0.height, $0.width] }
-        options.threads = threads
+        var options = shared.options(input: input)
         options.recordTimings = timings
-        options.precision = precision
-        options.windows = ModelSession.Windows(frames: window, policy: policy ?? .fifo, storage: storage ?? .f32)
-        if let trackerPath {
-            guard let data = FileManager.default.contents(atPath: trackerPath) else { throw UsageError("--tracker \(trackerPath): cannot read the file") }
-            do {
-                options.tracker = try JSONDecoder().decode(TrackerConfig.self, from: data)
-            } catch {
-                throw UsageError("--tracker \(trackerPath): not a tracker settings JSON object (\(error))")
-            }
-        }
         let output = try TextOutput.file(outPath ?? "-")
         let pipeline = try options.makePipeline(sink: format.makeWriter(output))
         if let annotate { pipeline.annotation = AnnotatedVideo(path: annotate, fps: pipeline.provider.fps) }
