@@ -73,6 +73,21 @@ import Testing
         #expect(Self.cosine(v[0], v[1]) > 0.5 && Self.cosine(v[0], v[2]) < 0.01)
     }
 
+    /// Boxes are in source pixels: "cut" means touching the source picture's edge, as the tracker
+    /// decides it, not the edge of the (smaller) converted frame.
+    @Test func cutIsJudgedInSourcePixels() throws {
+        let small = Self.frame()  // 40×20 pixels …
+        let g = FrameGeometry(scaleX: 0.5, scaleY: 0.5, offsetX: 0, offsetY: 0, contentWidth: 40, contentHeight: 20)
+        let frame = VideoFrame(index: 0, pts: 0, sourceWidth: 80, sourceHeight: 40, width: 40, height: 20,
+                               pixels: small.pixels, geometry: g)  // … of an 80×40 source
+        let blended = BlendedAppearance(Fixed([[1, 0], [1, 0]]), weight: 0.5)
+        try blended.prepare(frame)
+        // Inside the source (right of the converted frame's width in source pixels), and on its left edge.
+        let v = blended.embeddings(for: [Box(x: 50, y: 10, w: 20, h: 16), Box(x: 0, y: 10, w: 6, h: 16)], in: frame)
+        #expect(abs(v[0][0] - Float(0.5).squareRoot()) < 1e-6, "whole box: the blend")
+        #expect(v[1][0] == 0, "cut box: colour alone")
+    }
+
     @Test func colorWeightIsATrackerSettingChecked() throws {
         let c = try JSONDecoder().decode(TrackerConfig.self, from: Data(#"{"color_weight": 0.6}"#.utf8))
         #expect(c.colorWeight == 0.6 && TrackerConfig().colorWeight == 0)

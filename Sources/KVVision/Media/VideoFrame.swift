@@ -26,6 +26,10 @@ public struct VideoFrame: Sendable {
     /// Where the source picture lies in `pixels` (for mapping boxes back to source pixels).
     public var geometry: FrameGeometry
 
+    /// The source picture in source pixels — the coordinates of detections and tracks; a box
+    /// touching its edge is a partial view of an object (`Tracker.isCut`).
+    public var sourceBounds: Box { Box(x: 0, y: 0, w: Double(sourceWidth), h: Double(sourceHeight)) }
+
     public init(index: Int, pts: Double, sourceWidth: Int, sourceHeight: Int, width: Int, height: Int,
                 pixels: [UInt8], geometry: FrameGeometry) {
         self.index = index

@@ -5,10 +5,10 @@
 /// vector `h` (an all-zero part, for an empty box, contributes 0). Tracking models trained for
 /// identity on ShapesWorld tell two shapes apart by colour less reliably than a histogram does;
 /// the tracker uses the blend for re-identification after exits and occlusions (`color_weight`).
-/// A box cut by the frame's edge (an object entering or leaving; `Tracker.isCut`) gets the colour
-/// part alone, `[0, h]`: the model samples its vector on a fixed grid over the box, which on a
-/// sliver of an object reads mostly background, while the histogram counts the object's pixels
-/// whatever their share. Against a whole box's vector its cosine is `√c·colour`.
+/// A box cut by the source frame's edge (an object entering or leaving; `Tracker.isCut` with
+/// `VideoFrame.sourceBounds`, as the tracker decides it) gets the colour part alone, `[0, h]`:
+/// the model samples its vector on a fixed grid over the box, which on a sliver of an object reads
+/// mostly background, while the histogram counts the object's pixels whatever their share. Against a whole box's vector its cosine is `√c·colour`.
 /// `prepare` and `tokens` are the model's; the histogram reads the frame `prepare` was given.
 ///
 /// Invariants: vectors have the model's length plus `bins³`, unit length when both parts are
@@ -44,17 +44,16 @@ public final class BlendedAppearance: AppearanceModel {
         let wm = Float((1 - weight).squareRoot()), wc = Float(weight.squareRoot())
         // A box the model gave no vector for gets none here either (not a colour-only vector of
         // another length, which would replace the track's appearance).
-        let bounds = Box(x: 0, y: 0, w: Double(frame.width), h: Double(frame.height))
-        return zip(boxes, zip(a, b)).map { box, mh in
-            let (m, h) = mh
+        // Boxes are in source pixels, as the tracker's bounds (`VideoFrame.sourceBounds`).
+        let bounds = frame.sourceBounds
+        return boxes.indices.map { k in
+            let m = a[k], h = b[k]
             guard !m.isEmpty else { return [] }
+            let cut = Tracker.isCut(boxes[k], by: bounds)
+            let (sm, sc) = cut ? (Float(0), Float(1)) : (wm, wc)
             var v = [Float](repeating: 0, count: m.count + h.count)
-            if Tracker.isCut(box, by: bounds) {
-                for i in h.indices { v[m.count + i] = h[i] }
-                return v
-            }
-            for i in m.indices { v[i] = m[i] * wm }
-            for i in h.indices { v[m.count + i] = h[i] * wc }
+            for i in m.indices { v[i] = m[i] * sm }
+            for i in h.indices { v[m.count + i] = h[i] * sc }
             return v
         }
     }

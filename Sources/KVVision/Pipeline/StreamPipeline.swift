@@ -139,7 +139,7 @@ public final class StreamPipeline {
         let tracks: [Track]
         do {
             tracks = try tracker.update(position: position, detections: detections, appearances: embeddings, associations: associations,
-                                         bounds: Box(x: 0, y: 0, w: Double(frame.sourceWidth), h: Double(frame.sourceHeight)))
+                                         bounds: frame.sourceBounds)
         } catch { throw .tracking(error) }
         t = add(\.tracking, since: t)
         let actions = try temporal?.observe(tracker.tracks, detections: detections, position: position)
