@@ -127,4 +127,24 @@ import Testing
         #expect(throws: WeightsError.self) { try norm.apply(rgb: [1, 2], width: 2, height: 1, into: &out) }
         #expect(throws: WeightsError.self) { try ImageNormalization(mean: [0, 0, 0], std: [1, 0, 1]) }
     }
+
+    @Test func normalisationReadsPaddedRowsAndReusesTheTensor() throws {
+        // Frames from the decoder have rows padded past 3·width; the padding must never be read.
+        let norm = try ImageNormalization(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+        let w = 5, h = 3, stride = 3 * w + 7
+        var rgb = [UInt8](repeating: 0, count: stride * h)
+        for i in rgb.indices { rgb[i] = i % stride < 3 * w ? UInt8((i * 37) % 256) : 255 }
+        var out = Tensor(shape: [3, h + 4, w + 4])  // larger than needed: resized, not reallocated
+        try norm.apply(rgb: rgb, width: w, height: h, stride: stride, into: &out)
+        #expect(out.shape == [3, h, w])
+        for c in 0..<3 {
+            for y in 0..<h {
+                for x in 0..<w {
+                    let want = (Float(rgb[y * stride + 3 * x + c]) / 255 - norm.mean[c]) / norm.std[c]
+                    #expect(abs(out.storage[(c * h + y) * w + x] - want) < 1e-5)
+                }
+            }
+        }
+        #expect(throws: WeightsError.self) { try norm.apply(rgb: rgb, width: w, height: h, stride: 3 * w - 1, into: &out) }
+    }
 }

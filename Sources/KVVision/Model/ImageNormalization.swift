@@ -29,14 +29,6 @@ public struct ImageNormalization: Sendable, Equatable {
         guard width > 0, height > 0, rowBytes >= 3 * width, rgb.count >= rowBytes * (height - 1) + 3 * width else {
             throw .badInput(expected: "RGB \(width)x\(height) with \(rowBytes)-byte rows", found: [rgb.count])
         }
-        out.resize([3, height, width])
-        let plane = width * height
-        for c in 0..<3 {
-            let s = scale[c], o = offset[c]
-            for y in 0..<height {
-                let src = y * rowBytes + c, dst = c * plane + y * width
-                for x in 0..<width { out.storage[dst + x] = Float(rgb[src + 3 * x]) * s + o }
-            }
-        }
+        out.assignPlanes(fromRGB: rgb, width: width, height: height, rowBytes: rowBytes, scale: scale, offset: offset)
     }
 }

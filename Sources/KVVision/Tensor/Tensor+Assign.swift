@@ -58,3 +58,34 @@ extension Tensor {
         return out
     }
 }
+
+extension Tensor {
+    /// Makes `self` the `[3, height, width]` planes of the interleaved 8-bit RGB image `rgb`
+    /// (rows `rowBytes` apart), with `plane[c] = Float(byte) · scale[c] + offset[c]` — the encoder's
+    /// input normalisation, once per frame. Reuses the allocation.
+    ///
+    /// Preconditions (the caller's, checked by `ImageNormalization.apply`): width, height > 0,
+    /// `rowBytes ≥ 3·width`, `rgb` holds `rowBytes·(height−1) + 3·width` bytes, 3 scales and offsets.
+    public mutating func assignPlanes(fromRGB rgb: [UInt8], width: Int, height: Int, rowBytes: Int,
+                                      scale: [Float], offset: [Float]) {
+        resize([3, height, width])
+        let plane = width * height
+        let (s0, s1, s2) = (scale[0], scale[1], scale[2])
+        let (o0, o1, o2) = (offset[0], offset[1], offset[2])
+        rgb.withUnsafeBufferPointer { srcBuffer in
+            storage.withUnsafeMutableBufferPointer { dstBuffer in
+                guard let src = srcBuffer.baseAddress, let dst = dstBuffer.baseAddress else { return }
+                for y in 0..<height {
+                    let row = src + y * rowBytes
+                    let r = dst + y * width, g = r + plane, b = g + plane
+                    for x in 0..<width {
+                        let p = row + 3 * x
+                        r[x] = Float(p[0]) * s0 + o0
+                        g[x] = Float(p[1]) * s1 + o1
+                        b[x] = Float(p[2]) * s2 + o2
+                    }
+                }
+            }
+        }
+    }
+}
