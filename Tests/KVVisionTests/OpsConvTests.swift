@@ -66,6 +66,44 @@ import Testing
         #expect(err <= 1e-5 * OpFixtures.maxAbs(expected, floor: 1), "stem max error \(err)")
     }
 
+    /// The direct 3×3 stride-2 kernel (≤ 4 input channels) against the convolution by its
+    /// definition: odd sizes, widths whose 16-column blocks are partly or wholly inside the row,
+    /// output channels not a multiple of 8, with and without bias and ReLU, 1 and 3 threads.
+    @Test(arguments: [(1, 5, 7, 9, false, false), (3, 24, 37, 70, true, true), (4, 9, 8, 66, true, false),
+                      (2, 8, 3, 130, false, true), (3, 16, 1, 1, true, false)])
+    func directStride2MatchesTheDefinition(_ c: (cin: Int, cout: Int, h: Int, w: Int, bias: Bool, relu: Bool)) throws {
+        let conv = try Self.conv(cin: c.cin, cout: c.cout, k: 3, seed: 7 * c.w + c.h, bias: c.bias, stride: 2, pad: 1)
+        let x = try OpFixtures.tensor([c.cin, c.h, c.w], seed: c.h * c.w)
+        let (ho, wo) = conv.outputSize(height: c.h, width: c.w)
+        var want = [Float](repeating: 0, count: c.cout * ho * wo)
+        for co in 0..<c.cout {
+            for oy in 0..<ho {
+                for ox in 0..<wo {
+                    var sum = Double(conv.bias?.storage[co] ?? 0)
+                    for ci in 0..<c.cin {
+                        for ky in 0..<3 {
+                            for kx in 0..<3 {
+                                let iy = 2 * oy + ky - 1, ix = 2 * ox + kx - 1
+                                guard iy >= 0, iy < c.h, ix >= 0, ix < c.w else { continue }
+                                sum += Double(conv.weight.storage[co * c.cin * 9 + (ci * 3 + ky) * 3 + kx])
+                                    * Double(x.storage[(ci * c.h + iy) * c.w + ix])
+                            }
+                        }
+                    }
+                    want[(co * ho + oy) * wo + ox] = Float(c.relu ? max(0, sum) : sum)
+                }
+            }
+        }
+        for threads in [1, 3] {
+            var out = Tensor(shape: [0]), scratch = Tensor(shape: [0])
+            try conv.forward(x, into: &out, scratch: &scratch, relu: c.relu, context: ComputeContext(threads: threads))
+            #expect(out.shape == [c.cout, ho, wo])
+            let err = zip(out.storage, want).map { abs($0 - $1) }.max() ?? 0
+            #expect(err <= 1e-5, "cin \(c.cin) cout \(c.cout) \(c.h)x\(c.w) threads \(threads): max error \(err)")
+            #expect(scratch.count == 0, "the direct path needs no im2col buffer")
+        }
+    }
+
     @Test func repeatedCallsReuseOutputAndScratch() throws {
         let conv = try Self.conv(cin: 8, cout: 16, k: 3, seed: 5, bias: true, stride: 2, pad: 1)
         let x = try OpFixtures.tensor([8, 17, 23], seed: 6)

@@ -37,6 +37,10 @@ def parse(argv=None):
     p.add_argument("--init", default=None,
                    help="start from this checkpoint (.pt) or exported model (.safetensors, f16 weights read as f32)")
     # stage 1
+    p.add_argument("--arch", default="{}",
+                   help='JSON object of model.Config overrides, e.g. a lighter det head: '
+                        '\'{"neck_channels": 48, "stem_channels": [16, 32, 32], "up_channels": 32}\' '
+                        "(written into the exported kvvision.config; the Swift loader reads every size from there)")
     p.add_argument("--stage1-steps", type=int, default=2500)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=6e-4)
@@ -64,6 +68,19 @@ def parse(argv=None):
     return p.parse_args(argv)
 
 
+def arch_config(text):
+    """`Config()` with the overrides of the JSON object `text`; an unknown key is an error."""
+    try:
+        over = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"train.py: --arch is not JSON: {e}")
+    known = vars(Config())
+    if not isinstance(over, dict) or any(k not in known for k in over):
+        bad = sorted(set(over) - set(known)) if isinstance(over, dict) else over
+        raise SystemExit(f"train.py: --arch: unknown model.Config keys {bad} (known: {', '.join(sorted(known))})")
+    return Config(**over)
+
+
 def main(argv=None):
     args = parse(argv)
     torch.set_num_threads(args.threads)
@@ -86,7 +103,7 @@ def main(argv=None):
 
     log({"event": "start", "argv": sys.argv[1:], "torch": torch.__version__, "threads": args.threads,
          "device": args.device})
-    model = KVVisionModel(Config()).to(args.device)
+    model = KVVisionModel(arch_config(args.arch)).to(args.device)
     if args.init and args.init.endswith(".safetensors"):
         import export
         model.load_state_dict(export.load(args.init, args.device).state_dict())

@@ -17,6 +17,16 @@ void kvv_softmax_row(float *row, long n);
 /// In place: row[j] = gelu(row[j] + bias[j]) over `n` floats (exact erf GELU); `bias` may be NULL.
 void kvv_gelu_row(float *row, long n, const float *bias);
 
+/// Largest input channel count of `kvv_conv3x3s2_rows`.
+#define KVV_CONV3X3S2_MAX_CIN 4
+
+/// Output rows `oy0 ..< oy1` of a 3×3 convolution, stride 2, padding 1 (NCHW, one image):
+/// in `[cin, h, w]`, weight `[cout, cin, 3, 3]`, bias `[cout]` or NULL, out `[cout, ho, wo]` with
+/// ho = (h + 1) / 2, wo = (w + 1) / 2; `relu` != 0 applies max(0, ·) (NaN kept). Needs
+/// 1 ≤ cin ≤ KVV_CONV3X3S2_MAX_CIN. Direct, no im2col buffer; rows may be split over threads.
+void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *weight, const float *bias,
+                        long cout, float *out, long ho, long wo, long oy0, long oy1, int relu);
+
 /// The instruction set the dispatcher picked: "avx512f", "avx2" or "sse2" (for benchmarks).
 const char *kvv_kernels_isa(void);
 

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A 2-D convolution over one image `[C, H, W]` with PyTorch `nn.Conv2d` semantics (groups 1,
 /// dilation 1), run as im2col + one sgemm (output positions split over the context's threads),
 /// with an optional fused ReLU.
@@ -7,7 +9,10 @@
 /// `Ho = (H + 2·padding − kh) / stride + 1` (floor), likewise Wo. The unfolded input `cols` is
 /// `[Cin·kh·kw, Ho·Wo]` (row `(c·kh + ky)·kw + kx` holds `x[c, oy·stride + ky − padding, ox·stride + kx − padding]`,
 /// zero outside the image), so `out = W · cols + b` lands directly in NCHW order. A 1×1 kernel with
-/// stride 1 and no padding skips the unfold and multiplies the input in place.
+/// stride 1 and no padding skips the unfold and multiplies the input in place. A 3×3 kernel with
+/// stride 2, padding 1 and at most `KVV_CONV3X3S2_MAX_CIN` input channels (a conv on pixels) runs
+/// direct instead (`kvv_conv3x3s2_rows`, output rows split over the threads): with 27 inputs
+/// per output the im2col buffer cost more than the multiplications.
 ///
 /// Invariants: shapes are checked at init and per call; `forward` resizes `output` and `scratch`
 /// with `Tensor.resize`, so calls at a fixed input size allocate nothing after the first.
@@ -68,6 +73,11 @@ public struct Conv2D: Sendable {
         return outChannels * o.height * o.width * inChannels * kernelHeight * kernelWidth
     }
 
+    /// True when the direct small-input kernel computes this convolution (see the type's notes).
+    private var isDirectStride2: Bool {
+        kernelHeight == 3 && kernelWidth == 3 && stride == 2 && padding == 1 && inChannels <= Int(KVV_CONV3X3S2_MAX_CIN)
+    }
+
     /// True when the unfold is the identity (1×1, stride 1, no padding).
     private var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
 
@@ -84,6 +94,10 @@ public struct Conv2D: Sendable {
         output.resize([outChannels, ho, wo])
         let n = ho * wo, k = inChannels * kernelHeight * kernelWidth
         guard n > 0 else { return }
+        if isDirectStride2 {
+            forwardDirect(input, height: h, width: w, outHeight: ho, outWidth: wo, into: &output, relu: relu, pool: pool)
+            return
+        }
         if !isPointwise {
             scratch.resize([k, n])
             unfold(input, height: h, width: w, outHeight: ho, outWidth: wo, into: &scratch, pool: pool)
@@ -109,6 +123,27 @@ public struct Conv2D: Sendable {
                 nonisolated(unsafe) let o = op.baseAddress!
                 pool.parallelFor(op.count, grain: 16_384) { range in
                     for i in range where !(o[i] > 0) { o[i] = o[i].isNaN ? o[i] : 0 }
+                }
+            }
+        }
+    }
+
+    /// The direct 3×3 stride-2 path: output rows split over the pool, bias and ReLU fused.
+    private func forwardDirect(_ input: Tensor, height h: Int, width w: Int, outHeight ho: Int, outWidth wo: Int,
+                               into output: inout Tensor, relu: Bool, pool: ThreadPool) {
+        let cin = inChannels, cout = outChannels
+        input.storage.withUnsafeBufferPointer { ip in
+            weight.storage.withUnsafeBufferPointer { wp in
+                output.storage.withUnsafeMutableBufferPointer { op in
+                    nonisolated(unsafe) let src = ip.baseAddress!, wgt = wp.baseAddress!, dst = op.baseAddress!
+                    let run = { (b: UnsafePointer<Float>?) in
+                        nonisolated(unsafe) let b = b
+                        // ≥ 4 rows a chunk: a row of 160 outputs × 24 channels is only ~0.1 M MACs.
+                        pool.parallelFor(ho, grain: 4) { rows in
+                            kvv_conv3x3s2_rows(src, cin, h, w, wgt, b, cout, dst, ho, wo, rows.lowerBound, rows.upperBound, relu ? 1 : 0)
+                        }
+                    }
+                    if let bias { bias.storage.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
                 }
             }
         }
