@@ -51,6 +51,8 @@ struct ModelParityTests {
         var act = try model.act.makeState(maxObjects: model.maxObjects)
         var input = Tensor(shape: [3, h, w])
         var history: [Int: (box: Box, frame: Int)] = [:]
+        var lastSamples: [Int: [Float]] = [:]  // owner → grid samples of its last token
+        #expect(model.act.changeInputs == 9 * model.tok.config.appChannels, "the golden model has a change input")
         let tc = model.tok.config
         for t in 0..<8 {
             let pixels = frames.storage[(t * h * w * 3)..<((t + 1) * h * w * 3)].map { UInt8($0) }
@@ -111,9 +113,20 @@ struct ModelParityTests {
             let ownerIDs = Array(1...m)
             #expect(try clip.tensor("owners.\(t)").storage == ownerIDs.map(Float.init))
             try model.asso.write(&asso, tokens: owned, owners: ownerIDs, frame: t)
-            let logits = try model.act.step(&act, tokens: owned, owners: ownerIDs, frame: t)
+            // Appearance change since each owner's last token (zeros for its first), per frame.
+            let f = model.act.changeInputs
+            var changes = Tensor(shape: [m, f])
+            for i in 0..<m {
+                guard let last = lastSamples[i + 1], let seen = history[i + 1] else { continue }
+                for j in 0..<f { changes.storage[i * f + j] = (tok.features.storage[i * f + j] - last[j]) / Float(t - seen.frame) }
+            }
+            Self.close(changes, try clip.tensor("change.\(t)"), "change.\(t)")
+            let logits = try model.act.step(&act, tokens: owned, changes: changes, owners: ownerIDs, frame: t)
             Self.close(logits, try clip.tensor("act.\(t)"), "act.\(t)")
-            for i in 0..<m { history[i + 1] = (found[i].box, t) }
+            for i in 0..<m {
+                history[i + 1] = (found[i].box, t)
+                lastSamples[i + 1] = Array(tok.features.storage[(i * f)..<((i + 1) * f)])
+            }
         }
         // The windows hold W = 3 frames after 8.
         #expect(asso.window.residentSlots == 3 && act.temporal.window.residentSlots == 3)

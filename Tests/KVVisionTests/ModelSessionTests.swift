@@ -59,9 +59,11 @@ struct ModelSessionTests {
 
     @Test func theModelsTrackerDefaultsApplyUnlessReplaced() throws {
         let model = try TrackingModel.load(path: Self.modelPath)
-        #expect(model.tracker.highThreshold == 0.4 && model.tracker.newTrackThreshold == 0.4 && model.tracker.minHits == 2)
+        // The file's "tracker" object (tools/train/export.py TRACKER_DEFAULTS when it was written).
+        #expect(model.tracker.highThreshold == 0.3 && model.tracker.newTrackThreshold == 0.4 && model.tracker.minHits == 2)
+        #expect(model.tracker.colorWeight == 0.8)
         // The file says "class_gate": false where TrackerConfig's own default is true.
-        #expect(model.tracker.maxLost == 75 && !model.tracker.classGate && TrackerConfig().classGate)
+        #expect(model.tracker.maxLost == 250 && !model.tracker.classGate && TrackerConfig().classGate)
         var options = TrackOptions(input: Self.sample)
         options.model = Self.modelPath
         let byDefault = try options.makePipeline(sink: RecordCollector()).tracker as? Tracker

@@ -50,7 +50,8 @@ import Testing
         // The reference: the pipeline `kvvision track` builds, over the same frames.
         let session = try ModelSession(model: model, context: ComputeContext(threads: 1))
         let collector = RecordCollector()
-        let reference = StreamPipeline(provider: ArrayProvider(frames), detector: session, appearance: session, temporal: session,
+        let reference = StreamPipeline(provider: ArrayProvider(frames), detector: session,
+                                       appearance: BlendedAppearance.wrapping(session, colorWeight: model.tracker.colorWeight), temporal: session,
                                        tracker: try Tracker(config: model.tracker), sink: collector)
         _ = try reference.run()
         // Through JSON, as the file is (fixed rounding).

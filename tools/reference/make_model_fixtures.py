@@ -43,9 +43,13 @@ golden-clip tensors (t = 0..7 is the suffix; P = 24 patches; n detections, m <= 
   owners.t      [m]             owner ids (1..4, as floats) of the owned detections, in rank order
   motion.t      [m, 15]         the owned detections' motion inputs (prev box / dt from the owner)
   owned.t       [m, 32]         the owned tokens [e_app | tok.motion(motion.t)] written to the window
-  act.t         [m, 5]          act logits of each owned token: model.act over that owner's tokens in
-                                frames t-W+1 .. t (current last), frames = frame indices, causal
-                                (lower-triangular) mask; the current token's row (as track_clip)
+  change.t      [m, 144]        the act head's appearance-change inputs: (f - f_prev) / dt, f = the
+                                box's 3x3 grid samples of app_map (tok.grid_features), f_prev the
+                                owner's previous written ones, dt frames since; zeros for its first
+  act.t         [m, 5]          act logits of each owned token: model.act over that owner's act
+                                tokens [owned | act.change(change)] in frames t-W+1 .. t (current
+                                last), frames = frame indices, causal (lower-triangular) mask; the
+                                current token's row (as track_clip)
 
 Teacher forcing (the "rule" metadata): in frame t the detection of rank k < 4 (decode order) is
 owned by owner k+1 (only the first n when n < 4). Its token uses motion_inputs(box, score, cls,
@@ -74,14 +78,14 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "train"))
 
 from export import export, load  # noqa: E402
-from model import Config, KVVisionModel, decode, motion_inputs  # noqa: E402
+from model import Config, KVVisionModel, appearance_change, decode, motion_inputs  # noqa: E402
 
 T = 8
 OWNERS = 4
 TINY = dict(image_size=[64, 96], patch_size=16, dim=48, depth=2, heads=3, mlp_dim=96, stride=8, up_channels=16,
             stem_channels=[8, 12, 16], neck_channels=24, app_channels=16, app_hidden=32, app_dim=16, mot_inputs=15,
             mot_hidden=16, mot_dim=16, asso_dim=16, act_heads=4, act_kv_heads=2, act_head_dim=8, act_hidden=32,
-            window=3, top_k=12, min_score=0.05)
+            window=3, top_k=12, min_score=0.05, act_change_dim=6)
 RULE = ("teacher forcing: in frame t the detection of decode rank k<4 is owned by owner k+1; its token uses "
         "motion_inputs(box, score, cls, owner's previous written box, frames since it) or (box, 0) for the "
         "owner's first token; window W=3")
@@ -160,7 +164,7 @@ def clip_tensors(model, frames):
     W = c.window
     maps = spatial(model, frames)
     out = {"frames": frames.astype(np.float32)}
-    history = {o: [] for o in range(1, OWNERS + 1)}  # owner -> [(frame, token, box)]
+    history = {o: [] for o in range(1, OWNERS + 1)}  # owner -> [(frame, token, box, grid samples, act token)]
     for t in range(T):
         for key in ("input", "tokens", "features", "heat", "offset", "size", "app_map"):
             if key == "input" and t > 0:
@@ -168,35 +172,39 @@ def clip_tensors(model, frames):
             out[f"{key}.{t}"] = maps[key][t]
         boxes, scores, cls = decode(maps["heat"][t], maps["offset"][t], maps["size"][t], c)
         n = len(boxes)
-        app = model.tok.appearance(maps["app_map"], boxes, torch.full((n,), t, dtype=torch.long))
+        feats = model.tok.grid_features(maps["app_map"], boxes, torch.full((n,), t, dtype=torch.long))
+        app = model.tok.appearance_from(feats)
         query = torch.cat([app, model.tok.motion(motion_inputs(boxes, scores, cls, boxes, torch.zeros(n), c.image_size))], 1)
         logits = []
         for o in range(1, OWNERS + 1):
-            ks = [tok for (f, tok, _) in history[o] if t - W <= f < t]
+            ks = [h[1] for h in history[o] if t - W <= h[0] < t]
             if not ks:
                 logits.append(torch.full((n,), float("-inf")))
                 continue
             s = model.asso.q(query) @ model.asso.k(torch.stack(ks)).T / math.sqrt(c.asso_dim)
             logits.append(torch.logsumexp(s, 1) - math.log(len(ks)))
         assoc = torch.softmax(torch.cat([torch.stack(logits, 1), model.asso.null_logit.expand(n, 1)], 1), 1)
-        owners, motion, owned, act = [], [], [], []
+        owners, motion, owned, changes, act = [], [], [], [], []
         for k in range(min(n, OWNERS)):
             o = k + 1
             if history[o]:
-                f_prev, _, b_prev = history[o][-1]
+                f_prev, _, b_prev, feat_prev, _ = history[o][-1]
                 prev, dt = b_prev[None], torch.tensor([float(t - f_prev)])
             else:
-                prev, dt = boxes[k:k + 1], torch.zeros(1)
+                prev, dt, feat_prev = boxes[k:k + 1], torch.zeros(1), feats[k]
             g = motion_inputs(boxes[k:k + 1], scores[k:k + 1], cls[k:k + 1], prev, dt, c.image_size)
             token = torch.cat([app[k], model.tok.motion(g)[0]])
-            history[o].append((t, token, boxes[k].clone()))
-            win = [(f, tok) for (f, tok, _) in history[o] if f > t - W]
+            change = appearance_change(feats[k:k + 1], feat_prev[None], dt)
+            x = model.act.inputs(token[None], change)[0]
+            history[o].append((t, token, boxes[k].clone(), feats[k].clone(), x))
+            win = [(h[0], h[4]) for h in history[o] if h[0] > t - W]
             own = torch.stack([tok for _, tok in win])
             fr = torch.tensor([f for f, _ in win])
             logit = model.act(own, fr, torch.ones(len(own), len(own), dtype=torch.bool).tril())[-1]
             owners.append(float(o))
             motion.append(g[0])
             owned.append(token)
+            changes.append(change[0])
             act.append(logit)
         det = torch.cat([boxes, scores[:, None], cls[:, None].to(boxes.dtype)], 1)
         out[f"detections.{t}"] = det
@@ -206,6 +214,7 @@ def clip_tensors(model, frames):
         out[f"owners.{t}"] = torch.tensor(owners)
         out[f"motion.{t}"] = torch.stack(motion)
         out[f"owned.{t}"] = torch.stack(owned)
+        out[f"change.{t}"] = torch.stack(changes)
         out[f"act.{t}"] = torch.stack(act)
     return {k: np.ascontiguousarray(v.numpy() if torch.is_tensor(v) else v, dtype=np.float32) for k, v in out.items()}
 
@@ -232,7 +241,8 @@ def self_check(model_path, clip_path, c):
         shapes = {"input": (3, H, Wd), "tokens": (1 + P, c.dim), "features": (c.neck_channels, h, w),
                   "heat": (4, h, w), "offset": (2, h, w), "size": (2, h, w), "app_map": (c.app_channels, h, w),
                   "detections": (n, 6), "app": (n, c.app_dim), "query": (n, c.token_dim), "assoc": (n, OWNERS + 1),
-                  "owners": (m_,), "motion": (m_, c.mot_inputs), "owned": (m_, c.token_dim), "act": (m_, 5)}
+                  "owners": (m_,), "motion": (m_, c.mot_inputs), "owned": (m_, c.token_dim),
+                  "change": (m_, 9 * c.app_channels), "act": (m_, 5)}
         assert n >= 1 and m_ == min(n, OWNERS)
         if t > 0:
             del shapes["input"]
@@ -249,6 +259,7 @@ def self_check(model_path, clip_path, c):
         print(f"frame {t}: n {n} m {m_} " + " ".join(
             f"{k} {float(np.abs(d[f'{k}.{t}']).max()):.4g}" for k in shapes), flush=True)
     assert names == set(d), set(d) ^ names
+    assert any(np.abs(d[f"change.{t}"]).max() > 0 for t in range(T)), "no appearance change to check"
 
 
 def main():

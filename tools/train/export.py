@@ -48,7 +48,7 @@ def config_json(c, name="shapesworld-v1"):
                     "mot_inputs": c.mot_inputs, "mot_hidden": c.mot_hidden, "mot_dim": c.mot_dim, "token_dim": c.token_dim},
         "asso": {"dim": c.asso_dim, "heads": 1, "rope": False, "window": c.window},
         "act": {"heads": c.act_heads, "kv_heads": c.act_kv_heads, "head_dim": c.act_head_dim, "rope_base": 10000.0,
-                    "hidden": c.act_hidden, "window": c.window},
+                    "hidden": c.act_hidden, "window": c.window, "change_dim": c.act_change_dim},
         "tracker": TRACKER_DEFAULTS,
     }
 
@@ -82,7 +82,8 @@ def config_from_json(j):
         app_channels=tok["app_channels"], app_hidden=tok["app_hidden"], app_dim=tok["app_dim"],
         mot_inputs=tok["mot_inputs"], mot_hidden=tok["mot_hidden"], mot_dim=tok["mot_dim"],
         asso_dim=asso["dim"], window=asso["window"],
-        act_heads=act["heads"], act_kv_heads=act["kv_heads"], act_head_dim=act["head_dim"], act_hidden=act["hidden"])
+        act_heads=act["heads"], act_kv_heads=act["kv_heads"], act_head_dim=act["head_dim"], act_hidden=act["hidden"],
+        act_change_dim=act.get("change_dim", 0))
 
 
 def load(path, device="cpu"):

@@ -43,6 +43,12 @@ class Config:
         self.act_kv_heads = 2
         self.act_head_dim = 32
         self.act_hidden = 128
+        # Width of the act head's appearance-change input (0: none). When > 0 each act token is
+        # [token ‖ act.change((f_t − f_prev) / dt)], f = the detection's 3×3 grid samples of the
+        # appearance map (app_fc1's input), f_prev those of the owner's previous observation, dt the
+        # frames between (a zero difference for an owner's first token). The identity embedding is
+        # trained to ignore rotation; this input is how the act head sees a shape spin.
+        self.act_change_dim = 0
         self.window = 64
         self.top_k = 40
         self.min_score = 0.05
@@ -105,6 +111,16 @@ class Tok(nn.Module):
         """amap [B,C,h,w]; boxes [N,4] x,y,w,h pixels; index [N] batch row -> e_app [N, app_dim]."""
         if boxes.shape[0] == 0:
             return amap.new_zeros((0, self.c.app_dim))
+        return self.appearance_from(self.grid_features(amap, boxes, index))
+
+    def appearance_from(self, feats):
+        """e_app [N, app_dim] from grid samples [N, 9*C] (`grid_features`)."""
+        return self.app_fc2(F.gelu(self.app_fc1(feats)))
+
+    def grid_features(self, amap, boxes, index):
+        """The 3x3 bilinear grid samples of each box on amap: [N, 9*C], point-major (app_fc1's input)."""
+        if boxes.shape[0] == 0:
+            return amap.new_zeros((0, 9 * amap.shape[1]))
         H, W = self.c.image_size
         k = (torch.arange(3, dtype=boxes.dtype, device=boxes.device) + 0.5) / 3
         px = boxes[:, 0:1] + k[None] * boxes[:, 2:3]  # [N,3]
@@ -113,8 +129,7 @@ class Tok(nn.Module):
         gy = (2 * py / H - 1)[:, :, None].expand(-1, -1, 3)
         grid = torch.stack([gx, gy], -1).reshape(-1, 1, 9, 2)  # [N,1,9,2], point = ky*3+kx
         feats = F.grid_sample(amap[index], grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        feats = feats[:, :, 0, :].transpose(1, 2).reshape(boxes.shape[0], -1)  # [N, 9*C] point-major
-        return self.app_fc2(F.gelu(self.app_fc1(feats)))
+        return feats[:, :, 0, :].transpose(1, 2).reshape(boxes.shape[0], -1)  # [N, 9*C] point-major
 
     def motion(self, g):
         return self.mot_fc2(F.gelu(self.mot_fc1(g)))
@@ -137,6 +152,13 @@ def motion_inputs(box, score, cls, prev_box, dt, image_size):
         has * (torch.log(w) - torch.log(pw)) / d * 10, has * (torch.log(h) - torch.log(ph)) / d * 10,
         has * torch.log(d) / 4, has], 1)
     return torch.cat([g, onehot], 1)
+
+
+def appearance_change(feat, prev_feat, dt):
+    """The act head's change input: (feat − prev_feat) / max(dt, 1) where dt > 0 (the owner has a
+    previous observation), zeros where dt == 0. feat, prev_feat [N, 9*C]; dt [N] frames."""
+    has = (dt > 0).to(feat.dtype)[:, None]
+    return has * (feat - prev_feat) / dt.clamp(min=1).to(feat.dtype)[:, None]
 
 
 def rope(x, pos, base=10000.0):
@@ -179,7 +201,9 @@ class Act(nn.Module):
     def __init__(self, c):
         super().__init__()
         self.c = c
-        T, d = c.token_dim, c.act_head_dim
+        T, d = c.token_dim + c.act_change_dim, c.act_head_dim
+        if c.act_change_dim:
+            self.change = nn.Linear(9 * c.app_channels, c.act_change_dim)
         self.q = nn.Linear(T, c.act_heads * d)
         self.k = nn.Linear(T, c.act_kv_heads * d)
         self.v = nn.Linear(T, c.act_kv_heads * d)
@@ -187,8 +211,13 @@ class Act(nn.Module):
         self.fc1 = nn.Linear(2 * T, c.act_hidden)
         self.fc2 = nn.Linear(c.act_hidden, len(ACTIONS))
 
+    def inputs(self, tokens, change):
+        """The act tokens: [tokens ‖ change(change_input)] when act_change_dim > 0, else tokens.
+        change [N, 9*C] from `appearance_change` (ignored when the model has no change input)."""
+        return torch.cat([tokens, self.change(change)], 1) if self.c.act_change_dim else tokens
+
     def forward(self, tokens, frames, allowed):
-        """tokens [N,T]; frames [N] frame index; allowed [N,N] bool (query i may see key j: same owner,
+        """tokens [N,T'] (`inputs`: T' = token_dim + act_change_dim); frames [N] frame index; allowed [N,N] bool (query i may see key j: same owner,
         within the window, j's frame <= i's). Returns logits [N,5]."""
         c = self.c
         n, d, hq, hk = tokens.shape[0], c.act_head_dim, c.act_heads, c.act_kv_heads

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 import seeds
 from data import render_clip
 from metrics import iou_matrix
-from model import decode, motion_inputs
+from model import appearance_change, decode, motion_inputs
 
 STAGE2_SEED_OFFSET = 5_000_000  # stage-2 clips: TRAIN_START + 5e6 + k, never reached by stage 1
 
@@ -27,7 +27,8 @@ STAGE2_SEED_OFFSET = 5_000_000  # stage-2 clips: TRAIN_START + 5e6 + k, never re
 @torch.no_grad()
 def cache_clip(model, clip, device="cpu", batch=16):
     model.eval()
-    rows = {"frame": [], "box": [], "score": [], "cls": [], "app": [], "gt": []}
+    keep_feat = model.c.act_change_dim > 0  # grid samples for the act head's change input (f16)
+    rows = {"frame": [], "box": [], "score": [], "cls": [], "app": [], "gt": []} | ({"feat": []} if keep_feat else {})
     for i in range(0, clip.length, batch):
         x = model.normalise(torch.from_numpy(clip.frames[i:i + batch]).to(device))
         out = model.spatial(x)
@@ -36,7 +37,8 @@ def cache_clip(model, clip, device="cpu", batch=16):
             b, s, c = decode(out["heat"][j], out["offset"][j], out["size"][j], model.c)
             if len(b) == 0:
                 continue
-            app = model.tok.appearance(out["app_map"], b, torch.full((len(b),), j, device=device))
+            feat = model.tok.grid_features(out["app_map"], b, torch.full((len(b),), j, device=device))
+            app = model.tok.appearance_from(feat)
             v = clip.visible(t)
             gt = np.zeros(len(b), np.int64)
             iou = iou_matrix(b.cpu().numpy(), v[:, 1:5])
@@ -53,6 +55,8 @@ def cache_clip(model, clip, device="cpu", batch=16):
             rows["score"].append(s.cpu().numpy())
             rows["cls"].append(c.cpu().numpy())
             rows["app"].append(app.cpu().numpy())
+            if keep_feat:
+                rows["feat"].append(feat.cpu().numpy().astype(np.float16))
             rows["gt"].append(gt)
     model.train()
     cached = {k: np.concatenate(v) if v else np.zeros(0) for k, v in rows.items()}
@@ -133,7 +137,13 @@ def losses(model, cached, r, device="cpu"):
     real = torch.nonzero((gt > 0) & keyed)[:, 0]
     fr = f[real]
     allowed = (owner[real][:, None] == owner[real][None]) & (fr[None] <= fr[:, None]) & (fr[None] > fr[:, None] - W)
-    act_logits = model.act(tokens[real], fr, allowed)
+    change = None
+    if c.act_change_dim:
+        feat = torch.tensor(cached["feat"][r["idx"][real.cpu().numpy()]], dtype=torch.float32, device=device)
+        pr = prev[real]
+        prev_feat = torch.tensor(cached["feat"][r["idx"][pr.clamp(min=0).cpu().numpy()]], dtype=torch.float32, device=device)
+        change = appearance_change(feat, prev_feat, dt[real])
+    act_logits = model.act(model.act.inputs(tokens[real], change), fr, allowed)
     labels = torch.tensor([cached["actions"][int(g)][int(t)] for g, t in zip(r["gt"][real.cpu().numpy()], r["frame"][real.cpu().numpy()])],
                           device=device)
     l_act = F.cross_entropy(act_logits, labels)

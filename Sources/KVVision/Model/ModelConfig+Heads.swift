@@ -96,10 +96,14 @@ extension ModelConfig {
         public var hidden = 128
         /// Frames of the track's own tokens read (t − window + 1 … t).
         public var window = 64
+        /// Width of the appearance-change input appended to each act token (0: none; docs/model.md,
+        /// "act"): `act.change` maps the change of the box's grid samples since the track's
+        /// previous observation, per frame, to this many channels.
+        public var changeDim = 0
 
         public init() {}
         enum CodingKeys: String, CodingKey {
-            case heads, kvHeads = "kv_heads", headDim = "head_dim", ropeBase = "rope_base", hidden, window
+            case heads, kvHeads = "kv_heads", headDim = "head_dim", ropeBase = "rope_base", hidden, window, changeDim = "change_dim"
         }
         public init(from decoder: any Decoder) throws {
             self.init()
@@ -110,6 +114,7 @@ extension ModelConfig {
             ropeBase = try c.decodeIfPresent(Double.self, forKey: .ropeBase) ?? ropeBase
             hidden = try c.decodeIfPresent(Int.self, forKey: .hidden) ?? hidden
             window = try c.decodeIfPresent(Int.self, forKey: .window) ?? window
+            changeDim = try c.decodeIfPresent(Int.self, forKey: .changeDim) ?? changeDim
         }
     }
 
@@ -162,6 +167,7 @@ extension ModelConfig {
             guard a.ropeBase.isFinite, a.ropeBase > 1 else { throw bad("act.rope_base", "must be > 1, got \(a.ropeBase)") }
             guard size.contains(a.hidden) else { throw bad("act.hidden", "must be positive, got \(a.hidden)") }
             guard (1...4096).contains(a.window) else { throw bad("act.window", "must be in 1...4096, got \(a.window)") }
+            guard (0...65536).contains(a.changeDim) else { throw bad("act.change_dim", "must be in 0...65536, got \(a.changeDim)") }
         }
         if let names = classNames, names.isEmpty || names.count > 1024 { throw bad("class_names", "must name 1...1024 classes") }
         if let names = actionNames, names.isEmpty || names.count > 1024 { throw bad("action_names", "must name 1...1024 actions") }

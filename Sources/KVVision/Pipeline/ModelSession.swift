@@ -13,7 +13,10 @@ import Foundation
 ///    association window → P(track | detection) for every live track (by `Track.key`);
 /// 5. `observe`: after the tracker, each matched track's token (`e_app ‖ e_mot` against its last
 ///    observation) is written to both windows under its key, and the act head returns its action
-///    (argmax, with its softmax probability). Every frame is written, tracked or not.
+///    (argmax, with its softmax probability). Every frame is written, tracked or not. A model whose
+///    act head has a change input also gets, per matched track, the change of the box's grid
+///    samples since the track's last observation divided by the frames between (zeros for a new
+///    track); each live track keeps its last grid samples (9 · app_channels floats) for that.
 ///
 /// Boxes handed in from elsewhere (`--detections` with a model) work the same way: their class
 /// index is the position of their label in `class_names` (none: no class bit set).
@@ -48,6 +51,9 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     var probabilities = Tensor(shape: [0])
     /// e_app rows of the last `embeddings` call.
     var appearanceRows = Tensor(shape: [0])
+    /// Grid-sample rows (`[n, 9·C]`) of the same boxes, kept only when the act head reads changes.
+    var featureRows = Tensor(shape: [0])
+    var changeInputs = Tensor(shape: [0])
     var modelBoxes: [Box] = []
     var ownDetections: [Detection] = []
     var geometry: FrameGeometry?
@@ -56,6 +62,8 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     public private(set) var headNanoseconds: UInt64 = 0
     /// Each live track's last written observation: box (model pixels) and position.
     var lastObservation: [Int: (box: Box, position: Int)] = [:]
+    /// Each live track's last written grid samples (only when the act head reads changes).
+    var lastFeatures: [Int: [Float]] = [:]
 
     public init(model: TrackingModel, context: ComputeContext, windows: Windows = Windows()) throws(PipelineError) {
         self.model = model
@@ -138,6 +146,7 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         }
         do { try model.tok.appearance(boxes: modelBoxes, state: &tokState, context: context) } catch { throw .model(error) }
         appearanceRows.assign(from: tokState.appearance)
+        if model.act.changeInputs > 0 { featureRows.assign(from: tokState.features) }
     }
 
     /// Makes sure `appearanceRows`/`modelBoxes` describe `detections` (the pipeline normally
@@ -168,6 +177,29 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         }
     }
 
+    /// The act head's change inputs of `matched` (detection `rows`) → `changeInputs` `[m, 9·C]`:
+    /// `(f − f_last) / frames` against each track's last written grid samples, zeros for a track
+    /// without one (or seen at this position already); then remembers `f` as the track's last.
+    private func makeChanges(_ matched: [Track], rows: [Int], position: Int) -> Tensor {
+        let f = model.act.changeInputs
+        changeInputs.resize([matched.count, f])
+        for (r, t) in matched.enumerated() {
+            let src = rows[r] * f, dst = r * f
+            var last = lastFeatures.removeValue(forKey: t.key) ?? []
+            let frames = lastObservation[t.key].map { position - $0.position } ?? 0
+            if last.count == f, frames > 0 {
+                let inv = 1 / Float(frames)
+                for j in 0..<f { changeInputs.storage[dst + j] = (featureRows.storage[src + j] - last[j]) * inv }
+            } else {
+                for j in 0..<f { changeInputs.storage[dst + j] = 0 }
+                if last.count != f { last = [Float](repeating: 0, count: f) }
+            }
+            for j in 0..<f { last[j] = featureRows.storage[src + j] }
+            lastFeatures[t.key] = last
+        }
+        return changeInputs
+    }
+
     public func associate(_ detections: [Detection], candidates: [Track], position: Int) throws(PipelineError) -> AssociationProbabilities? {
         let keys = candidates.filter { $0.state != .removed }.map(\.key)
         guard !detections.isEmpty, !keys.isEmpty else { return nil }
@@ -191,6 +223,7 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         if lastObservation.count > tracks.count {
             let live = Set(tracks.map(\.key))
             lastObservation = lastObservation.filter { live.contains($0.key) }
+            lastFeatures = lastFeatures.filter { live.contains($0.key) }
         }
         let rows = matched.map(\.detectionIndex), owners = matched.map(\.key)
         if !rows.isEmpty { try ensureAppearance(detections, position: position) }
@@ -198,10 +231,11 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
             lastObservation[t.key].map { TokenHead.Previous(box: $0.box, frames: position - $0.position) }
         }
         try makeTokens(detections, rows: rows, previous: previous, into: &trackTokens)
+        let changes = model.act.changeInputs > 0 ? makeChanges(matched, rows: rows, position: position) : nil
         let logits: Tensor
         do {
             try model.asso.write(&assoState, tokens: trackTokens, owners: owners, frame: position)
-            logits = try model.act.step(&actState, tokens: trackTokens, owners: owners, frame: position, context: context)
+            logits = try model.act.step(&actState, tokens: trackTokens, changes: changes, owners: owners, frame: position, context: context)
         } catch { throw .temporal(error) }
         var actions: [Int: TrackedObject.Action] = [:]
         let names = model.actionNames, n = names.count

@@ -2,7 +2,10 @@ import Foundation
 
 /// The default model's `act` head: each track's newest token attends over the track's own tokens
 /// of the last `act.window` frames (grouped-query attention, RoPE over frames, `.sameOwner`), then
-/// `logits = fc2(gelu(fc1([x ‖ o(attention)])))` (docs/model.md, "act").
+/// `logits = fc2(gelu(fc1([x ‖ o(attention)])))` (docs/model.md, "act"). With `change_dim` P > 0
+/// the act token is `x = [token ‖ change·Δ + b]`, Δ the caller's appearance-change input
+/// (`[m, changeInputs]`: the change of the box's grid samples since the track's previous
+/// observation, per frame; zeros for a track's first token), so the model width is token + P.
 ///
 /// The attention is a `TemporalAttention` (weights `act.q/k/v/o`, model width = token width,
 /// every channel rotated) with its own `KVWindow` per stream; `step` writes the frame's tokens
@@ -16,7 +19,12 @@ public struct ActionHead: Sendable {
     public let config: ModelConfig.ActionHead
     public let attention: TemporalAttention
     public let actions: Int
+    /// Width of the token written by the tracker side (`tok.token_dim`), without the change part.
+    public let tokenDim: Int
+    /// Width of the appearance-change input (9 · app_channels) when `config.changeDim > 0`, else 0.
+    public let changeInputs: Int
     let fc1: Tensor, fc1Bias: Tensor, fc2: Tensor, fc2Bias: Tensor
+    let change: Tensor?, changeBias: Tensor?
 
     /// Per-stream window and scratch.
     public struct State: Sendable {
@@ -24,13 +32,14 @@ public struct ActionHead: Sendable {
         /// `[m, actions]` logits of the last `step`.
         public internal(set) var logits = Tensor(shape: [0])
         var input = Tensor(shape: [0])
+        var changed = Tensor(shape: [0])
         var joined = Tensor(shape: [0])
         var hidden = Tensor(shape: [0])
         init(temporal: TemporalState) { self.temporal = temporal }
         /// Bytes held (window + scratch capacities).
         public var allocatedBytes: Int {
-            temporal.allocatedBytes + (logits.storage.capacity + input.storage.capacity + joined.storage.capacity
-                                       + hidden.storage.capacity) * MemoryLayout<Float>.stride
+            temporal.allocatedBytes + (logits.storage.capacity + input.storage.capacity + changed.storage.capacity
+                                       + joined.storage.capacity + hidden.storage.capacity) * MemoryLayout<Float>.stride
         }
     }
 
@@ -39,7 +48,8 @@ public struct ActionHead: Sendable {
         guard let c = model.act, let tok = model.tok, let names = model.actionNames else {
             throw .invalidConfig(field: "act", problem: "the model config has no act/tok head or action_names")
         }
-        let t = tok.tokenDim, d = c.headDim
+        let p = c.changeDim, f = tok.appGrid * tok.appGrid * tok.appChannels
+        let t = tok.tokenDim + p, d = c.headDim
         let config = TemporalConfig(modelDim: t, queryHeads: c.heads, kvHeads: c.kvHeads, headDim: d, rotaryDim: d, ropeBase: c.ropeBase)
         let weights: TemporalWeights
         let attention: TemporalAttention
@@ -59,15 +69,20 @@ public struct ActionHead: Sendable {
         } catch {
             throw .invalidConfig(field: "act", problem: "\(error)")
         }
-        return ActionHead(config: c, attention: attention, actions: names.count,
+        let change = p > 0 ? try loader.take("act.change.weight", shape: [p, f]) : nil
+        let changeBias = p > 0 ? try loader.take("act.change.bias", shape: [p]) : nil
+        return ActionHead(config: c, attention: attention, actions: names.count, tokenDim: tok.tokenDim,
+                          changeInputs: p > 0 ? f : 0, change: change, changeBias: changeBias,
                           fc1: try loader.take("act.fc1.weight", shape: [c.hidden, 2 * t]), fc1Bias: try loader.take("act.fc1.bias", shape: [c.hidden]),
                           fc2: try loader.take("act.fc2.weight", shape: [names.count, c.hidden]),
                           fc2Bias: try loader.take("act.fc2.bias", shape: [names.count]))
     }
 
-    private init(config: ModelConfig.ActionHead, attention: TemporalAttention, actions: Int,
+    private init(config: ModelConfig.ActionHead, attention: TemporalAttention, actions: Int, tokenDim: Int,
+                 changeInputs: Int, change: Tensor?, changeBias: Tensor?,
                  fc1: Tensor, fc1Bias: Tensor, fc2: Tensor, fc2Bias: Tensor) {
         self.config = config; self.attention = attention; self.actions = actions
+        self.tokenDim = tokenDim; self.changeInputs = changeInputs; self.change = change; self.changeBias = changeBias
         self.fc1 = fc1; self.fc1Bias = fc1Bias; self.fc2 = fc2; self.fc2Bias = fc2Bias
     }
 
@@ -82,14 +97,15 @@ public struct ActionHead: Sendable {
     }
 
     /// Writes frame `frame`'s tokens (`[m, tokenDim]`, owners one per row, distinct track keys)
-    /// and returns their action logits `[m, actions]` (also in `state.logits`).
+    /// and returns their action logits `[m, actions]` (also in `state.logits`). `changes`
+    /// (`[m, changeInputs]`) is required when the head has a change input and ignored otherwise.
     @discardableResult
-    public func step(_ state: inout State, tokens: Tensor, owners: [Int], frame: Int,
+    public func step(_ state: inout State, tokens: Tensor, changes: Tensor? = nil, owners: [Int], frame: Int,
                      context: ComputeContext = .serial) throws(TemporalError) -> Tensor {
-        let t = attention.config.modelDim
+        let t = attention.config.modelDim, tk = tokenDim, p = t - tk
         let m = tokens.rank == 2 ? tokens.shape[0] : -1
-        guard tokens.rank == 2, tokens.shape[1] == t, owners.count == m else {
-            throw .tokens(frame: frame, expected: "action tokens [\(owners.count), \(t)]", found: tokens.shape)
+        guard tokens.rank == 2, tokens.shape[1] == tk, owners.count == m else {
+            throw .tokens(frame: frame, expected: "action tokens [\(owners.count), \(tk)]", found: tokens.shape)
         }
         state.logits.resize([m, actions])
         if m == 0 {
@@ -98,11 +114,28 @@ public struct ActionHead: Sendable {
             try attention.step(&state.temporal, tokens: state.input, frame: frame, owners: [0], restriction: .sameOwner, context: context)
             return state.logits
         }
-        let out = try attention.step(&state.temporal, tokens: tokens, frame: frame, owners: owners, restriction: .sameOwner, context: context)
+        let x: Tensor
+        if let change, let changeBias {
+            guard let changes, changes.shape == [m, changeInputs] else {
+                throw .tokens(frame: frame, expected: "appearance changes [\(m), \(changeInputs)]", found: changes?.shape ?? [])
+            }
+            do {
+                try GEMM.matmul(changes, change, transposeB: true, bias: changeBias, into: &state.changed, context: context)
+            } catch { throw .kernel(frame: frame, underlying: error) }
+            state.input.resize([m, t])
+            for i in 0..<m {
+                for j in 0..<tk { state.input.storage[i * t + j] = tokens.storage[i * tk + j] }
+                for j in 0..<p { state.input.storage[i * t + tk + j] = state.changed.storage[i * p + j] }
+            }
+            x = state.input
+        } else {
+            x = tokens
+        }
+        let out = try attention.step(&state.temporal, tokens: x, frame: frame, owners: owners, restriction: .sameOwner, context: context)
         state.joined.resize([m, 2 * t])
         for i in 0..<m {
             for j in 0..<t {
-                state.joined.storage[i * 2 * t + j] = tokens.storage[i * t + j]
+                state.joined.storage[i * 2 * t + j] = x.storage[i * t + j]
                 state.joined.storage[i * 2 * t + t + j] = out.storage[i * t + j]
             }
         }
