@@ -105,56 +105,65 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
 }
 
 // Direct 3×3 / stride 2 / padding 1 convolution for few input channels (the det stem's first
-// conv, 3 pixel channels): 16 output columns per step in one vector each, 8 output channels of
-// accumulators at a time; the input taps of a 16-column block (cin·9 vectors, the even lanes of
-// 32 consecutive floats) are gathered once and reused by every output channel. No im2col
-// buffer. Sums run over (ci, ky, kx) in that order from the bias, as the reference does.
+// conv, 3 pixel channels): 16 output columns per vector, 8 output channels of accumulators per
+// pass. A tap (ci, ky, kx) of a 16-column block is the even lanes of 32 consecutive input floats
+// (one permute), or is gathered with bounds checks at the image's left and right edges; rows
+// outside the image are skipped (zero padding adds nothing). Weights are taken transposed,
+// [cin·9][cout], so a pass broadcasts 8 consecutive floats per tap. No im2col buffer.
 #define KVV_CONV_MAX_TAPS (KVV_CONV3X3S2_MAX_CIN * 9)
 
 KVV_CLONES
-void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *weight, const float *bias,
+void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *weight_t, const float *bias,
                         long cout, float *out, long ho, long wo, long oy0, long oy1, int relu) {
-    v16f taps[KVV_CONV_MAX_TAPS];
-    const long nk = cin * 9;
+    v16f edge[KVV_CONV_MAX_TAPS];
     for (long oy = oy0; oy < oy1; oy++) {
+        const long ky0 = 2 * oy - 1 < 0 ? 1 : 0, ky1 = 2 * oy + 1 >= h ? 2 : 3;  // rows inside
         for (long ox0 = 0; ox0 < wo; ox0 += 16) {
             const long lanes = wo - ox0 < 16 ? wo - ox0 : 16;
-            // Fast gather when every tap of the block lies inside the row: 2·ox0 − 1 ≥ 0 and
-            // 2·(ox0 + 15) + 1 < w, plus room to read 32 floats from 2·ox0 + kx − 1.
-            const int inside = ox0 > 0 && lanes == 16 && 2 * ox0 + 1 + 32 <= w;
-            for (long ci = 0; ci < cin; ci++) {
-                for (long ky = 0; ky < 3; ky++) {
-                    const long iy = 2 * oy + ky - 1;
-                    v16f *t = taps + (ci * 3 + ky) * 3;
-                    if (iy < 0 || iy >= h) { t[0] = t[1] = t[2] = SPLAT(0.0f); continue; }
-                    const float *row = in + (ci * h + iy) * w;
-                    for (long kx = 0; kx < 3; kx++) {
-                        if (inside) {
-                            const float *p = row + 2 * ox0 + kx - 1;
-                            v16f a = *(const v16f *)p, b = *(const v16f *)(p + 16);
-                            t[kx] = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-                        } else {
+            // Every tap of the block readable as 32 floats from 2·ox0 + kx − 1 (kx = 0..2).
+            const int inside = ox0 > 0 && 2 * ox0 + 1 + 32 <= w;
+            if (!inside) {
+                for (long ci = 0; ci < cin; ci++)
+                    for (long ky = ky0; ky < ky1; ky++) {
+                        const float *row = in + (ci * h + 2 * oy + ky - 1) * w;
+                        for (long kx = 0; kx < 3; kx++) {
                             v16f v = SPLAT(0.0f);
                             for (long j = 0; j < lanes; j++) {
                                 const long ix = 2 * (ox0 + j) + kx - 1;
                                 v[j] = ix >= 0 && ix < w ? row[ix] : 0.0f;
                             }
-                            t[kx] = v;
+                            edge[(ci * 3 + ky) * 3 + kx] = v;
+                        }
+                    }
+            }
+            for (long co0 = 0; co0 < cout; co0 += 8) {
+                v16f a0, a1, a2, a3, a4, a5, a6, a7;
+                if (bias) {
+                    a0 = SPLAT(bias[co0]); a1 = SPLAT(bias[co0 + 1]); a2 = SPLAT(bias[co0 + 2]); a3 = SPLAT(bias[co0 + 3]);
+                    a4 = SPLAT(bias[co0 + 4]); a5 = SPLAT(bias[co0 + 5]); a6 = SPLAT(bias[co0 + 6]); a7 = SPLAT(bias[co0 + 7]);
+                } else {
+                    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = SPLAT(0.0f);
+                }
+                for (long ci = 0; ci < cin; ci++) {
+                    for (long ky = ky0; ky < ky1; ky++) {
+                        const float *p = in + (ci * h + 2 * oy + ky - 1) * w + 2 * ox0 - 1;
+                        for (long kx = 0; kx < 3; kx++) {
+                            const long k = (ci * 3 + ky) * 3 + kx;
+                            v16f x;
+                            if (inside) {
+                                v16f lo = *(const v16f *)(p + kx), hi = *(const v16f *)(p + kx + 16);
+                                x = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                            } else {
+                                x = edge[k];
+                            }
+                            const float *wk = weight_t + k * cout + co0;
+                            a0 += x * wk[0]; a1 += x * wk[1]; a2 += x * wk[2]; a3 += x * wk[3];
+                            a4 += x * wk[4]; a5 += x * wk[5]; a6 += x * wk[6]; a7 += x * wk[7];
                         }
                     }
                 }
-            }
-            for (long co0 = 0; co0 < cout; co0 += 8) {
-                const long nc = cout - co0 < 8 ? cout - co0 : 8;
-                v16f acc[8];
-                for (long c = 0; c < 8; c++) acc[c] = SPLAT(c < nc && bias ? bias[co0 + c] : 0.0f);
-                for (long k = 0; k < nk; k++) {
-                    const v16f x = taps[k];
-                    for (long c = 0; c < 8; c++) {
-                        if (c < nc) acc[c] += x * weight[(co0 + c) * nk + k];
-                    }
-                }
-                for (long c = 0; c < nc; c++) {
+                v16f acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+                for (long c = 0; c < 8; c++) {
                     v16f v = acc[c];
                     if (relu) v = SEL(v > SPLAT(0.0f), v, SEL(v != v, v, SPLAT(0.0f)));
                     float *dst = out + ((co0 + c) * ho + oy) * wo + ox0;

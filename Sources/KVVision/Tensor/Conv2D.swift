@@ -10,8 +10,8 @@ import CKernels
 /// `[Cin·kh·kw, Ho·Wo]` (row `(c·kh + ky)·kw + kx` holds `x[c, oy·stride + ky − padding, ox·stride + kx − padding]`,
 /// zero outside the image), so `out = W · cols + b` lands directly in NCHW order. A 1×1 kernel with
 /// stride 1 and no padding skips the unfold and multiplies the input in place. A 3×3 kernel with
-/// stride 2, padding 1 and at most `KVV_CONV3X3S2_MAX_CIN` input channels (a conv on pixels) runs
-/// direct instead (`kvv_conv3x3s2_rows`, output rows split over the threads): with 27 inputs
+/// stride 2, padding 1, at most `KVV_CONV3X3S2_MAX_CIN` input channels (a conv on pixels) and a
+/// multiple of 8 output channels runs direct instead (`kvv_conv3x3s2_rows`, output rows split over the threads): with 27 inputs
 /// per output the im2col buffer cost more than the multiplications.
 ///
 /// Invariants: shapes are checked at init and per call; `forward` resizes `output` and `scratch`
@@ -32,6 +32,8 @@ public struct Conv2D: Sendable {
     public let weight: Tensor
     /// `[Cout]` or nil.
     public let bias: Tensor?
+    /// The weights transposed to `[Cin·kh·kw, Cout]` for the direct kernel (empty when unused).
+    let directWeight: [Float]
 
     /// A convolution from PyTorch-layout `weight` `[Cout, Cin, kh, kw]` and optional `bias` `[Cout]`.
     public init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws(TensorError) {
@@ -54,6 +56,21 @@ public struct Conv2D: Sendable {
         try flat.reshape([outChannels, inChannels * kernelHeight * kernelWidth])
         self.weight = flat
         self.bias = bias
+        let k = inChannels * kernelHeight * kernelWidth, m = outChannels
+        if Self.usesDirect(kernelHeight: kernelHeight, kernelWidth: kernelWidth, stride: stride, padding: padding,
+                           inChannels: inChannels, outChannels: outChannels) {
+            var t = [Float](repeating: 0, count: k * m)
+            for co in 0..<m { for j in 0..<k { t[j * m + co] = flat.storage[co * k + j] } }
+            directWeight = t
+        } else {
+            directWeight = []
+        }
+    }
+
+    /// Whether the direct small-input kernel computes a convolution of this geometry.
+    static func usesDirect(kernelHeight: Int, kernelWidth: Int, stride: Int, padding: Int, inChannels: Int, outChannels: Int) -> Bool {
+        kernelHeight == 3 && kernelWidth == 3 && stride == 2 && padding == 1 && inChannels <= Int(KVV_CONV3X3S2_MAX_CIN)
+            && outChannels % 8 == 0
     }
 
     /// Output height and width for an input of `height × width` (zero when the kernel does not fit).
@@ -74,9 +91,7 @@ public struct Conv2D: Sendable {
     }
 
     /// True when the direct small-input kernel computes this convolution (see the type's notes).
-    private var isDirectStride2: Bool {
-        kernelHeight == 3 && kernelWidth == 3 && stride == 2 && padding == 1 && inChannels <= Int(KVV_CONV3X3S2_MAX_CIN)
-    }
+    private var isDirectStride2: Bool { !directWeight.isEmpty }
 
     /// True when the unfold is the identity (1×1, stride 1, no padding).
     private var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
@@ -133,7 +148,7 @@ public struct Conv2D: Sendable {
                                into output: inout Tensor, relu: Bool, pool: ThreadPool) {
         let cin = inChannels, cout = outChannels
         input.storage.withUnsafeBufferPointer { ip in
-            weight.storage.withUnsafeBufferPointer { wp in
+            directWeight.withUnsafeBufferPointer { wp in
                 output.storage.withUnsafeMutableBufferPointer { op in
                     nonisolated(unsafe) let src = ip.baseAddress!, wgt = wp.baseAddress!, dst = op.baseAddress!
                     let run = { (b: UnsafePointer<Float>?) in
