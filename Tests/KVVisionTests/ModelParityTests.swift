@@ -52,7 +52,7 @@ struct ModelParityTests {
         var input = Tensor(shape: [3, h, w])
         var history: [Int: (box: Box, frame: Int)] = [:]
         var lastSamples: [Int: [Float]] = [:]  // owner → grid samples of its last token
-        #expect(model.act.changeInputs == 9 * model.tok.config.appChannels, "the golden model has a change input")
+        #expect(model.act.changeInputs == 10, "the golden model has a change input (3×3 grid + overall)")
         let tc = model.tok.config
         for t in 0..<8 {
             let pixels = frames.storage[(t * h * w * 3)..<((t + 1) * h * w * 3)].map { UInt8($0) }
@@ -113,12 +113,12 @@ struct ModelParityTests {
             let ownerIDs = Array(1...m)
             #expect(try clip.tensor("owners.\(t)").storage == ownerIDs.map(Float.init))
             try model.asso.write(&asso, tokens: owned, owners: ownerIDs, frame: t)
-            // Appearance change since each owner's last token (zeros for its first), per frame.
-            let f = model.act.changeInputs
-            var changes = Tensor(shape: [m, f])
+            // Appearance change since each owner's last token (zeros for its first).
+            let f = 9 * model.tok.config.appChannels
+            var changes = Tensor(shape: [m, model.act.changeInputs])
             for i in 0..<m {
-                guard let last = lastSamples[i + 1], let seen = history[i + 1] else { continue }
-                for j in 0..<f { changes.storage[i * f + j] = (tok.features.storage[i * f + j] - last[j]) / Float(t - seen.frame) }
+                ActionHead.writeChange(current: tok.features, row: i, previous: lastSamples[i + 1], channels: model.tok.config.appChannels,
+                                       into: &changes, outRow: i)
             }
             Self.close(changes, try clip.tensor("change.\(t)"), "change.\(t)")
             let logits = try model.act.step(&act, tokens: owned, changes: changes, owners: ownerIDs, frame: t)
@@ -130,6 +130,23 @@ struct ModelParityTests {
         }
         // The windows hold W = 3 frames after 8.
         #expect(asso.window.residentSlots == 3 && act.temporal.window.residentSlots == 3)
+    }
+
+    /// The act head's change input: 10·(1 − cos) per grid point and overall; zeros without a
+    /// previous observation; a zero vector (a box off the map) counts as fully changed.
+    @Test("appearance change: unchanged 0, orthogonal 10, first token zeros")
+    func appearanceChange() throws {
+        // Two points of two channels: point 0 unchanged, point 1 turned by 90°.
+        let now = try Tensor(shape: [2, 4], storage: [9, 9, 9, 9, /* row 1 */ 1, 2, 0, 3])
+        var out = Tensor(shape: [3, 3])
+        ActionHead.writeChange(current: now, row: 1, previous: [2, 4, 3, 0], channels: 2, into: &out, outRow: 0)
+        #expect(abs(out.storage[0]) < 1e-6 && abs(out.storage[1] - 10) < 1e-5)
+        let overall = 10 * (1 - Float(10) / (Float(14).squareRoot() * Float(29).squareRoot()))
+        #expect(abs(out.storage[2] - overall) < 1e-5)
+        ActionHead.writeChange(current: now, row: 1, previous: nil, channels: 2, into: &out, outRow: 1)
+        #expect(Array(out.storage[3..<6]) == [0, 0, 0])
+        ActionHead.writeChange(current: now, row: 1, previous: [0, 0, 0, 0], channels: 2, into: &out, outRow: 2)
+        #expect(Array(out.storage[6..<9]) == [10, 10, 10])
     }
 
     /// `[rows.count, tokenDim]`: app row r ‖ motion row i for the i-th of `rows`.

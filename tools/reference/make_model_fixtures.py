@@ -43,9 +43,11 @@ golden-clip tensors (t = 0..7 is the suffix; P = 24 patches; n detections, m <= 
   owners.t      [m]             owner ids (1..4, as floats) of the owned detections, in rank order
   motion.t      [m, 15]         the owned detections' motion inputs (prev box / dt from the owner)
   owned.t       [m, 32]         the owned tokens [e_app | tok.motion(motion.t)] written to the window
-  change.t      [m, 144]        the act head's appearance-change inputs: (f - f_prev) / dt, f = the
-                                box's 3x3 grid samples of app_map (tok.grid_features), f_prev the
-                                owner's previous written ones, dt frames since; zeros for its first
+  change.t      [m, 10]         the act head's appearance-change inputs (model.appearance_change):
+                                10 (1 - cos) between f, the box's 3x3 grid samples of app_map
+                                (tok.grid_features), and f_prev, the owner's previous written ones,
+                                at each of the 9 points (16 channels each) and over all 144; zeros
+                                for the owner's first token
   act.t         [m, 5]          act logits of each owned token: model.act over that owner's act
                                 tokens [owned | act.change(change)] in frames t-W+1 .. t (current
                                 last), frames = frame indices, causal (lower-triangular) mask; the
@@ -194,7 +196,7 @@ def clip_tensors(model, frames):
                 prev, dt, feat_prev = boxes[k:k + 1], torch.zeros(1), feats[k]
             g = motion_inputs(boxes[k:k + 1], scores[k:k + 1], cls[k:k + 1], prev, dt, c.image_size)
             token = torch.cat([app[k], model.tok.motion(g)[0]])
-            change = appearance_change(feats[k:k + 1], feat_prev[None], dt)
+            change = appearance_change(feats[k:k + 1], feat_prev[None], dt, c.app_channels)
             x = model.act.inputs(token[None], change)[0]
             history[o].append((t, token, boxes[k].clone(), feats[k].clone(), x))
             win = [(h[0], h[4]) for h in history[o] if h[0] > t - W]
@@ -242,7 +244,7 @@ def self_check(model_path, clip_path, c):
                   "heat": (4, h, w), "offset": (2, h, w), "size": (2, h, w), "app_map": (c.app_channels, h, w),
                   "detections": (n, 6), "app": (n, c.app_dim), "query": (n, c.token_dim), "assoc": (n, OWNERS + 1),
                   "owners": (m_,), "motion": (m_, c.mot_inputs), "owned": (m_, c.token_dim),
-                  "change": (m_, 9 * c.app_channels), "act": (m_, 5)}
+                  "change": (m_, 10), "act": (m_, 5)}
         assert n >= 1 and m_ == min(n, OWNERS)
         if t > 0:
             del shapes["input"]

@@ -44,10 +44,11 @@ class Config:
         self.act_head_dim = 32
         self.act_hidden = 128
         # Width of the act head's appearance-change input (0: none). When > 0 each act token is
-        # [token ‖ act.change((f_t − f_prev) / dt)], f = the detection's 3×3 grid samples of the
-        # appearance map (app_fc1's input), f_prev those of the owner's previous observation, dt the
-        # frames between (a zero difference for an owner's first token). The identity embedding is
-        # trained to ignore rotation; this input is how the act head sees a shape spin.
+        # [token ‖ act.change(a)], a = `appearance_change` of the detection's 3×3 grid samples of the
+        # appearance map (app_fc1's input) against those of the owner's previous observation:
+        # 10 cosine distances (per grid point, and overall), zeros for an owner's first token. The
+        # identity embedding is trained to ignore rotation; this input is how the act head sees a
+        # shape spin.
         self.act_change_dim = 0
         self.window = 64
         self.top_k = 40
@@ -154,11 +155,20 @@ def motion_inputs(box, score, cls, prev_box, dt, image_size):
     return torch.cat([g, onehot], 1)
 
 
-def appearance_change(feat, prev_feat, dt):
-    """The act head's change input: (feat − prev_feat) / max(dt, 1) where dt > 0 (the owner has a
-    previous observation), zeros where dt == 0. feat, prev_feat [N, 9*C]; dt [N] frames."""
-    has = (dt > 0).to(feat.dtype)[:, None]
-    return has * (feat - prev_feat) / dt.clamp(min=1).to(feat.dtype)[:, None]
+CHANGE_EPS = 1e-6
+
+
+def appearance_change(feat, prev_feat, dt, channels):
+    """The act head's change input [N, points + 1]: 10 · (1 − cos) between feat and prev_feat at
+    each grid point (channels wide each, point-major) and over the whole vector, where dt > 0 (the
+    owner has a previous observation), zeros where dt == 0. cos(a, b) = a·b / max(‖a‖‖b‖, 1e-6).
+    feat, prev_feat [N, points*channels]; dt [N] frames."""
+    def cos(a, b):
+        return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp(min=CHANGE_EPS)
+    n = feat.shape[0]
+    f3, p3 = feat.reshape(n, -1, channels), prev_feat.reshape(n, -1, channels)
+    d = torch.cat([1 - cos(f3, p3), (1 - cos(feat, prev_feat))[:, None]], 1) * 10
+    return d * (dt > 0).to(feat.dtype)[:, None]
 
 
 def rope(x, pos, base=10000.0):
@@ -203,7 +213,7 @@ class Act(nn.Module):
         self.c = c
         T, d = c.token_dim + c.act_change_dim, c.act_head_dim
         if c.act_change_dim:
-            self.change = nn.Linear(9 * c.app_channels, c.act_change_dim)
+            self.change = nn.Linear(9 + 1, c.act_change_dim)  # `appearance_change` of the 3x3 grid
         self.q = nn.Linear(T, c.act_heads * d)
         self.k = nn.Linear(T, c.act_kv_heads * d)
         self.v = nn.Linear(T, c.act_kv_heads * d)
@@ -213,7 +223,7 @@ class Act(nn.Module):
 
     def inputs(self, tokens, change):
         """The act tokens: [tokens ‖ change(change_input)] when act_change_dim > 0, else tokens.
-        change [N, 9*C] from `appearance_change` (ignored when the model has no change input)."""
+        change [N, 10] from `appearance_change` (ignored when the model has no change input)."""
         return torch.cat([tokens, self.change(change)], 1) if self.c.act_change_dim else tokens
 
     def forward(self, tokens, frames, allowed):

@@ -142,7 +142,7 @@ def losses(model, cached, r, device="cpu"):
         feat = torch.tensor(cached["feat"][r["idx"][real.cpu().numpy()]], dtype=torch.float32, device=device)
         pr = prev[real]
         prev_feat = torch.tensor(cached["feat"][r["idx"][pr.clamp(min=0).cpu().numpy()]], dtype=torch.float32, device=device)
-        change = appearance_change(feat, prev_feat, dt[real])
+        change = appearance_change(feat, prev_feat, dt[real], c.app_channels)
     act_logits = model.act(model.act.inputs(tokens[real], change), fr, allowed)
     labels = torch.tensor([cached["actions"][int(g)][int(t)] for g, t in zip(r["gt"][real.cpu().numpy()], r["frame"][real.cpu().numpy()])],
                           device=device)

@@ -14,9 +14,9 @@ import Foundation
 /// 5. `observe`: after the tracker, each matched track's token (`e_app ‖ e_mot` against its last
 ///    observation) is written to both windows under its key, and the act head returns its action
 ///    (argmax, with its softmax probability). Every frame is written, tracked or not. A model whose
-///    act head has a change input also gets, per matched track, the change of the box's grid
-///    samples since the track's last observation divided by the frames between (zeros for a new
-///    track); each live track keeps its last grid samples (9 · app_channels floats) for that.
+///    act head has a change input also gets, per matched track, how much the box's grid samples
+///    changed since the track's last observation (`makeChanges`); each live track keeps its last
+///    grid samples (9 · app_channels floats) for that.
 ///
 /// Boxes handed in from elsewhere (`--detections` with a model) work the same way: their class
 /// index is the position of their label in `class_names` (none: no class bit set).
@@ -51,7 +51,7 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     var probabilities = Tensor(shape: [0])
     /// e_app rows of the last `embeddings` call.
     var appearanceRows = Tensor(shape: [0])
-    /// Grid-sample rows (`[n, 9·C]`) of the same boxes, kept only when the act head reads changes.
+    /// Grid-sample rows (`[n, g²·C]`) of the same boxes, kept only when the act head reads changes.
     var featureRows = Tensor(shape: [0])
     var changeInputs = Tensor(shape: [0])
     var modelBoxes: [Box] = []
@@ -177,24 +177,20 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         }
     }
 
-    /// The act head's change inputs of `matched` (detection `rows`) → `changeInputs` `[m, 9·C]`:
-    /// `(f − f_last) / frames` against each track's last written grid samples, zeros for a track
-    /// without one (or seen at this position already); then remembers `f` as the track's last.
+    /// The act head's change inputs of `matched` (detection `rows`) → `changeInputs` `[m, g² + 1]`:
+    /// each box's grid samples against its track's last written ones (`ActionHead.writeChange`;
+    /// zeros for a track without a last observation, or seen at this position already). Then
+    /// remembers the box's grid samples as the track's last.
     private func makeChanges(_ matched: [Track], rows: [Int], position: Int) -> Tensor {
-        let f = model.act.changeInputs
-        changeInputs.resize([matched.count, f])
+        let c = model.tok.config.appChannels, width = model.act.changeInputs, f = (width - 1) * c
+        changeInputs.resize([matched.count, width])
         for (r, t) in matched.enumerated() {
-            let src = rows[r] * f, dst = r * f
-            var last = lastFeatures.removeValue(forKey: t.key) ?? []
+            var last = lastFeatures.removeValue(forKey: t.key) ?? [Float](repeating: 0, count: f)
             let frames = lastObservation[t.key].map { position - $0.position } ?? 0
-            if last.count == f, frames > 0 {
-                let inv = 1 / Float(frames)
-                for j in 0..<f { changeInputs.storage[dst + j] = (featureRows.storage[src + j] - last[j]) * inv }
-            } else {
-                for j in 0..<f { changeInputs.storage[dst + j] = 0 }
-                if last.count != f { last = [Float](repeating: 0, count: f) }
-            }
-            for j in 0..<f { last[j] = featureRows.storage[src + j] }
+            ActionHead.writeChange(current: featureRows, row: rows[r], previous: frames > 0 && last.count == f ? last : nil,
+                                   channels: c, into: &changeInputs, outRow: r)
+            if last.count != f { last = [Float](repeating: 0, count: f) }
+            for j in 0..<f { last[j] = featureRows.storage[rows[r] * f + j] }
             lastFeatures[t.key] = last
         }
         return changeInputs

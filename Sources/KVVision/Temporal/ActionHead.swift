@@ -3,9 +3,10 @@ import Foundation
 /// The default model's `act` head: each track's newest token attends over the track's own tokens
 /// of the last `act.window` frames (grouped-query attention, RoPE over frames, `.sameOwner`), then
 /// `logits = fc2(gelu(fc1([x ‖ o(attention)])))` (docs/model.md, "act"). With `change_dim` P > 0
-/// the act token is `x = [token ‖ change·Δ + b]`, Δ the caller's appearance-change input
-/// (`[m, changeInputs]`: the change of the box's grid samples since the track's previous
-/// observation, per frame; zeros for a track's first token), so the model width is token + P.
+/// the act token is `x = [token ‖ change·a + b]`, a the caller's appearance-change input
+/// (`[m, changeInputs]`, changeInputs = grid points + 1: cosine distances between the box's grid
+/// samples and those of the track's previous observation, see `ModelSession`; zeros for a track's
+/// first token), so the model width is token + P.
 ///
 /// The attention is a `TemporalAttention` (weights `act.q/k/v/o`, model width = token width,
 /// every channel rotated) with its own `KVWindow` per stream; `step` writes the frame's tokens
@@ -21,7 +22,7 @@ public struct ActionHead: Sendable {
     public let actions: Int
     /// Width of the token written by the tracker side (`tok.token_dim`), without the change part.
     public let tokenDim: Int
-    /// Width of the appearance-change input (9 · app_channels) when `config.changeDim > 0`, else 0.
+    /// Width of the appearance-change input (app_grid² + 1 = 10) when `config.changeDim > 0`, else 0.
     public let changeInputs: Int
     let fc1: Tensor, fc1Bias: Tensor, fc2: Tensor, fc2Bias: Tensor
     let change: Tensor?, changeBias: Tensor?
@@ -48,7 +49,7 @@ public struct ActionHead: Sendable {
         guard let c = model.act, let tok = model.tok, let names = model.actionNames else {
             throw .invalidConfig(field: "act", problem: "the model config has no act/tok head or action_names")
         }
-        let p = c.changeDim, f = tok.appGrid * tok.appGrid * tok.appChannels
+        let p = c.changeDim, f = tok.appGrid * tok.appGrid + 1
         let t = tok.tokenDim + p, d = c.headDim
         let config = TemporalConfig(modelDim: t, queryHeads: c.heads, kvHeads: c.kvHeads, headDim: d, rotaryDim: d, ropeBase: c.ropeBase)
         let weights: TemporalWeights
@@ -84,6 +85,31 @@ public struct ActionHead: Sendable {
         self.config = config; self.attention = attention; self.actions = actions
         self.tokenDim = tokenDim; self.changeInputs = changeInputs; self.change = change; self.changeBias = changeBias
         self.fc1 = fc1; self.fc1Bias = fc1Bias; self.fc2 = fc2; self.fc2Bias = fc2Bias
+    }
+
+    /// Writes one row of the change input (`[·, points + 1]`, row `outRow` of `out`, already sized):
+    /// `10·(1 − cos)` between row `row` of `current` (`[n, points·channels]` grid samples,
+    /// point-major) and `previous` at each point, then over the whole vector, with
+    /// `cos(a, b) = a·b / max(‖a‖‖b‖, 1e-6)`; zeros when `previous` is nil (a track's first token).
+    /// The same as PyTorch's `model.appearance_change` (tools/train/model.py).
+    public static func writeChange(current: Tensor, row: Int, previous: [Float]?, channels: Int, into out: inout Tensor, outRow: Int) {
+        let width = out.shape[1], points = width - 1, f = points * channels, src = row * f, dst = outRow * width
+        guard let previous, previous.count == f else {
+            for j in 0..<width { out.storage[dst + j] = 0 }
+            return
+        }
+        func distance(_ dot: Float, _ a: Float, _ b: Float) -> Float { 10 * (1 - dot / max(a.squareRoot() * b.squareRoot(), 1e-6)) }
+        var dotAll: Float = 0, aAll: Float = 0, bAll: Float = 0
+        for p in 0..<points {
+            var dot: Float = 0, a: Float = 0, b: Float = 0
+            for j in (p * channels)..<((p + 1) * channels) {
+                let x = current.storage[src + j], y = previous[j]
+                dot += x * y; a += x * x; b += y * y
+            }
+            out.storage[dst + p] = distance(dot, a, b)
+            dotAll += dot; aAll += a; bAll += b
+        }
+        out.storage[dst + points] = distance(dotAll, aAll, bAll)
     }
 
     /// A fresh state for up to `maxObjects` tokens per frame; `frames` (default: the model's
