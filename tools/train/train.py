@@ -81,6 +81,21 @@ def arch_config(text):
     return Config(**over)
 
 
+def load_init(model, sd, log):
+    """Loads a checkpoint; `act.*` tensors it lacks or has in another shape (an `--arch` that widens
+    the act head, which stage 2 trains from scratch anyway) keep their fresh init. Anything else
+    missing or mismatched is an error."""
+    own = model.state_dict()
+    fresh = sorted(k for k in own if k.startswith("act.") and (k not in sd or sd[k].shape != own[k].shape))
+    bad = sorted(k for k in own if k not in fresh and (k not in sd or sd[k].shape != own[k].shape))
+    extra = sorted(k for k in sd if k not in own)
+    if bad or extra:
+        raise SystemExit(f"train.py: --init does not fit the model: missing or reshaped {bad}, unexpected {extra}")
+    model.load_state_dict({k: v for k, v in sd.items() if k not in fresh}, strict=False)
+    if fresh:
+        log({"event": "init_fresh", "tensors": fresh})
+
+
 def main(argv=None):
     args = parse(argv)
     torch.set_num_threads(args.threads)
@@ -108,7 +123,7 @@ def main(argv=None):
         import export
         model.load_state_dict(export.load(args.init, args.device).state_dict())
     elif args.init:
-        model.load_state_dict(torch.load(args.init, map_location=args.device))
+        load_init(model, torch.load(args.init, map_location=args.device), log)
     ckpt1 = os.path.join(args.workdir, "stage1.pt")
     ckpt2 = os.path.join(args.workdir, "stage2.pt")
 
