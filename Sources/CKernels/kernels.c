@@ -146,12 +146,13 @@ void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *
                 }
                 for (long ci = 0; ci < cin; ci++) {
                     for (long ky = ky0; ky < ky1; ky++) {
-                        const float *p = in + (ci * h + 2 * oy + ky - 1) * w + 2 * ox0 - 1;
+                        const float *row = in + (ci * h + 2 * oy + ky - 1) * w;
                         for (long kx = 0; kx < 3; kx++) {
                             const long k = (ci * 3 + ky) * 3 + kx;
                             v16f x;
-                            if (inside) {
-                                v16f lo = *(const v16f *)(p + kx), hi = *(const v16f *)(p + kx + 16);
+                            if (inside) {  // ox0 > 0: the first float read, 2·ox0 + kx − 1, is ≥ 1
+                                const float *p = row + 2 * ox0 + kx - 1;
+                                v16f lo = *(const v16f *)p, hi = *(const v16f *)(p + 16);
                                 x = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
                             } else {
                                 x = edge[k];

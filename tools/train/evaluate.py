@@ -28,7 +28,7 @@ import seeds  # noqa: E402
 from data import ACTIONS, CLASSES, render_clip  # noqa: E402
 from export import TRACKER_DEFAULTS, load  # noqa: E402
 from metrics import iou_matrix  # noqa: E402
-from model import decode, motion_inputs  # noqa: E402
+from model import appearance_change, decode, motion_inputs  # noqa: E402
 
 
 class Track:
@@ -37,6 +37,8 @@ class Track:
         self.vel = np.zeros(2)
         self.hits = 1
         self.tokens = []  # (frame, token tensor)
+        self.act_tokens = []  # (frame, act token: the token, with the change input when the model has one)
+        self.feat = None  # grid samples of the last observation (for the act head's change input)
 
     def predicted(self, t):
         b = self.box.copy()
@@ -61,7 +63,8 @@ def track_clip(model, clip, cfg=TRACKER_DEFAULTS, device="cpu", batch=16):
             low = scores >= cfg["low_threshold"]
             boxes, scores, cls = boxes[low], scores[low], cls[low]
             n = len(boxes)
-            app = model.tok.appearance(maps["app_map"], boxes, torch.full((n,), j, device=device)) if n else None
+            feats = model.tok.grid_features(maps["app_map"], boxes, torch.full((n,), j, device=device)) if n else None
+            app = model.tok.appearance_from(feats) if n else None
             live = [tr for tr in tracks if t - tr.frame <= cfg["max_lost"]]
             assigned = {}
             if n and live:
@@ -113,8 +116,12 @@ def track_clip(model, clip, cfg=TRACKER_DEFAULTS, device="cpu", batch=16):
                 mot = model.tok.motion(motion_inputs(boxes[d:d + 1], scores[d:d + 1], cls[d:d + 1], prev, dt, c.image_size))
                 token = torch.cat([app[d], mot[0]])
                 tr.tokens = [(f, k) for (f, k) in tr.tokens if f > t - W] + [(t, token)]
-                own = torch.stack([k for _, k in tr.tokens])
-                frames = torch.tensor([f for f, _ in tr.tokens], device=device)
+                change = appearance_change(feats[d:d + 1], (tr.feat if tr.feat is not None else feats[d])[None], dt, c.app_channels)
+                tr.feat = feats[d]
+                x = model.act.inputs(token[None], change)[0]
+                tr.act_tokens = [(f, k) for (f, k) in tr.act_tokens if f > t - W] + [(t, x)]
+                own = torch.stack([k for _, k in tr.act_tokens])
+                frames = torch.tensor([f for f, _ in tr.act_tokens], device=device)
                 act = model.act(own, frames, torch.ones(len(own), len(own), dtype=torch.bool, device=device).tril())
                 if tr.hits >= cfg["min_hits"]:
                     objects.append({"id": tr.id, "box": [round(float(v), 2) for v in b], "score": round(s, 4),

@@ -121,7 +121,7 @@ def main(argv=None):
     model = KVVisionModel(arch_config(args.arch)).to(args.device)
     if args.init and args.init.endswith(".safetensors"):
         import export
-        model.load_state_dict(export.load(args.init, args.device).state_dict())
+        load_init(model, export.load(args.init, args.device).state_dict(), log)
     elif args.init:
         load_init(model, torch.load(args.init, map_location=args.device), log)
     ckpt1 = os.path.join(args.workdir, "stage1.pt")

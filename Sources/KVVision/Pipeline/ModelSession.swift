@@ -185,7 +185,8 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         let c = model.tok.config.appChannels, width = model.act.changeInputs, f = (width - 1) * c
         changeInputs.resize([matched.count, width])
         for (r, t) in matched.enumerated() {
-            var last = lastFeatures.removeValue(forKey: t.key) ?? [Float](repeating: 0, count: f)
+            // Moved out of the dictionary and back: the buffer stays uniquely owned (no copy).
+            var last = lastFeatures.removeValue(forKey: t.key) ?? []
             let frames = lastObservation[t.key].map { position - $0.position } ?? 0
             ActionHead.writeChange(current: featureRows, row: rows[r], previous: frames > 0 && last.count == f ? last : nil,
                                    channels: c, into: &changeInputs, outRow: r)

@@ -64,10 +64,12 @@ extension Tensor {
     /// (rows `rowBytes` apart), with `plane[c] = Float(byte) · scale[c] + offset[c]` — the encoder's
     /// input normalisation, once per frame. Reuses the allocation.
     ///
-    /// Preconditions (the caller's, checked by `ImageNormalization.apply`): width, height > 0,
+    /// Preconditions (checked; `ImageNormalization.apply` throws before they could fail): width, height > 0,
     /// `rowBytes ≥ 3·width`, `rgb` holds `rowBytes·(height−1) + 3·width` bytes, 3 scales and offsets.
     public mutating func assignPlanes(fromRGB rgb: [UInt8], width: Int, height: Int, rowBytes: Int,
                                       scale: [Float], offset: [Float]) {
+        precondition(width > 0 && height > 0 && rowBytes >= 3 * width && rgb.count >= rowBytes * (height - 1) + 3 * width
+                     && scale.count == 3 && offset.count == 3, "assignPlanes: \(width)x\(height) RGB with \(rowBytes)-byte rows needs more than \(rgb.count) bytes")
         resize([3, height, width])
         let plane = width * height
         let (s0, s1, s2) = (scale[0], scale[1], scale[2])
