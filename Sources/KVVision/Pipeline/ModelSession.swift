@@ -51,8 +51,6 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     var probabilities = Tensor(shape: [0])
     /// e_app rows of the last `embeddings` call.
     var appearanceRows = Tensor(shape: [0])
-    /// Grid-sample rows (`[n, g²·C]`) of the same boxes, kept only when the act head reads changes.
-    var featureRows = Tensor(shape: [0])
     var changeInputs = Tensor(shape: [0])
     var modelBoxes: [Box] = []
     var ownDetections: [Detection] = []
@@ -146,7 +144,6 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         }
         do { try model.tok.appearance(boxes: modelBoxes, state: &tokState, context: context) } catch { throw .model(error) }
         appearanceRows.assign(from: tokState.appearance)
-        if model.act.changeInputs > 0 { featureRows.assign(from: tokState.features) }
     }
 
     /// Makes sure `appearanceRows`/`modelBoxes` describe `detections` (the pipeline normally
@@ -181,6 +178,8 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     /// each box's grid samples against its track's last written ones (`ActionHead.writeChange`;
     /// zeros for a track without a last observation, or seen at this position already). Then
     /// remembers the box's grid samples as the track's last.
+    /// The grid samples are `tokState.features` (`[n, g²·C]`), written by `computeAppearance` for
+    /// this frame's detections, as `appearanceRows` is.
     private func makeChanges(_ matched: [Track], rows: [Int], position: Int) -> Tensor {
         let c = model.tok.config.appChannels, width = model.act.changeInputs, f = (width - 1) * c
         changeInputs.resize([matched.count, width])
@@ -188,10 +187,10 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
             // Moved out of the dictionary and back: the buffer stays uniquely owned (no copy).
             var last = lastFeatures.removeValue(forKey: t.key) ?? []
             let frames = lastObservation[t.key].map { position - $0.position } ?? 0
-            ActionHead.writeChange(current: featureRows, row: rows[r], previous: frames > 0 && last.count == f ? last : nil,
+            ActionHead.writeChange(current: tokState.features, row: rows[r], previous: frames > 0 && last.count == f ? last : nil,
                                    channels: c, into: &changeInputs, outRow: r)
             if last.count != f { last = [Float](repeating: 0, count: f) }
-            for j in 0..<f { last[j] = featureRows.storage[rows[r] * f + j] }
+            for j in 0..<f { last[j] = tokState.features.storage[rows[r] * f + j] }
             lastFeatures[t.key] = last
         }
         return changeInputs

@@ -23,7 +23,7 @@ public struct ActionHead: Sendable {
     /// Width of the token written by the tracker side (`tok.token_dim`), without the change part.
     public let tokenDim: Int
     /// Width of the appearance-change input (app_grid² + 1 = 10) when `config.changeDim > 0`, else 0.
-    public let changeInputs: Int
+    public var changeInputs: Int { change?.shape[1] ?? 0 }
     let fc1: Tensor, fc1Bias: Tensor, fc2: Tensor, fc2Bias: Tensor
     let change: Tensor?, changeBias: Tensor?
 
@@ -73,17 +73,17 @@ public struct ActionHead: Sendable {
         let change = p > 0 ? try loader.take("act.change.weight", shape: [p, f]) : nil
         let changeBias = p > 0 ? try loader.take("act.change.bias", shape: [p]) : nil
         return ActionHead(config: c, attention: attention, actions: names.count, tokenDim: tok.tokenDim,
-                          changeInputs: p > 0 ? f : 0, change: change, changeBias: changeBias,
+                          change: change, changeBias: changeBias,
                           fc1: try loader.take("act.fc1.weight", shape: [c.hidden, 2 * t]), fc1Bias: try loader.take("act.fc1.bias", shape: [c.hidden]),
                           fc2: try loader.take("act.fc2.weight", shape: [names.count, c.hidden]),
                           fc2Bias: try loader.take("act.fc2.bias", shape: [names.count]))
     }
 
     private init(config: ModelConfig.ActionHead, attention: TemporalAttention, actions: Int, tokenDim: Int,
-                 changeInputs: Int, change: Tensor?, changeBias: Tensor?,
+                 change: Tensor?, changeBias: Tensor?,
                  fc1: Tensor, fc1Bias: Tensor, fc2: Tensor, fc2Bias: Tensor) {
         self.config = config; self.attention = attention; self.actions = actions
-        self.tokenDim = tokenDim; self.changeInputs = changeInputs; self.change = change; self.changeBias = changeBias
+        self.tokenDim = tokenDim; self.change = change; self.changeBias = changeBias
         self.fc1 = fc1; self.fc1Bias = fc1Bias; self.fc2 = fc2; self.fc2Bias = fc2Bias
     }
 
