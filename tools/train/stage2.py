@@ -7,6 +7,7 @@ from ground truth, with the noise the tracker produces: token drop, false-positi
 jitter and owner swaps.
 """
 
+import concurrent.futures
 import math
 import os
 import random
@@ -152,13 +153,18 @@ def losses(model, cached, r, device="cpu"):
 
 
 def build_cache(model, args, log, seeds_presets, tag):
+    """Renders and caches each clip; the next clip renders (kvvision child processes) while this one runs the model."""
     out = []
-    for s, p in seeds_presets:
-        t0 = time.time()
-        clip = render_clip(args.kvvision, s, p, args.stage2_seconds, os.path.join(args.workdir, f"s2-{s}"))
-        out.append(cache_clip(model, clip, args.device))
-        log({"stage": 2, "cached": tag, "seed": s, "preset": p, "detections": int(len(out[-1]["score"])),
-             "s": round(time.time() - t0, 1)})
+    render = lambda s, p: render_clip(args.kvvision, s, p, args.stage2_seconds, os.path.join(args.workdir, f"s2-{s}"))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(render, *seeds_presets[0]) if seeds_presets else None
+        for k, (s, p) in enumerate(seeds_presets):
+            t0 = time.time()
+            clip = pending.result()
+            pending = pool.submit(render, *seeds_presets[k + 1]) if k + 1 < len(seeds_presets) else None
+            out.append(cache_clip(model, clip, args.device))
+            log({"stage": 2, "cached": tag, "seed": s, "preset": p, "detections": int(len(out[-1]["score"])),
+                 "s": round(time.time() - t0, 1)})
     return out
 
 
