@@ -58,10 +58,16 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     var prepared = false
     /// Nanoseconds of the last `prepare` spent after the encoder (det head, appearance map, decoding).
     public private(set) var headNanoseconds: UInt64 = 0
-    /// Each live track's last written observation: box (model pixels) and position.
-    var lastObservation: [Int: (box: Box, position: Int)] = [:]
-    /// Each live track's last written grid samples (only when the act head reads changes).
-    var lastFeatures: [Int: [Float]] = [:]
+    /// What the session keeps of a live track between frames: its last written observation.
+    struct TrackMemory {
+        /// Box in model pixels and stream position of the observation.
+        var box: Box
+        var position: Int
+        /// The box's grid samples (`9 · app_channels` floats; empty unless the act head reads changes).
+        var features: [Float]
+    }
+    /// Each live track's memory, by `Track.key`.
+    var memory: [Int: TrackMemory] = [:]
 
     public init(model: TrackingModel, context: ComputeContext, windows: Windows = Windows()) throws(PipelineError) {
         self.model = model
@@ -176,22 +182,15 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
 
     /// The act head's change inputs of `matched` (detection `rows`) → `changeInputs` `[m, g² + 1]`:
     /// each box's grid samples against its track's last written ones (`ActionHead.writeChange`;
-    /// zeros for a track without a last observation, or seen at this position already). Then
-    /// remembers the box's grid samples as the track's last.
+    /// zeros for a track without a last observation, or seen at this position already).
     /// The grid samples are `tokState.features` (`[n, g²·C]`), written by `computeAppearance` for
     /// this frame's detections, as `appearanceRows` is.
     private func makeChanges(_ matched: [Track], rows: [Int], position: Int) -> Tensor {
         let c = model.tok.config.appChannels, width = model.act.changeInputs, f = (width - 1) * c
         changeInputs.resize([matched.count, width])
         for (r, t) in matched.enumerated() {
-            // Moved out of the dictionary and back: the buffer stays uniquely owned (no copy).
-            var last = lastFeatures.removeValue(forKey: t.key) ?? []
-            let frames = lastObservation[t.key].map { position - $0.position } ?? 0
-            ActionHead.writeChange(current: tokState.features, row: rows[r], previous: frames > 0 && last.count == f ? last : nil,
-                                   channels: c, into: &changeInputs, outRow: r)
-            if last.count != f { last = [Float](repeating: 0, count: f) }
-            for j in 0..<f { last[j] = tokState.features.storage[rows[r] * f + j] }
-            lastFeatures[t.key] = last
+            let last = memory[t.key].flatMap { $0.position < position && $0.features.count == f ? $0.features : nil }
+            ActionHead.writeChange(current: tokState.features, row: rows[r], previous: last, channels: c, into: &changeInputs, outRow: r)
         }
         return changeInputs
     }
@@ -216,15 +215,14 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         // Entries are added only for matched (live) tracks, so more entries than live tracks means
         // some were removed: prune only then (no set or dictionary built on an ordinary frame; stale
         // entries left meanwhile are at most the tracks created in one frame).
-        if lastObservation.count > tracks.count {
+        if memory.count > tracks.count {
             let live = Set(tracks.map(\.key))
-            lastObservation = lastObservation.filter { live.contains($0.key) }
-            lastFeatures = lastFeatures.filter { live.contains($0.key) }
+            memory = memory.filter { live.contains($0.key) }
         }
         let rows = matched.map(\.detectionIndex), owners = matched.map(\.key)
         if !rows.isEmpty { try ensureAppearance(detections, position: position) }
         let previous: [TokenHead.Previous?] = matched.map { t in
-            lastObservation[t.key].map { TokenHead.Previous(box: $0.box, frames: position - $0.position) }
+            memory[t.key].map { TokenHead.Previous(box: $0.box, frames: position - $0.position) }
         }
         try makeTokens(detections, rows: rows, previous: previous, into: &trackTokens)
         let changes = model.act.changeInputs > 0 ? makeChanges(matched, rows: rows, position: position) : nil
@@ -235,8 +233,15 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         } catch { throw .temporal(error) }
         var actions: [Int: TrackedObject.Action] = [:]
         let names = model.actionNames, n = names.count
+        let f = changes == nil ? 0 : (model.act.changeInputs - 1) * model.tok.config.appChannels
         for (r, t) in matched.enumerated() {
-            lastObservation[t.key] = (modelBoxes[rows[r]], position)
+            // Moved out of the dictionary and back: the feature buffer stays uniquely owned (no copy).
+            var entry = memory.removeValue(forKey: t.key) ?? TrackMemory(box: modelBoxes[rows[r]], position: position, features: [])
+            entry.box = modelBoxes[rows[r]]
+            entry.position = position
+            if entry.features.count != f { entry.features = [Float](repeating: 0, count: f) }
+            for j in 0..<f { entry.features[j] = tokState.features.storage[rows[r] * f + j] }
+            memory[t.key] = entry
             var best = 0, peak = -Float.infinity
             for j in 0..<n where logits.storage[r * n + j] > peak { peak = logits.storage[r * n + j]; best = j }
             var sum: Float = 0
