@@ -68,6 +68,10 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     }
     /// Each live track's memory, by `Track.key`.
     var memory: [Int: TrackMemory] = [:]
+    /// Floats of grid samples kept per track: `g² · app_channels` when the act head reads changes, else 0.
+    private var keptFeatures: Int {
+        model.act.changeInputs > 0 ? (model.act.changeInputs - 1) * model.tok.config.appChannels : 0
+    }
 
     public init(model: TrackingModel, context: ComputeContext, windows: Windows = Windows()) throws(PipelineError) {
         self.model = model
@@ -186,8 +190,8 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     /// The grid samples are `tokState.features` (`[n, g²·C]`), written by `computeAppearance` for
     /// this frame's detections, as `appearanceRows` is.
     private func makeChanges(_ matched: [Track], rows: [Int], position: Int) -> Tensor {
-        let c = model.tok.config.appChannels, width = model.act.changeInputs, f = (width - 1) * c
-        changeInputs.resize([matched.count, width])
+        let c = model.tok.config.appChannels, f = keptFeatures
+        changeInputs.resize([matched.count, model.act.changeInputs])
         for (r, t) in matched.enumerated() {
             let last = memory[t.key].flatMap { $0.position < position && $0.features.count == f ? $0.features : nil }
             ActionHead.writeChange(current: tokState.features, row: rows[r], previous: last, channels: c, into: &changeInputs, outRow: r)
@@ -233,7 +237,7 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         } catch { throw .temporal(error) }
         var actions: [Int: TrackedObject.Action] = [:]
         let names = model.actionNames, n = names.count
-        let f = changes == nil ? 0 : (model.act.changeInputs - 1) * model.tok.config.appChannels
+        let f = keptFeatures
         for (r, t) in matched.enumerated() {
             // Moved out of the dictionary and back: the feature buffer stays uniquely owned (no copy).
             var entry = memory.removeValue(forKey: t.key) ?? TrackMemory(box: modelBoxes[rows[r]], position: position, features: [])
