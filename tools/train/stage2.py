@@ -26,13 +26,17 @@ STAGE2_SEED_OFFSET = 5_000_000  # stage-2 clips: TRAIN_START + 5e6 + k, never re
 
 
 @torch.no_grad()
-def cache_clip(model, clip, device="cpu", batch=16):
+def cache_clip(model, clip, device="cpu", batch=16, bf16=False):
+    """Runs the frozen frame model over one clip (bf16: its forward under bf16 autocast, outputs read
+    back as f32) and keeps each frame's decoded detections with their ground-truth owners."""
     model.eval()
     keep_feat = model.c.act_change_dim > 0  # grid samples for the act head's change input (f16)
     rows = {"frame": [], "box": [], "score": [], "cls": [], "app": [], "gt": []} | ({"feat": []} if keep_feat else {})
     for i in range(0, clip.length, batch):
         x = model.normalise(torch.from_numpy(clip.frames[i:i + batch]).to(device))
-        out = model.spatial(x)
+        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+            out = model.spatial(x)
+        out = {k: v.float() for k, v in out.items()}
         for j in range(x.shape[0]):
             t = i + j
             b, s, c = decode(out["heat"][j], out["offset"][j], out["size"][j], model.c)
@@ -162,7 +166,7 @@ def build_cache(model, args, log, seeds_presets, tag):
             t0 = time.time()
             clip = pending.result()
             pending = pool.submit(render, *seeds_presets[k + 1]) if k + 1 < len(seeds_presets) else None
-            out.append(cache_clip(model, clip, args.device))
+            out.append(cache_clip(model, clip, args.device, bf16=getattr(args, "bf16", False)))
             log({"stage": 2, "cached": tag, "seed": s, "preset": p, "detections": int(len(out[-1]["score"])),
                  "s": round(time.time() - t0, 1)})
     return out

@@ -32,6 +32,10 @@ def parse(argv=None):
     p.add_argument("--kvvision", default=".build/release/kvvision", help="kvvision binary (synth, frames)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--precision", choices=["auto", "f32", "bf16"], default="auto",
+                   help="compute precision of the frame model's forward/backward in stage 1 and the stage-2 "
+                        "cache pass (weights, optimiser, losses and validation stay f32). auto: bf16 where "
+                        "the hardware has it natively (CPU flags avx512_bf16 or amx_bf16; CUDA bf16), else f32")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed (weights init, sampling, preset order)")
     p.add_argument("--stages", default="1,2,export", help="comma list of 1, 2, export")
     p.add_argument("--init", default=None,
@@ -66,6 +70,19 @@ def parse(argv=None):
     p.add_argument("--stage2-drop", type=float, default=0.1, help="share of true detections dropped per replay")
     p.add_argument("--stage2-swap", type=float, default=0.02, help="share of true detections given a wrong owner")
     return p.parse_args(argv)
+
+
+def native_bf16(device):
+    """True when bf16 matmul/conv run natively: a CUDA device that supports it, or a CPU whose flags
+    list avx512_bf16 / amx_bf16 (elsewhere PyTorch emulates bf16 on CPU, slower than f32)."""
+    if device.startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def arch_config(text):
@@ -116,8 +133,9 @@ def main(argv=None):
         with open(log_path, "a") as fh:
             fh.write(line + "\n")
 
+    args.bf16 = args.precision == "bf16" or (args.precision == "auto" and native_bf16(args.device))
     log({"event": "start", "argv": sys.argv[1:], "torch": torch.__version__, "threads": args.threads,
-         "device": args.device})
+         "device": args.device, "precision": "bf16" if args.bf16 else "f32"})
     model = KVVisionModel(arch_config(args.arch)).to(args.device)
     if args.init and args.init.endswith(".safetensors"):
         import export
