@@ -262,11 +262,14 @@ class KVVisionModel(nn.Module):
         x = frames_uint8.permute(0, 3, 1, 2).float() / 255.0
         return (x - self.mean) / self.std
 
-    def spatial(self, pixels):
-        """Encoder + det maps. Returns dict: tokens [B,1+P,D], heat (logits) [B,C,h,w], offset, size, app_map."""
-        tokens = self.encoder.forward_features(pixels)
-        feat, heat, off, size = self.det(pixels, tokens[:, 1:])
-        return {"tokens": tokens, "heat": heat, "offset": off, "size": size, "app_map": self.tok.app_map(feat)}
+    def spatial(self, pixels, bf16=False):
+        """Encoder + det maps. Returns dict: tokens [B,1+P,D], heat (logits) [B,C,h,w], offset, size, app_map.
+        bf16: computed under bf16 autocast (train.py --precision), every output read back as f32."""
+        with torch.autocast(pixels.device.type, dtype=torch.bfloat16, enabled=bf16):
+            tokens = self.encoder.forward_features(pixels)
+            feat, heat, off, size = self.det(pixels, tokens[:, 1:])
+            out = {"tokens": tokens, "heat": heat, "offset": off, "size": size, "app_map": self.tok.app_map(feat)}
+        return {k: v.float() for k, v in out.items()} if bf16 else out
 
 
 @torch.no_grad()

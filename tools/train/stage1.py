@@ -157,9 +157,7 @@ def train(model, buffer, val_clips, args, log):
         frames, boxes, seeds = make_batch(buffer, args.batch, rng)
         heat_t, reg = det_targets([b[:, [1, 2, 3, 4, 5]] for b in boxes], model.c)
         x = model.normalise(torch.from_numpy(frames).to(device))
-        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=getattr(args, "bf16", False)):
-            out = model.spatial(x)
-        out = {k: v.float() for k, v in out.items()}  # losses and the appearance head in f32
+        out = model.spatial(x, bf16=args.bf16)  # losses and the appearance head in f32 either way
         l_heat = focal_loss(out["heat"], torch.from_numpy(heat_t).to(device))
         r = torch.from_numpy(reg).to(device)
         bi, yi, xi = r[:, 0].long(), r[:, 1].long(), r[:, 2].long()

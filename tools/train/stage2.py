@@ -34,9 +34,7 @@ def cache_clip(model, clip, device="cpu", batch=16, bf16=False):
     rows = {"frame": [], "box": [], "score": [], "cls": [], "app": [], "gt": []} | ({"feat": []} if keep_feat else {})
     for i in range(0, clip.length, batch):
         x = model.normalise(torch.from_numpy(clip.frames[i:i + batch]).to(device))
-        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
-            out = model.spatial(x)
-        out = {k: v.float() for k, v in out.items()}
+        out = model.spatial(x, bf16=bf16)
         for j in range(x.shape[0]):
             t = i + j
             b, s, c = decode(out["heat"][j], out["offset"][j], out["size"][j], model.c)
@@ -166,7 +164,7 @@ def build_cache(model, args, log, seeds_presets, tag):
             t0 = time.time()
             clip = pending.result()
             pending = pool.submit(render, *seeds_presets[k + 1]) if k + 1 < len(seeds_presets) else None
-            out.append(cache_clip(model, clip, args.device, bf16=getattr(args, "bf16", False)))
+            out.append(cache_clip(model, clip, args.device, bf16=args.bf16))
             log({"stage": 2, "cached": tag, "seed": s, "preset": p, "detections": int(len(out[-1]["score"])),
                  "s": round(time.time() - t0, 1)})
     return out

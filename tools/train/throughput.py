@@ -2,7 +2,7 @@
 per CPU second (the latter is what a shared, loaded machine can still measure), and the CPU cost
 of rendering + decoding a clip with kvvision.
 
-    nice -n 10 tools/.venv/bin/python tools/train/throughput.py [--threads 2] [--steps 4]
+    nice -n 10 tools/.venv/bin/python tools/train/throughput.py [--threads 2] [--steps 4] [--precision f32|bf16]
 """
 
 import argparse
@@ -29,6 +29,7 @@ def main():
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--kvvision", default=".build/release/kvvision")
+    p.add_argument("--precision", choices=["f32", "bf16"], default="f32", help="as train.py's (no auto here)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -40,8 +41,10 @@ def main():
     heat, _ = det_targets(boxes, model.c)
     heat = torch.from_numpy(heat)
 
+    bf16 = a.precision == "bf16"
+
     def step():
-        out = model.spatial(model.normalise(frames))
+        out = model.spatial(model.normalise(frames), bf16=bf16)
         loss = focal_loss(out["heat"], heat) + out["size"].abs().mean() + out["app_map"].abs().mean() * 0
         opt.zero_grad()
         loss.backward()
@@ -55,10 +58,10 @@ def main():
     n = a.steps * a.batch
     model.eval()
     with torch.no_grad():
-        model.spatial(model.normalise(frames))
+        model.spatial(model.normalise(frames), bf16=bf16)
         w0, c0 = time.time(), time.process_time()
         for _ in range(a.steps):
-            model.spatial(model.normalise(frames))
+            model.spatial(model.normalise(frames), bf16=bf16)
         iw, ic = time.time() - w0, time.process_time() - c0
     with tempfile.TemporaryDirectory() as d:
         ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -68,7 +71,7 @@ def main():
         ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         rc = ch1.ru_utime + ch1.ru_stime - ch0.ru_utime - ch0.ru_stime
     print(json.dumps({
-        "threads": a.threads, "batch": a.batch, "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": \t"),
+        "threads": a.threads, "batch": a.batch, "precision": a.precision, "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": \t"),
         "load_avg_1min": float(open("/proc/loadavg").read().split()[0]),
         "train_frames_per_s": round(n / tw, 2), "train_frames_per_cpu_s": round(n / tc, 3),
         "infer_frames_per_s": round(n / iw, 2), "infer_frames_per_cpu_s": round(n / ic, 3),

@@ -74,7 +74,7 @@ def parse(argv=None):
 
 def native_bf16(device):
     """True when bf16 matmul/conv run natively: a CUDA device that supports it, or a CPU whose flags
-    list avx512_bf16 / amx_bf16 (elsewhere PyTorch emulates bf16 on CPU, slower than f32)."""
+    list avx512_bf16 / amx_bf16 (without them the CPU has no native bf16 arithmetic to gain from)."""
     if device.startswith("cuda"):
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     try:
