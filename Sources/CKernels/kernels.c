@@ -107,35 +107,41 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
 // Direct 3×3 / stride 2 / padding 1 convolution for few input channels (the det stem's first
 // conv, 3 pixel channels): 16 output columns per vector, 8 output channels of accumulators per
 // pass. A tap (ci, ky, kx) of a 16-column block is the even lanes of 32 consecutive input floats
-// (one permute), or is gathered with bounds checks at the image's left and right edges; rows
-// outside the image are skipped (zero padding adds nothing). Weights are taken transposed,
-// [cin·9][cout], so a pass broadcasts 8 consecutive floats per tap. No im2col buffer.
+// (one permute), read in place or, at the image's left and right edges, from a zero-padded copy
+// of the 33 input columns the block reads; each block's taps are made once and shared by every
+// pass. Rows outside the image are skipped (zero padding adds nothing). Weights are taken
+// transposed, [cin·9][cout], so a pass broadcasts 8 consecutive floats per tap. No im2col buffer.
 #define KVV_CONV_MAX_TAPS (KVV_CONV3X3S2_MAX_CIN * 9)
 
 KVV_CLONES
 void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *weight_t, const float *bias,
-                        long cout, float *out, long ho, long wo, long oy0, long oy1, int relu) {
-    v16f edge[KVV_CONV_MAX_TAPS];
+                        long cout, float *out, long ho, long wo, long oy0, long oy1, int relu, float *range) {
+    v16f taps[KVV_CONV_MAX_TAPS];
+    v16f vlo = SPLAT(0.0f), vhi = SPLAT(0.0f);  // the range written (NaN ignored)
     for (long oy = oy0; oy < oy1; oy++) {
         const long ky0 = 2 * oy - 1 < 0 ? 1 : 0, ky1 = 2 * oy + 1 >= h ? 2 : 3;  // rows inside
         for (long ox0 = 0; ox0 < wo; ox0 += 16) {
             const long lanes = wo - ox0 < 16 ? wo - ox0 : 16;
             // Every tap of the block readable as 32 floats from 2·ox0 + kx − 1 (kx = 0..2).
             const int inside = ox0 > 0 && 2 * ox0 + 1 + 32 <= w;
-            if (!inside) {
-                for (long ci = 0; ci < cin; ci++)
-                    for (long ky = ky0; ky < ky1; ky++) {
-                        const float *row = in + (ci * h + 2 * oy + ky - 1) * w;
-                        for (long kx = 0; kx < 3; kx++) {
-                            v16f v = SPLAT(0.0f);
-                            for (long j = 0; j < lanes; j++) {
-                                const long ix = 2 * (ox0 + j) + kx - 1;
-                                v[j] = ix >= 0 && ix < w ? row[ix] : 0.0f;
-                            }
-                            edge[(ci * 3 + ky) * 3 + kx] = v;
+            for (long ci = 0; ci < cin; ci++)
+                for (long ky = ky0; ky < ky1; ky++) {
+                    const float *row = in + (ci * h + 2 * oy + ky - 1) * w;
+                    float pad[34];  // columns 2·ox0 − 1 + t, zero outside the image
+                    const float *src = row + 2 * ox0 - 1;
+                    if (!inside) {
+                        for (long t = 0; t < 34; t++) {
+                            const long ix = 2 * ox0 - 1 + t;
+                            pad[t] = ix >= 0 && ix < w ? row[ix] : 0.0f;
                         }
+                        src = pad;
                     }
-            }
+                    for (long kx = 0; kx < 3; kx++) {
+                        v16f lo = *(const v16f *)(src + kx), hi = *(const v16f *)(src + kx + 16);
+                        taps[(ci * 3 + ky) * 3 + kx] =
+                            __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                    }
+                }
             for (long co0 = 0; co0 < cout; co0 += 8) {
                 v16f a0, a1, a2, a3, a4, a5, a6, a7;
                 if (bias) {
@@ -146,17 +152,9 @@ void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *
                 }
                 for (long ci = 0; ci < cin; ci++) {
                     for (long ky = ky0; ky < ky1; ky++) {
-                        const float *row = in + (ci * h + 2 * oy + ky - 1) * w;
                         for (long kx = 0; kx < 3; kx++) {
                             const long k = (ci * 3 + ky) * 3 + kx;
-                            v16f x;
-                            if (inside) {  // ox0 > 0: the first float read, 2·ox0 + kx − 1, is ≥ 1
-                                const float *p = row + 2 * ox0 + kx - 1;
-                                v16f lo = *(const v16f *)p, hi = *(const v16f *)(p + 16);
-                                x = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-                            } else {
-                                x = edge[k];
-                            }
+                            const v16f x = taps[k];
                             const float *wk = weight_t + k * cout + co0;
                             a0 += x * wk[0]; a1 += x * wk[1]; a2 += x * wk[2]; a3 += x * wk[3];
                             a4 += x * wk[4]; a5 += x * wk[5]; a6 += x * wk[6]; a7 += x * wk[7];
@@ -170,12 +168,27 @@ void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *
                     float *dst = out + ((co0 + c) * ho + oy) * wo + ox0;
                     if (lanes == 16) {
                         *(v16f *)dst = v;
+                        vlo = SEL(v < vlo, v, vlo);
+                        vhi = SEL(v > vhi, v, vhi);
                     } else {
-                        for (long j = 0; j < lanes; j++) dst[j] = v[j];
+                        for (long j = 0; j < lanes; j++) {
+                            dst[j] = v[j];
+                            vlo[0] = v[j] < vlo[0] ? v[j] : vlo[0];
+                            vhi[0] = v[j] > vhi[0] ? v[j] : vhi[0];
+                        }
                     }
                 }
             }
         }
+    }
+    if (range) {
+        float a = 0, b = 0;
+        for (int l = 0; l < 16; l++) {
+            a = vlo[l] < a ? vlo[l] : a;
+            b = vhi[l] > b ? vhi[l] : b;
+        }
+        range[0] = a;
+        range[1] = b;
     }
 }
 

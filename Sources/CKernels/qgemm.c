@@ -301,16 +301,16 @@ void kvv_q8_gemm_u8(int isa, const int8_t *packed, const float *scales, const in
 // MARK: - int8 convolution (per-tensor activations, unfolded in blocks of rows)
 
 KVV_CLONES
-void kvv_q8_image_params(const float *x, long count, float *scale, int32_t *zero) {
+void kvv_value_range(const float *x, long count, float *lower, float *upper) {
     float lo[8] = {0}, hi[8] = {0};  // eight lanes, so the loop vectorises
     long i = 0;
-    for (; i + 8 <= count; i += 8) {
+    for (; x && i + 8 <= count; i += 8) {
         for (int l = 0; l < 8; l++) {
             lo[l] = x[i + l] < lo[l] ? x[i + l] : lo[l];
             hi[l] = x[i + l] > hi[l] ? x[i + l] : hi[l];
         }
     }
-    for (; i < count; i++) {
+    for (; x && i < count; i++) {
         lo[0] = x[i] < lo[0] ? x[i] : lo[0];
         hi[0] = x[i] > hi[0] ? x[i] : hi[0];
     }
@@ -319,6 +319,17 @@ void kvv_q8_image_params(const float *x, long count, float *scale, int32_t *zero
         a = lo[l] < a ? lo[l] : a;
         b = hi[l] > b ? hi[l] : b;
     }
+    *lower = a;
+    *upper = b;
+}
+
+void kvv_q8_image_params(const float *x, long count, float *scale, int32_t *zero) {
+    float a, b;
+    kvv_value_range(x, count, &a, &b);
+    kvv_q8_range_params(a, b, scale, zero);
+}
+
+void kvv_q8_range_params(float a, float b, float *scale, int32_t *zero) {
     float range = b - a;
     if (!(range > 0) || !isfinite(range)) {
         *scale = 0;
@@ -330,19 +341,66 @@ void kvv_q8_image_params(const float *x, long count, float *scale, int32_t *zero
     *scale = range / 255.0f;
 }
 
-KVV_CLONES
-void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad, long y0, long y1,
-                                float scale, int32_t zero, uint8_t *qx) {
+#if defined(__x86_64__)
+/// 16 floats → 16 u8: rint(x·inv) + z clamped to 0…255, NaN → 0 (the scalar loop's arithmetic:
+/// the sum and both clamps in float, so huge values saturate as there).
+static inline __attribute__((always_inline, target("avx2")))
+__m128i quantize16(const float *x, __m128 inv, __m128 zf) {
+    const __m128 lo = _mm_setzero_ps(), hi = _mm_set1_ps(255.0f);
+    __m128i q[4];
+    for (int k = 0; k < 4; k++) {
+        __m128 v = _mm_add_ps(_mm_round_ps(_mm_mul_ps(_mm_loadu_ps(x + 4 * k), inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zf);
+        v = _mm_min_ps(_mm_max_ps(v, lo), hi);  // max(NaN, 0) is 0
+        q[k] = _mm_cvtps_epi32(v);
+    }
+    return _mm_packus_epi16(_mm_packus_epi32(q[0], q[1]), _mm_packus_epi32(q[2], q[3]));
+}
+
+/// Rows y0..<y1 for c a multiple of 4: four channels × 16 pixels quantised at a time and
+/// interleaved in registers, so each pixel gets one 4-byte store instead of four byte stores.
+__attribute__((target("avx2")))
+static void quantize_rows_c4(const float *x, long c, long h, long w, long pad, long y0, long y1,
+                             float inv, float zf, uint8_t *qx) {
     long wp = w + 2 * pad;
-    float inv = scale > 0 ? 1.0f / scale : 0, zf = (float)zero;
-    // Border rows above (first chunk) and below (last chunk), and this chunk's side columns.
-    if (y0 == 0) memset(qx, zero, (size_t)(pad * wp * c));
-    if (y1 == h) memset(qx + (h + pad) * wp * c, zero, (size_t)(pad * wp * c));
+    const __m128 vinv = _mm_set1_ps(inv), vzf = _mm_set1_ps(zf);
+    for (long y = y0; y < y1; y++) {
+        uint8_t *row = qx + (y + pad) * wp * c + pad * c;
+        for (long ch = 0; ch < c; ch += 4) {
+            const float *s0 = x + (ch * h + y) * w, *s1 = s0 + h * w, *s2 = s1 + h * w, *s3 = s2 + h * w;
+            long x0 = 0;
+            for (; x0 + 16 <= w; x0 += 16) {
+                __m128i q0 = quantize16(s0 + x0, vinv, vzf), q1 = quantize16(s1 + x0, vinv, vzf);
+                __m128i q2 = quantize16(s2 + x0, vinv, vzf), q3 = quantize16(s3 + x0, vinv, vzf);
+                __m128i a = _mm_unpacklo_epi8(q0, q1), b = _mm_unpackhi_epi8(q0, q1);
+                __m128i e = _mm_unpacklo_epi8(q2, q3), f = _mm_unpackhi_epi8(q2, q3);
+                __m128i p[4] = {_mm_unpacklo_epi16(a, e), _mm_unpackhi_epi16(a, e), _mm_unpacklo_epi16(b, f), _mm_unpackhi_epi16(b, f)};
+                uint8_t *dst = row + x0 * c + ch;
+                for (int g = 0; g < 4; g++) {
+                    int32_t lanes[4];
+                    _mm_storeu_si128((__m128i *)lanes, p[g]);
+                    for (int l = 0; l < 4; l++) memcpy(dst + (4 * g + l) * c, &lanes[l], 4);
+                }
+            }
+            for (; x0 < w; x0++) {
+                const float *src[4] = {s0, s1, s2, s3};
+                for (int k = 0; k < 4; k++) {
+                    float v = rintf(src[k][x0] * inv) + zf;
+                    v = !(v >= 0) ? 0 : (v > 255 ? 255 : v);
+                    row[x0 * c + ch + k] = (uint8_t)v;
+                }
+            }
+        }
+    }
+}
+#endif
+
+KVV_CLONES
+static void quantize_rows_any(const float *x, long c, long h, long w, long pad, long y0, long y1,
+                              float inv, float zf, uint8_t *qx) {
+    long wp = w + 2 * pad;
     uint8_t line[256];
     for (long y = y0; y < y1; y++) {
         uint8_t *row = qx + (y + pad) * wp * c;
-        memset(row, zero, (size_t)(pad * c));
-        memset(row + (pad + w) * c, zero, (size_t)(pad * c));
         for (long ch = 0; ch < c; ch++) {
             const float *src = x + (ch * h + y) * w;
             uint8_t *dst = row + pad * c + ch;
@@ -359,17 +417,165 @@ void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad
     }
 }
 
+void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad, long y0, long y1,
+                                float scale, int32_t zero, uint8_t *qx) {
+    long wp = w + 2 * pad;
+    float inv = scale > 0 ? 1.0f / scale : 0, zf = (float)zero;
+    // Border rows above (first chunk) and below (last chunk), and this chunk's side columns.
+    if (y0 == 0) memset(qx, zero, (size_t)(pad * wp * c));
+    if (y1 == h) memset(qx + (h + pad) * wp * c, zero, (size_t)(pad * wp * c));
+    for (long y = y0; y < y1; y++) {
+        uint8_t *row = qx + (y + pad) * wp * c;
+        memset(row, zero, (size_t)(pad * c));
+        memset(row + (pad + w) * c, zero, (size_t)(pad * c));
+    }
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (c % 4 == 0 && __builtin_cpu_supports("avx2")) {
+        quantize_rows_c4(x, c, h, w, pad, y0, y1, inv, zf, qx);
+        return;
+    }
+#endif
+    quantize_rows_any(x, c, h, w, pad, y0, y1, inv, zf, qx);
+}
+
+#if defined(__x86_64__)
+/// In place: the 8×8 transpose of r[0..7] (r[i][j] ↔ r[j][i]).
+static inline __attribute__((always_inline)) AVX512VNNI_T
+void transpose8x8_ps(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/// One tile of the implicit convolution: MR output positions (consecutive from `pos`, one
+/// pointer each in rowp) × the 16 output channels from j0. Row r reads `nseg` segments of
+/// `seglen` bytes at rowp[r] + s·segstride (the kh window rows, each kw·c contiguous NHWC bytes),
+/// in the packed weight's K order; the epilogue is q8_tile_avx512's with one scale and zero point,
+/// then the ReLU (v ≤ 0 → +0, NaN kept, as the unfolded path's write-back), the range (NaN
+/// ignored) and the store straight into NCHW out[j·positions + pos + r], transposed in registers
+/// when MR = 8.
+static inline __attribute__((always_inline)) AVX512VNNI_T
+void q8_conv_tile_avx512(const int MR, const int8_t *panel, const uint8_t *const *rowp, long nseg, long seglen,
+                         long segstride, float sa, int32_t z, const float *ws, const int32_t *wsum, long j0, long n,
+                         const float *bias, int relu, float *out, long positions, long pos, __m512 *vlo, __m512 *vhi) {
+    __m512i acc[8];
+    for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_si512();
+    const int8_t *wp = panel;
+    for (long sg = 0; sg < nseg; sg++) {
+        const long off = sg * segstride;
+        for (long t = 0; t < seglen; t += 4, wp += 64) {
+            __m512i w = _mm512_loadu_si512((const void *)wp);
+            for (int r = 0; r < MR; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(load4(rowp[r] + off + t)), w);
+        }
+    }
+    const long nj = n - j0 >= 16 ? 16 : n - j0;
+    __mmask16 mask = nj == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nj) - 1);
+    __m512 sw = _mm512_mul_ps(_mm512_set1_ps(sa), _mm512_loadu_ps(ws + j0));
+    __m512i zc = _mm512_mullo_epi32(_mm512_set1_epi32(z), _mm512_loadu_si512((const void *)(wsum + j0)));
+    __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + j0) : _mm512_setzero_ps();
+    const __m512 zero = _mm512_setzero_ps();
+    float *dst = out + j0 * positions + pos;
+    if (MR == 8) {
+        __m256 lo[8], hi[8];
+        for (int r = 0; r < 8; r++) {
+            __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], zc)), sw);
+            if (bias) t = _mm512_add_ps(t, b);
+            if (relu) t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, zero, _CMP_LE_OQ), t, zero);
+            t = _mm512_maskz_mov_ps(mask, t);  // channels past n count as 0 in the range
+            *vlo = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, *vlo, _CMP_LT_OQ), *vlo, t);
+            *vhi = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, *vhi, _CMP_GT_OQ), *vhi, t);
+            lo[r] = _mm512_castps512_ps256(t);
+            hi[r] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1));
+        }
+        transpose8x8_ps(lo);  // lo[j] = channel j0 + j at the 8 positions
+        transpose8x8_ps(hi);  // hi[j] = channel j0 + 8 + j
+        for (long j = 0; j < nj && j < 8; j++) _mm256_storeu_ps(dst + j * positions, lo[j]);
+        for (long j = 8; j < nj; j++) _mm256_storeu_ps(dst + j * positions, hi[j - 8]);
+    } else {
+        for (int r = 0; r < MR; r++) {
+            __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], zc)), sw);
+            if (bias) t = _mm512_add_ps(t, b);
+            if (relu) t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, zero, _CMP_LE_OQ), t, zero);
+            t = _mm512_maskz_mov_ps(mask, t);
+            *vlo = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, *vlo, _CMP_LT_OQ), *vlo, t);
+            *vhi = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, *vhi, _CMP_GT_OQ), *vhi, t);
+            float lanes[16];
+            _mm512_storeu_ps(lanes, t);
+            for (long j = 0; j < nj; j++) dst[j * positions + r] = lanes[j];
+        }
+    }
+}
+
+/// Output positions r0..<r1 of the implicit convolution straight into NCHW out (see the tile),
+/// with the range written into range[0..1].
+AVX512VNNI_T
+static void q8_conv_avx512vnni(const int8_t *pw, const float *ws, const int32_t *wsum, long n, long kp,
+                               const uint8_t *qx, long c, long wp, long kh, long kw, long stride, long wo,
+                               float sa, int32_t z, long r0, long r1, float *out, long positions,
+                               const float *bias, int relu, float *range) {
+    const uint8_t *rowp[KVV_Q8_CONV_BLOCK];
+    __m512 vlo = _mm512_setzero_ps(), vhi = _mm512_setzero_ps();
+    const long nseg = kh, seglen = kw * c, segstride = wp * c;
+    for (long b0 = r0; b0 < r1; b0 += KVV_Q8_CONV_BLOCK) {
+        long b1 = b0 + KVV_Q8_CONV_BLOCK < r1 ? b0 + KVV_Q8_CONV_BLOCK : r1, m = b1 - b0;
+        for (long r = b0; r < b1; r++) rowp[r - b0] = qx + ((r / wo) * stride * wp + (r % wo) * stride) * c;
+        for (long j0 = 0; j0 < n; j0 += 16) {
+            const int8_t *panel = pw + j0 * kp;
+            long i = 0;
+            for (; i + 8 <= m; i += 8)
+                q8_conv_tile_avx512(8, panel, rowp + i, nseg, seglen, segstride, sa, z, ws, wsum, j0, n, bias, relu,
+                                    out, positions, b0 + i, &vlo, &vhi);
+            for (; i < m; i++)
+                q8_conv_tile_avx512(1, panel, rowp + i, nseg, seglen, segstride, sa, z, ws, wsum, j0, n, bias, relu,
+                                    out, positions, b0 + i, &vlo, &vhi);
+        }
+    }
+    if (range) {
+        range[0] = _mm512_reduce_min_ps(vlo);  // no NaN: the blends above never take one
+        range[1] = _mm512_reduce_max_ps(vhi);
+    }
+}
+#endif
+
+int kvv_q8_conv_is_implicit(int isa, long c, long kw) {
+#if defined(__x86_64__)
+    return isa == KVV_ISA_AVX512VNNI && (kw * c) % 4 == 0;
+#else
+    (void)isa; (void)c; (void)kw;
+    return 0;
+#endif
+}
+
 void kvv_q8_conv_rows(int isa, const int8_t *packed, const float *scales, const int32_t *colsums, long n,
                       const uint8_t *qx, long c, long wp, long kh, long kw, long stride, long wo,
                       float ascale, int32_t azero, long r0, long r1, uint8_t *block,
-                      float *tmp, float *out, long positions, const float *bias, int relu) {
+                      float *tmp, float *out, long positions, const float *bias, int relu, float *range) {
     long k = c * kh * kw, kp = kvv_q8_kpad(k);
+    const int implicit = kvv_q8_conv_is_implicit(isa, c, kw);
     float bscale[KVV_Q8_CONV_BLOCK];  // every row shares the image's scale and zero point
     int32_t bzero[KVV_Q8_CONV_BLOCK];
     for (long i = 0; i < KVV_Q8_CONV_BLOCK; i++) {
         bscale[i] = ascale;
         bzero[i] = azero;
     }
+    if (implicit) {
+#if defined(__x86_64__)
+        q8_conv_avx512vnni(packed, scales, colsums, n, kp, qx, c, wp, kh, kw, stride, wo, ascale, azero, r0, r1,
+                           out, positions, bias, relu, range);
+#endif
+        return;
+    }
+    float lo[8] = {0}, hi[8] = {0};  // the range written, eight lanes so the loop vectorises
     for (long b0 = r0; b0 < r1; b0 += KVV_Q8_CONV_BLOCK) {
         long b1 = b0 + KVV_Q8_CONV_BLOCK < r1 ? b0 + KVV_Q8_CONV_BLOCK : r1, m = b1 - b0;
         for (long r = b0; r < b1; r++) {
@@ -377,19 +583,41 @@ void kvv_q8_conv_rows(int isa, const int8_t *packed, const float *scales, const 
             uint8_t *row = block + (r - b0) * kp;
             for (long ky = 0; ky < kh; ky++) {
                 const uint8_t *src = qx + ((oy * stride + ky) * wp + ox * stride) * c;
-                for (long kx = 0; kx < kw; kx++) memcpy(row + (ky * kw + kx) * c, src + kx * c, (size_t)c);
+                memcpy(row + ky * kw * c, src, (size_t)(kw * c));  // the kw taps are adjacent pixels
             }
             if (kp > k) memset(row + k, azero, (size_t)(kp - k));
         }
         kvv_q8_gemm_u8(isa, packed, scales, colsums, n, k, block, bscale, bzero, m, tmp, n, bias, 0);
-        // [m, n] → out[j, b0 + i] (NCHW), with the ReLU (NaN kept).
+        // [m, n] → out[j, b0 + i] (NCHW), with the ReLU (NaN kept), and the range written.
         for (long j = 0; j < n; j++) {
             float *dst = out + j * positions + b0;
-            for (long i = 0; i < m; i++) {
+            long i = 0;
+            for (; i + 8 <= m; i += 8) {
+                for (int l = 0; l < 8; l++) {
+                    float v = tmp[(i + l) * n + j];
+                    v = relu && v <= 0 ? 0 : v;
+                    dst[i + l] = v;
+                    lo[l] = v < lo[l] ? v : lo[l];
+                    hi[l] = v > hi[l] ? v : hi[l];
+                }
+            }
+            for (; i < m; i++) {
                 float v = tmp[i * n + j];
-                dst[i] = relu && v <= 0 ? 0 : v;
+                v = relu && v <= 0 ? 0 : v;
+                dst[i] = v;
+                lo[0] = v < lo[0] ? v : lo[0];
+                hi[0] = v > hi[0] ? v : hi[0];
             }
         }
+    }
+    if (range) {
+        float a = 0, b = 0;
+        for (int l = 0; l < 8; l++) {
+            a = lo[l] < a ? lo[l] : a;
+            b = hi[l] > b ? hi[l] : b;
+        }
+        range[0] = a;
+        range[1] = b;
     }
 }
 

@@ -105,6 +105,24 @@ import Testing
         }
     }
 
+    /// The direct path reports the range it wrote, equal to the one computed from its output (what
+    /// an int8 conv reading it would compute), with partial 16-column blocks and several threads;
+    /// the im2col path reports none.
+    @Test(arguments: [(3, 24, 37, 70, true), (2, 8, 3, 130, false), (3, 16, 12, 40, true)])
+    func directStride2TracksTheRangeItWrote(_ c: (cin: Int, cout: Int, h: Int, w: Int, relu: Bool)) throws {
+        let conv = try Self.conv(cin: c.cin, cout: c.cout, k: 3, seed: 11 * c.w, bias: true, stride: 2, pad: 1)
+        let x = try OpFixtures.tensor([c.cin, c.h, c.w], seed: c.w)
+        for threads in [1, 3] {
+            var out = Tensor(shape: [0]), scratch = Tensor(shape: [0])
+            let range = try conv.forward(x, into: &out, scratch: &scratch, relu: c.relu, context: ComputeContext(threads: threads))
+            #expect(range == ValueRange(of: out), "threads \(threads): \(String(describing: range)) vs \(ValueRange(of: out))")
+            #expect(c.relu ? range?.lower == 0 : (range?.lower ?? 0) < 0)
+        }
+        let im2col = try Self.conv(cin: c.cin, cout: 5, k: 3, seed: 1, bias: true, stride: 2, pad: 1)
+        var out = Tensor(shape: [0]), scratch = Tensor(shape: [0])
+        #expect(try im2col.forward(x, into: &out, scratch: &scratch) == nil)
+    }
+
     @Test func repeatedCallsReuseOutputAndScratch() throws {
         let conv = try Self.conv(cin: 8, cout: 16, k: 3, seed: 5, bias: true, stride: 2, pad: 1)
         let x = try OpFixtures.tensor([8, 17, 23], seed: 6)

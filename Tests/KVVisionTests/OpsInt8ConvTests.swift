@@ -71,6 +71,72 @@ import Testing
         #expect(again == one)
     }
 
+    /// The AVX-512 VNNI kernel reads window rows in place (implicit GEMM) and writes NCHW from its
+    /// registers; the reference kernel unfolds rows and writes back through a block: both must give
+    /// the same bits (same int32 sums, same epilogue), and the range each returns must equal the
+    /// one computed from its output. Checked where the CPU has AVX-512 VNNI.
+    @Test(arguments: cases) func implicitKernelMatchesTheUnfoldedOneBitForBit(_ c: Case) throws {
+        guard KernelISA.avx512VNNI.supported else { return }
+        let conv = try OpsConvTests.conv(cin: c.cin, cout: c.cout, k: c.k, seed: 1000 + c.cin, bias: true, stride: c.stride, pad: c.pad)
+        let x = try Self.input(c, seed: 1100 + c.cout)
+        var implicit = Tensor(shape: [0]), unfolded = Tensor(shape: [0])
+        var s1 = Int8Conv2D.Scratch(), s2 = Int8Conv2D.Scratch()
+        for threads in [1, 2] {
+            let r1 = try Int8Conv2D(conv, isa: .avx512VNNI).forward(x, into: &implicit, scratch: &s1, relu: c.relu,
+                                                                     context: ComputeContext(threads: threads))
+            let r2 = try Int8Conv2D(conv, isa: .reference).forward(x, into: &unfolded, scratch: &s2, relu: c.relu,
+                                                                    context: ComputeContext(threads: threads))
+            #expect(implicit.storage.map(\.bitPattern) == unfolded.storage.map(\.bitPattern), "\(c.name), \(threads) threads")
+            #expect(r1 == ValueRange(of: implicit) && r2 == ValueRange(of: unfolded), "\(c.name): \(r1) \(r2)")
+        }
+    }
+
+    /// A range handed in by the producer (`inputRange`) gives the same bits as the one the layer
+    /// computes itself; chaining two convs through the returned range does too.
+    @Test func producerRangeGivesTheSameBits() throws {
+        let c = Self.cases[0]
+        let first = try Int8Conv2D(OpsConvTests.conv(cin: c.cin, cout: c.cout, k: 3, seed: 1200, bias: true, stride: 2, pad: 1))
+        let second = try Int8Conv2D(OpsConvTests.conv(cin: c.cout, cout: 16, k: 3, seed: 1201, bias: true, stride: 1, pad: 1))
+        let x = try Self.input(c, seed: 1202)
+        var y = Tensor(shape: [0]), z1 = Tensor(shape: [0]), z2 = Tensor(shape: [0]), s = Int8Conv2D.Scratch()
+        let range = try first.forward(x, into: &y, scratch: &s, relu: true, inputRange: ValueRange(of: x), context: ComputeContext(threads: 2))
+        var y2 = Tensor(shape: [0])
+        try first.forward(x, into: &y2, scratch: &s, relu: true, context: ComputeContext(threads: 2))
+        #expect(y == y2)
+        try second.forward(y, into: &z1, scratch: &s, inputRange: range, context: ComputeContext(threads: 2))
+        try second.forward(y, into: &z2, scratch: &s, context: ComputeContext(threads: 2))
+        #expect(z1.storage.map(\.bitPattern) == z2.storage.map(\.bitPattern))
+    }
+
+    /// The activation quantiser against its formula, `clamp(rint(x / scale) + zero, 0, 255)` with
+    /// NaN → 0, into the zero-point-padded NHWC image: channel counts that take the 4-channel
+    /// vector path (8, 24) and one that does not (5), widths with and without a 16-pixel tail,
+    /// values that saturate, ±Inf and NaN.
+    @Test(arguments: [(8, 3, 37), (24, 2, 16), (5, 3, 21)])
+    func imageQuantisationFollowsItsFormula(_ c: (channels: Int, h: Int, w: Int)) throws {
+        var x = try OpFixtures.tensor([c.channels, c.h, c.w], seed: c.w, scale: 3)
+        x.storage[1] = .nan; x.storage[c.w + 2] = .infinity; x.storage[2 * c.w] = -.infinity
+        x.storage[3] = 1e9; x.storage[4] = -1e9
+        let pad = 1, wp = c.w + 2 * pad, scale: Float = 0.023, zero: Int32 = 87
+        var image = [UInt8](repeating: 1, count: (c.h + 2 * pad) * wp * c.channels)
+        Int8Conv2D.quantize(x, padding: pad, scale: scale, zero: zero, into: &image, context: ComputeContext(threads: 2))
+        for y in 0..<(c.h + 2 * pad) {
+            for px in 0..<wp {
+                for ch in 0..<c.channels {
+                    let iy = y - pad, ix = px - pad
+                    var want = UInt8(zero)
+                    if iy >= 0, iy < c.h, ix >= 0, ix < c.w {
+                        let v = (x.storage[(ch * c.h + iy) * c.w + ix] * (1 / scale)).rounded(.toNearestOrEven) + Float(zero)
+                        want = !(v >= 0) ? 0 : (v > 255 ? 255 : UInt8(v))
+                    }
+                    let got = image[(y * wp + px) * c.channels + ch]
+                    #expect(got == want, "c \(c.channels) y \(y) x \(px) ch \(ch): \(got) vs \(want)")
+                    if got != want { return }
+                }
+            }
+        }
+    }
+
     /// Padding reads the zero point (exactly 0), not byte 0: with negative channels in the input
     /// the zero point is ≈ 83, so a border padded with byte 0 would be off by ≈ 0.6 × the weights'
     /// sum (≈ 0.35 here); the border and interior outputs must both match the f32 layer within 3 %

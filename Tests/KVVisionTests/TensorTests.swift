@@ -41,6 +41,36 @@ import Testing
         }
     }
 
+    /// `skippingRows` multiplies rows 1... of `a` (a class token left out) without a copy: the
+    /// same bits as multiplying a copy of those rows, at 1 and 3 threads; bad skips throw.
+    @Test func matmulSkippingRowsEqualsMultiplyingTheRest() throws {
+        var rng = SplitMix64(seed: 19)
+        let (m, k, n) = (21, 24, 10)
+        let a = try Tensor(shape: [m, k], storage: (0..<(m * k)).map { _ in rng.nextFloat() })
+        let w = try Tensor(shape: [n, k], storage: (0..<(n * k)).map { _ in rng.nextFloat() })
+        let rest = try Tensor(shape: [m - 1, k], storage: Array(a.storage[k...]))
+        for threads in [1, 3] {
+            var skipped = Tensor(shape: [0]), copied = Tensor(shape: [0])
+            try GEMM.matmul(a, w, transposeB: true, into: &skipped, skippingRows: 1, context: ComputeContext(threads: threads))
+            try GEMM.matmul(rest, w, transposeB: true, into: &copied, context: ComputeContext(threads: threads))
+            #expect(skipped.shape == [m - 1, n])
+            #expect(skipped == copied, "\(threads) threads")
+        }
+        var c = Tensor(shape: [0])
+        #expect(throws: TensorError.self) { try GEMM.matmul(a, w, transposeB: true, into: &c, skippingRows: m + 1) }
+        #expect(throws: TensorError.self) { try GEMM.matmul(Tensor(shape: [2, 3, k]), w, transposeB: true, into: &c, skippingRows: 1) }
+    }
+
+    /// `ValueRange` is `[min(x, 0), max(x, 0)]` with NaN ignored; infinities count.
+    @Test func valueRangeIgnoresNaNAndIncludesZero() throws {
+        #expect(ValueRange(of: try Tensor(shape: [3], storage: [2, 5, 1])) == ValueRange(lower: 0, upper: 5))
+        #expect(ValueRange(of: try Tensor(shape: [3], storage: [-2, .nan, -1])) == ValueRange(lower: -2, upper: 0))
+        let odd = try Tensor(shape: [11], storage: [1, -3, .nan, 4, 0, 0, 0, 0, 9, -.infinity, 2])
+        #expect(ValueRange(of: odd) == ValueRange(lower: -.infinity, upper: 9))
+        #expect(ValueRange(lower: 1, upper: .nan) == ValueRange())
+        #expect(ValueRange(lower: -1, upper: 2).union(ValueRange(lower: -3, upper: 1)) == ValueRange(lower: -3, upper: 2))
+    }
+
     @Test func matmulRejectsInnerDimensionMismatch() {
         let a = Tensor(shape: [2, 3])
         let b = Tensor(shape: [4, 5])

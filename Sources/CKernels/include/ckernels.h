@@ -24,9 +24,10 @@ void kvv_gelu_row(float *row, long n, const float *bias);
 /// in `[cin, h, w]`, `weight_t` the weights transposed to `[cin·9, cout]` (row (ci·3 + ky)·3 + kx),
 /// bias `[cout]` or NULL, out `[cout, ho, wo]` with ho = (h + 1) / 2, wo = (w + 1) / 2; `relu` != 0
 /// applies max(0, ·) (NaN kept). Needs 1 ≤ cin ≤ KVV_CONV3X3S2_MAX_CIN and cout a multiple of 8.
-/// Direct, no im2col buffer; rows may be split over threads.
+/// Direct, no im2col buffer; rows may be split over threads. When `range` is not NULL it receives
+/// [min(0, written), max(0, written)] over these rows (NaN ignored): an int8 consumer's range.
 void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *weight_t, const float *bias,
-                        long cout, float *out, long ho, long wo, long oy0, long oy1, int relu);
+                        long cout, float *out, long ho, long wo, long oy0, long oy1, int relu, float *range);
 
 /// The instruction set the dispatcher picked: "avx512f", "avx2" or "sse2" (for benchmarks).
 const char *kvv_kernels_isa(void);

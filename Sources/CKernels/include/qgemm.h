@@ -56,13 +56,29 @@ void kvv_q8_gemm_u8(int isa, const int8_t *packed, const float *scales, const in
 // asymmetric u8 scale for the whole tensor (range [min(x, 0), max(x, 0)], as a row above) into a
 // zero-point-padded NHWC image qx [h + 2·pad, w + 2·pad, c]; output position r = oy·wo + ox reads
 // the row (ky, kx, c) of its kh×kw window (K order ky, kx, c: pack the weight permuted to
-// [cout, kh, kw, cin]), unfolded KVV_Q8_CONV_BLOCK rows at a time into a small block that stays in
-// cache, then multiplied as above. Padding reads the zero point, i.e. exactly 0.
+// [cout, kh, kw, cin]): kh runs of kw·c contiguous bytes. The AVX-512 VNNI kernel reads those runs
+// in place (implicit GEMM, when kw·c is a multiple of 4); the others unfold KVV_Q8_CONV_BLOCK rows
+// at a time into a small block that stays in cache, then multiply as above. Either way the result
+// goes out KVV_Q8_CONV_BLOCK positions at a time through an [m, n] f32 block transposed to NCHW.
+// Padding reads the zero point, i.e. exactly 0.
 #define KVV_Q8_CONV_BLOCK 64
+
+/// [min(x, 0), max(x, 0)] over the `count` values of x, NaN ignored (x may be NULL when count is 0).
+void kvv_value_range(const float *x, long count, float *lower, float *upper);
 
 /// The scale and zero point of the `count` values of x (range [min(x, 0), max(x, 0)]; scale 0
 /// and zero 0 when the range is empty or not finite).
 void kvv_q8_image_params(const float *x, long count, float *scale, int32_t *zero);
+
+/// The scale and zero point of values whose range is [lo, hi] = [min(x, 0), max(x, 0)] (NaN
+/// ignored), as kvv_q8_image_params computes it: a producer that tracked its output's range
+/// saves the pass over the image.
+void kvv_q8_range_params(float lo, float hi, float *scale, int32_t *zero);
+
+/// 1 when kvv_q8_conv_rows reads `isa`'s rows straight from the padded image (implicit GEMM: the
+/// AVX-512 VNNI kernel when kw·c is a multiple of 4; `block` is then not used), 0 when it
+/// unfolds them into `block`.
+int kvv_q8_conv_is_implicit(int isa, long c, long kw);
 
 /// Quantises image rows y0..<y1 of x [c, h, w] into the padded NHWC image qx ((h + 2·pad)·
 /// (w + 2·pad)·c bytes) with their side padding, and the top (y0 = 0) or bottom (y1 = h) border
@@ -73,11 +89,13 @@ void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad
 /// Output positions r0..<r1 of the convolution into out [n, positions] (NCHW: out[j·positions + r]),
 /// with the bias and, when relu, max(0, ·) (NaN kept). qx is the padded NHWC image (row width
 /// wp = w + 2·pad); block holds KVV_Q8_CONV_BLOCK·kpad(c·kh·kw) bytes and tmp
-/// KVV_Q8_CONV_BLOCK·n floats (scratch of the calling thread).
+/// KVV_Q8_CONV_BLOCK·n floats (scratch of the calling thread). When `range` is not NULL it
+/// receives [min(0, written), max(0, written)] (NaN ignored): the next layer's quantisation range.
+/// The implicit and unfolded paths give the same bits (same int32 sums, same epilogue).
 void kvv_q8_conv_rows(int isa, const int8_t *packed, const float *scales, const int32_t *colsums, long n,
                       const uint8_t *qx, long c, long wp, long kh, long kw, long stride, long wo,
                       float ascale, int32_t azero, long r0, long r1, uint8_t *block,
-                      float *tmp, float *out, long positions, const float *bias, int relu);
+                      float *tmp, float *out, long positions, const float *bias, int relu, float *range);
 
 /// Rounds w (as for kvv_q8_pack) to bf16 into `packed` (npad·kpad uint16).
 void kvv_bf16_pack(const float *w, long sn, long sk, long n, long k, uint16_t *packed);

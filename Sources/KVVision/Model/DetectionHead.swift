@@ -140,19 +140,23 @@ public struct DetectionHead: Sendable {
         return total + outputs.macs(height: h, width: w)
     }
 
-    /// `relu(conv(input))` through the int8 layer when there is one, else the f32 layer.
-    private static func convReLU(_ conv: Conv2D, _ int8: Int8Conv2D?, _ input: Tensor, into output: inout Tensor,
-                                 _ scratch: inout Tensor, _ int8Scratch: inout Int8Conv2D.Scratch,
-                                 _ context: ComputeContext) throws(TensorError) {
+    /// `relu(conv(input))` through the int8 layer when there is one, else the f32 layer. `inputRange`
+    /// is the input's range when its producer tracked it; returns the output's when tracked.
+    private static func convReLU(_ conv: Conv2D, _ int8: Int8Conv2D?, _ input: Tensor, inputRange: ValueRange?,
+                                 into output: inout Tensor, _ scratch: inout Tensor, _ int8Scratch: inout Int8Conv2D.Scratch,
+                                 _ context: ComputeContext) throws(TensorError) -> ValueRange? {
         if let int8 {
-            try int8.forward(input, into: &output, scratch: &int8Scratch, relu: true, context: context)
-        } else {
-            try conv.forward(input, into: &output, scratch: &scratch, relu: true, context: context)
+            return try int8.forward(input, into: &output, scratch: &int8Scratch, relu: true, inputRange: inputRange, context: context)
         }
+        return try conv.forward(input, into: &output, scratch: &scratch, relu: true, context: context)
     }
 
     /// Runs the head: `pixels` `[3, H, W]` is the normalised encoder input, `tokens` `[1 + P, D]`
     /// the encoder's output for it. Leaves `features`, `maps` and `heat` in `state`.
+    ///
+    /// Each int8 conv takes its input's quantisation range from the conv that wrote it (tracked
+    /// while writing; the joined map's adds one pass over its `U` part) instead of a pass over the
+    /// whole input: the same range, hence the same bits.
     public func forward(pixels: Tensor, tokens: Tensor, state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
         let (h, w) = mapSize, p = grid.h * grid.w, d = up.shape[1]
         guard pixels.shape == [3, imageSize.height, imageSize.width] else {
@@ -160,18 +164,19 @@ public struct DetectionHead: Sendable {
         }
         guard tokens.shape == [1 + p, d] else { throw .badInput(expected: "det tokens [\(1 + p), \(d)]", found: tokens.shape) }
         do {
-            // Patch tokens (class token dropped) → up → pixel shuffle, written straight into the
+            // Patch tokens (class token skipped) → up → pixel shuffle, written straight into the
             // first `up` channels of the joined map.
-            state.scratch.resize([p, d])
-            for i in 0..<(p * d) { state.scratch.storage[i] = tokens.storage[d + i] }
-            try GEMM.matmul(state.scratch, up, transposeB: true, bias: upBias, into: &state.upTokens, context: context)
+            try GEMM.matmul(tokens, up, transposeB: true, bias: upBias, into: &state.upTokens, skippingRows: 1, context: context)
             let r = (imageSize.height / grid.h) / config.stride
             try PixelShuffle.fromTokens(state.upTokens, height: grid.h, width: grid.w, upscale: r, into: &state.neck)
+            let upRange: ValueRange? = int8Neck[0] == nil ? nil : ValueRange(of: state.neck)
             // Stem on pixels, one buffer per conv (an input never aliases its output).
             if state.stem.count != stem.count { state.stem = stem.map { _ in Tensor(shape: [0]) } }
+            var range: ValueRange?
             for (i, conv) in stem.enumerated() {
                 let input = i == 0 ? pixels : state.stem[i - 1]
-                try Self.convReLU(conv, int8Stem[i], input, into: &state.stem[i], &state.scratch, &state.int8Scratch, context)
+                range = try Self.convReLU(conv, int8Stem[i], input, inputRange: range, into: &state.stem[i],
+                                          &state.scratch, &state.int8Scratch, context)
             }
             var x = state.stem[stem.count - 1]
             // [U; S] along channels.
@@ -182,23 +187,16 @@ public struct DetectionHead: Sendable {
             try x.reshape([cs, h * w])
             try state.joined.copyRows(from: x, to: cu)
             try state.joined.reshape([cu + cs, h, w])
-            try Self.convReLU(neck[0], int8Neck[0], state.joined, into: &state.neck, &state.scratch, &state.int8Scratch, context)
-            try Self.convReLU(neck[1], int8Neck[1], state.neck, into: &state.features, &state.scratch, &state.int8Scratch, context)
+            let joinedRange = upRange.flatMap { u in range.map { u.union($0) } }
+            range = try Self.convReLU(neck[0], int8Neck[0], state.joined, inputRange: joinedRange, into: &state.neck,
+                                      &state.scratch, &state.int8Scratch, context)
+            _ = try Self.convReLU(neck[1], int8Neck[1], state.neck, inputRange: range, into: &state.features,
+                                  &state.scratch, &state.int8Scratch, context)
             try outputs.forward(state.features, into: &state.maps, scratch: &state.scratch, context: context)
+            state.heat.resize([classes, h, w])
+            try Activation.sigmoid(state.maps, into: &state.heat)
+            try PeakPicking.channelMaximum(state.heat, into: &state.best, channel: &state.bestClass)
         } catch { throw .kernel(error) }
-        state.heat.resize([classes, h, w])
-        for i in 0..<(classes * h * w) { state.heat.storage[i] = 1 / (1 + expf(-state.maps.storage[i])) }
-        let cells = h * w
-        state.best.resize([1, h, w])
-        if state.bestClass.count != cells { state.bestClass = [Int](repeating: 0, count: cells) }
-        for cell in 0..<cells {
-            var top = state.heat.storage[cell], arg = 0
-            for c in 1..<max(classes, 1) where state.heat.storage[c * cells + cell] > top {
-                top = state.heat.storage[c * cells + cell]; arg = c
-            }
-            state.best.storage[cell] = top
-            state.bestClass[cell] = arg
-        }
     }
 
     /// The detections of the last `forward`, best first (at most `top_k`, score ≥ `min_score`).

@@ -1,6 +1,8 @@
 import CKernels
+import Foundation
 
-/// Element-wise activations: exact (erf) GELU, optionally fused with a per-column bias add.
+/// Element-wise activations: exact (erf) GELU, optionally fused with a per-column bias add, and the
+/// logistic sigmoid.
 ///
 /// Thread-safety: stateless; rows are split over the given pool.
 public enum Activation {
@@ -17,6 +19,17 @@ public enum Activation {
                 }
             } else {
                 geluRows(xp.baseAddress!, rows: rows, cols: cols, ld: cols, bias: nil, pool: pool)
+            }
+        }
+    }
+
+    /// `out = 1 / (1 + expf(−x))` over the first `out.count` values of `x` (libm's scalar `expf`,
+    /// as the det head's decoding always used); `out` keeps its shape. Throws when `x` is shorter.
+    public static func sigmoid(_ x: Tensor, into out: inout Tensor) throws(TensorError) {
+        guard x.count >= out.count else { throw .shapeMismatch(op: "sigmoid input", expected: out.shape, found: x.shape) }
+        x.storage.withUnsafeBufferPointer { xp in
+            out.storage.withUnsafeMutableBufferPointer { op in
+                for i in 0..<op.count { op[i] = 1 / (1 + expf(-xp[i])) }
             }
         }
     }

@@ -98,8 +98,11 @@ public struct Conv2D: Sendable {
 
     /// `output = conv(input) (+ bias)`, then `max(0, ·)` when `relu`; `input` is `[Cin, H, W]`.
     /// `scratch` holds the unfolded input (`[Cin·kh·kw, Ho·Wo]`; untouched for pointwise kernels).
+    /// Returns `ValueRange(of: output)` when the kernel tracked it for free (the direct stride-2
+    /// path), nil otherwise.
+    @discardableResult
     public func forward(_ input: Tensor, into output: inout Tensor, scratch: inout Tensor, relu: Bool = false,
-                        context: ComputeContext = .serial) throws(TensorError) {
+                        context: ComputeContext = .serial) throws(TensorError) -> ValueRange? {
         let pool = context.pool
         guard input.rank == 3, input.shape[0] == inChannels else {
             throw .shapeMismatch(op: "conv2d input [Cin, H, W]", expected: [inChannels, -1, -1], found: input.shape)
@@ -108,10 +111,9 @@ public struct Conv2D: Sendable {
         let (ho, wo) = outputSize(height: h, width: w)
         output.resize([outChannels, ho, wo])
         let n = ho * wo, k = inChannels * kernelHeight * kernelWidth
-        guard n > 0 else { return }
+        guard n > 0 else { return ValueRange() }
         if isDirectStride2 {
-            forwardDirect(input, height: h, width: w, outHeight: ho, outWidth: wo, into: &output, relu: relu, pool: pool)
-            return
+            return forwardDirect(input, height: h, width: w, outHeight: ho, outWidth: wo, into: &output, relu: relu, pool: pool)
         }
         if !isPointwise {
             scratch.resize([k, n])
@@ -141,26 +143,35 @@ public struct Conv2D: Sendable {
                 }
             }
         }
+        return nil
     }
 
-    /// The direct 3×3 stride-2 path: output rows split over the pool, bias and ReLU fused.
+    /// The direct 3×3 stride-2 path: output rows split over the pool, bias and ReLU fused; returns
+    /// the output's range (each chunk of rows reports its own into a stack slot for its first row).
     private func forwardDirect(_ input: Tensor, height h: Int, width w: Int, outHeight ho: Int, outWidth wo: Int,
-                               into output: inout Tensor, relu: Bool, pool: ThreadPool) {
+                               into output: inout Tensor, relu: Bool, pool: ThreadPool) -> ValueRange {
         let cin = inChannels, cout = outChannels
-        input.storage.withUnsafeBufferPointer { ip in
-            directWeight.withUnsafeBufferPointer { wp in
-                output.storage.withUnsafeMutableBufferPointer { op in
-                    nonisolated(unsafe) let src = ip.baseAddress!, wgt = wp.baseAddress!, dst = op.baseAddress!
-                    let run = { (b: UnsafePointer<Float>?) in
-                        nonisolated(unsafe) let b = b
-                        // ≥ 4 rows a chunk: a row of 160 outputs × 24 channels is only ~0.1 M MACs.
-                        pool.parallelFor(ho, grain: 4) { rows in
-                            kvv_conv3x3s2_rows(src, cin, h, w, wgt, b, cout, dst, ho, wo, rows.lowerBound, rows.upperBound, relu ? 1 : 0)
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * ho) { slots in
+            slots.initialize(repeating: 0)
+            input.storage.withUnsafeBufferPointer { ip in
+                directWeight.withUnsafeBufferPointer { wp in
+                    output.storage.withUnsafeMutableBufferPointer { op in
+                        nonisolated(unsafe) let src = ip.baseAddress!, wgt = wp.baseAddress!, dst = op.baseAddress!, ranges = slots.baseAddress!
+                        let run = { (b: UnsafePointer<Float>?) in
+                            nonisolated(unsafe) let b = b
+                            // ≥ 4 rows a chunk: a row of 160 outputs × 24 channels is only ~0.1 M MACs.
+                            pool.parallelFor(ho, grain: 4) { rows in
+                                kvv_conv3x3s2_rows(src, cin, h, w, wgt, b, cout, dst, ho, wo, rows.lowerBound, rows.upperBound, relu ? 1 : 0,
+                                                   ranges + 2 * rows.lowerBound)
+                            }
                         }
+                        if let bias { bias.storage.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
                     }
-                    if let bias { bias.storage.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
                 }
             }
+            var range = ValueRange()
+            for r in 0..<ho { range = range.union(ValueRange(lower: slots[2 * r], upper: slots[2 * r + 1])) }
+            return range
         }
     }
 

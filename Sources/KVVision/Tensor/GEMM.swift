@@ -37,19 +37,25 @@ public enum GEMM {
     ///
     /// With a `.pool`-mode `context` of several threads, the rows of `a` are split over its pool
     /// (`ComputeContext.rowChunks`), each chunk one single-threaded sgemm; otherwise one sgemm.
+    ///
+    /// `skippingRows` leaves out the first rows of a 2-D `a` (e.g. a class token) without a copy:
+    /// `c` is then `[a.shape[0] − skippingRows, n]`.
     public static func matmul(
         _ a: Tensor, _ b: Tensor, transposeB: Bool = false, bias: Tensor? = nil,
-        into c: inout Tensor, accumulate: Bool = false, context: ComputeContext = .serial
+        into c: inout Tensor, accumulate: Bool = false, skippingRows skip: Int = 0, context: ComputeContext = .serial
     ) throws(TensorError) {
         guard a.rank >= 1, b.rank == 2 else {
             throw .shapeMismatch(op: "matmul", expected: [-1, -1], found: b.shape)
         }
+        guard skip == 0 || (a.rank == 2 && skip >= 0 && skip <= a.shape[0]) else {
+            throw .shapeMismatch(op: "matmul skipping \(skip) rows", expected: [-1, -1], found: a.shape)
+        }
         let k = a.shape[a.rank - 1]
-        let m = k == 0 ? 0 : a.count / k
+        let m = k == 0 ? 0 : a.count / k - skip
         let (bk, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
         guard bk == k else { throw .shapeMismatch(op: "matmul", expected: [k, n], found: b.shape) }
         if let bias, bias.count != n { throw .shapeMismatch(op: "matmul bias", expected: [n], found: bias.shape) }
-        let outShape = Array(a.shape.dropLast()) + [n]
+        let outShape = skip == 0 ? Array(a.shape.dropLast()) + [n] : [m, n]
         if accumulate {
             guard c.shape == outShape else { throw .shapeMismatch(op: "matmul accumulate", expected: outShape, found: c.shape) }
         } else {
@@ -68,7 +74,7 @@ public enum GEMM {
         a.storage.withUnsafeBufferPointer { ap in
             b.storage.withUnsafeBufferPointer { bp in
                 c.storage.withUnsafeMutableBufferPointer { cp in
-                    splitRows(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!,
+                    splitRows(m: m, n: n, k: k, a: ap.baseAddress! + skip * k, lda: k, b: bp.baseAddress!,
                               ldb: transposeB ? k : n, transposeB: transposeB, c: cp.baseAddress!, ldc: n, beta: beta, context: context)
                 }
             }

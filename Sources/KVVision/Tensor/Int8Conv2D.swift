@@ -6,12 +6,15 @@ import CKernels
 /// drop-in replacement of the f32 layer it was made from.
 ///
 /// Numerics (CKernels `qgemm.h`, "int8 convolution"): the input `[C, H, W]` becomes a zero-point-
-/// padded NHWC u8 image; each output position's `kh·kw·C` window row is unfolded from it, 64 rows
-/// at a time into a block that stays in cache, multiplied by the packed weight (permuted to
-/// `[Cout, kh, kw, Cin]` so a row is `kh·kw` contiguous copies of `C` bytes) and written back in
-/// NCHW with the ReLU; quantisation and positions are split over the threads. Padding reads the
-/// zero point, i.e. exactly 0. Per-tensor activation scales suit post-ReLU feature maps; the error
-/// against the f32 layer is measured in Tests/KVVisionTests/OpsInt8ConvTests.swift.
+/// padded NHWC u8 image; each output position's `kh·kw·C` window row (the weight permuted to
+/// `[Cout, kh, kw, Cin]`, so a row is `kh` runs of `kw·C` contiguous bytes) is multiplied by the
+/// packed weight, read in place by the AVX-512 VNNI kernel (implicit GEMM) or unfolded 64 rows at a
+/// time into a block that stays in cache by the others, and written back in NCHW with the ReLU;
+/// quantisation and positions are split over the threads. Padding reads the zero point, i.e.
+/// exactly 0. Per-tensor activation scales suit post-ReLU feature maps; the error against the f32
+/// layer is measured in Tests/KVVisionTests/OpsInt8ConvTests.swift. The quantisation range comes
+/// from one pass over the input, or from its producer (`inputRange`, e.g. the previous int8 conv's
+/// returned `ValueRange`): the same bits either way.
 ///
 /// Invariants: output rows are computed independently and accumulate exactly in int32, so the
 /// result does not depend on the thread count; `forward` allocates only when a buffer must grow.
@@ -30,6 +33,7 @@ public struct Int8Conv2D: Sendable {
         var image: [UInt8] = []
         var blocks: [UInt8] = []
         var rows: [Float] = []  // one [64, Cout] f32 block per thread
+        var ranges: [Float] = []  // per thread: the range it wrote (lower, upper)
         public init() {}
     }
 
@@ -51,6 +55,27 @@ public struct Int8Conv2D: Sendable {
         weights = try PackedLinear(weight: permuted, precision: .int8, isa: isa)
     }
 
+    /// Quantises `input` `[C, H, W]` into the zero-point-padded NHWC u8 image `image` (at least
+    /// `(H + 2·padding)·(W + 2·padding)·C` bytes): `clamp(rint(x / scale) + zero, 0, 255)`, NaN → 0,
+    /// padding = `zero`; rows split over the context's threads.
+    static func quantize(_ input: Tensor, padding: Int, scale: Float, zero: Int32, into image: inout [UInt8],
+                         context: ComputeContext) {
+        let cin = input.shape[0], h = input.shape[1], w = input.shape[2]
+        precondition(image.count >= (h + 2 * padding) * (w + 2 * padding) * cin, "quantised image buffer too small")
+        let rowChunks = context.pool.threads > 1 && h >= 8 ? min(context.pool.threads, h / 4) : 1
+        input.storage.withUnsafeBufferPointer { xp in
+            image.withUnsafeMutableBufferPointer { qp in
+                nonisolated(unsafe) let (x, q) = (xp.baseAddress!, qp.baseAddress!)
+                let rowsPer = (h + rowChunks - 1) / rowChunks
+                let quantise = { (i: Int) in
+                    let y0 = i * rowsPer, y1 = min(h, y0 + rowsPer)
+                    if y0 < y1 { kvv_q8_quantize_image_rows(x, cin, h, w, padding, y0, y1, scale, zero, q) }
+                }
+                if rowChunks == 1 { quantise(0) } else { context.pool.run(rowChunks, quantise) }
+            }
+        }
+    }
+
     /// Output height and width for an input of `height × width`.
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
         Conv2D.outputSize(height: height, width: width, kernelHeight: kernelHeight, kernelWidth: kernelWidth, stride: stride, padding: padding)
@@ -61,8 +86,11 @@ public struct Int8Conv2D: Sendable {
 
     /// `output = conv(input) (+ bias)`, then `max(0, ·)` when `relu`; `input` is `[Cin, H, W]`,
     /// `output` becomes `[Cout, Ho, Wo]`. Output positions are split over the context's threads.
+    /// `inputRange`, when given, must be `ValueRange(of: input)` (tracked by its producer; skips
+    /// that pass). Returns `ValueRange(of: output)`, tracked during the write-back.
+    @discardableResult
     public func forward(_ input: Tensor, into output: inout Tensor, scratch: inout Scratch, relu: Bool = false,
-                        context: ComputeContext = .serial) throws(TensorError) {
+                        inputRange: ValueRange? = nil, context: ComputeContext = .serial) throws(TensorError) -> ValueRange {
         guard input.rank == 3, input.shape[0] == inChannels else {
             throw .shapeMismatch(op: "int8 conv2d input [Cin, H, W]", expected: [inChannels, -1, -1], found: input.shape)
         }
@@ -70,29 +98,22 @@ public struct Int8Conv2D: Sendable {
         let (ho, wo) = outputSize(height: h, width: w)
         output.resize([outChannels, ho, wo])
         let positions = ho * wo, n = outChannels, cin = inChannels
-        guard positions > 0 else { return }
+        guard positions > 0 else { return ValueRange() }
         let hp = h + 2 * padding, wp = w + 2 * padding
         let kp = Int(kvv_q8_kpad(cin * kernelHeight * kernelWidth)), block = Int(KVV_Q8_CONV_BLOCK)
         let chunks = context.poolChunks(m: positions)
         if scratch.image.count < hp * wp * cin { scratch.image = [UInt8](repeating: 0, count: hp * wp * cin) }
-        if scratch.blocks.count < chunks * block * kp { scratch.blocks = [UInt8](repeating: 0, count: chunks * block * kp) }
-        if scratch.rows.count < chunks * block * n { scratch.rows = [Float](repeating: 0, count: chunks * block * n) }
+        let implicit = kvv_q8_conv_is_implicit(isa.code, cin, kernelWidth) != 0  // no unfold blocks
+        let blockBytes = implicit ? 1 : chunks * block * kp
+        if scratch.blocks.count < blockBytes { scratch.blocks = [UInt8](repeating: 0, count: blockBytes) }
+        let rowFloats = implicit ? 1 : chunks * block * n  // the implicit kernel writes NCHW from registers
+        if scratch.rows.count < rowFloats { scratch.rows = [Float](repeating: 0, count: rowFloats) }
+        if scratch.ranges.count < 2 * chunks { scratch.ranges = [Float](repeating: 0, count: 2 * chunks) }
+        let range = inputRange ?? ValueRange(of: input)
         var quantScale: Float = 0, quantZero: Int32 = 0
-        input.storage.withUnsafeBufferPointer { x in kvv_q8_image_params(x.baseAddress!, input.count, &quantScale, &quantZero) }
+        kvv_q8_range_params(range.lower, range.upper, &quantScale, &quantZero)
         let (scale, zero) = (quantScale, quantZero)
-        // Quantise the image, rows split over the threads.
-        let rowChunks = context.pool.threads > 1 && h >= 8 ? min(context.pool.threads, h / 4) : 1
-        input.storage.withUnsafeBufferPointer { xp in
-            scratch.image.withUnsafeMutableBufferPointer { qp in
-                nonisolated(unsafe) let (x, q) = (xp.baseAddress!, qp.baseAddress!)
-                let pad = padding, rowsPer = (h + rowChunks - 1) / rowChunks
-                let quantise = { (i: Int) in
-                    let y0 = i * rowsPer, y1 = min(h, y0 + rowsPer)
-                    if y0 < y1 { kvv_q8_quantize_image_rows(x, cin, h, w, pad, y0, y1, scale, zero, q) }
-                }
-                if rowChunks == 1 { quantise(0) } else { context.pool.run(rowChunks, quantise) }
-            }
-        }
+        Self.quantize(input, padding: padding, scale: scale, zero: zero, into: &scratch.image, context: context)
         // Unfold + GEMM + NCHW write-back, output positions split over the threads.
         let size = (positions + chunks - 1) / chunks
         let (isaCode, kh, kw, s, reluFlag) = (isa.code, kernelHeight, kernelWidth, stride, Int32(relu ? 1 : 0))
@@ -103,21 +124,29 @@ public struct Int8Conv2D: Sendable {
                     scratch.rows.withUnsafeMutableBufferPointer { rp in
                         output.storage.withUnsafeMutableBufferPointer { op in
                             biasStorage.withUnsafeBufferPointer { bb in
-                                nonisolated(unsafe) let (q, blocks, rows, out) = (qp.baseAddress!, bp.baseAddress!, rp.baseAddress!, op.baseAddress!)
-                                nonisolated(unsafe) let (w8, wsc, wcs) = (w8, wsc, wcs)
-                                nonisolated(unsafe) let b = bias == nil ? nil : bb.baseAddress
-                                let run = { (i: Int) in
-                                    let r0 = i * size, r1 = min(positions, r0 + size)
-                                    guard r0 < r1 else { return }
-                                    kvv_q8_conv_rows(isaCode, w8, wsc, wcs, n, q, cin, wp, kh, kw, s, wo, scale, zero, r0, r1,
-                                                     blocks + i * block * kp, rows + i * block * n, out, positions, b, reluFlag)
+                                scratch.ranges.withUnsafeMutableBufferPointer { gp in
+                                    nonisolated(unsafe) let (q, blocks, rows, out) = (qp.baseAddress!, bp.baseAddress!, rp.baseAddress!, op.baseAddress!)
+                                    nonisolated(unsafe) let ranges = gp.baseAddress!
+                                    nonisolated(unsafe) let (w8, wsc, wcs) = (w8, wsc, wcs)
+                                    nonisolated(unsafe) let b = bias == nil ? nil : bb.baseAddress
+                                    let run = { (i: Int) in
+                                        let r0 = i * size, r1 = min(positions, r0 + size)
+                                        (ranges + 2 * i).update(repeating: 0, count: 2)
+                                        guard r0 < r1 else { return }
+                                        kvv_q8_conv_rows(isaCode, w8, wsc, wcs, n, q, cin, wp, kh, kw, s, wo, scale, zero, r0, r1,
+                                                         blocks + (implicit ? 0 : i * block * kp), rows + (implicit ? 0 : i * block * n), out, positions, b, reluFlag,
+                                                         ranges + 2 * i)
+                                    }
+                                    if chunks == 1 { run(0) } else { context.pool.run(chunks, run) }
                                 }
-                                if chunks == 1 { run(0) } else { context.pool.run(chunks, run) }
                             }
                         }
                     }
                 }
             }
         }
+        var written = ValueRange()
+        for i in 0..<chunks { written = written.union(ValueRange(lower: scratch.ranges[2 * i], upper: scratch.ranges[2 * i + 1])) }
+        return written
     }
 }

@@ -35,6 +35,27 @@ public struct PeakPicking: Sendable {
     /// Peaks of the last `decode`, best first.
     public private(set) var peaks: [Peak] = []
 
+    /// Per cell of `heat` `[C, H, W]`: the maximum over channels into `best` `[1, H, W]` and its
+    /// channel into `channel` (the lowest on ties; a NaN never wins), both resized as needed.
+    public static func channelMaximum(_ heat: Tensor, into best: inout Tensor, channel: inout [Int]) throws(TensorError) {
+        guard heat.rank == 3, heat.shape[0] > 0 else { throw .shapeMismatch(op: "channel maximum", expected: [-1, -1, -1], found: heat.shape) }
+        let classes = heat.shape[0], cells = heat.shape[1] * heat.shape[2]
+        best.resize([1, heat.shape[1], heat.shape[2]])
+        if channel.count != cells { channel = [Int](repeating: 0, count: cells) }
+        heat.storage.withUnsafeBufferPointer { h in
+            best.storage.withUnsafeMutableBufferPointer { b in
+                channel.withUnsafeMutableBufferPointer { a in
+                    for cell in 0..<cells {
+                        var top = h[cell], arg = 0
+                        for c in 1..<classes where h[c * cells + cell] > top { top = h[c * cells + cell]; arg = c }
+                        b[cell] = top
+                        a[cell] = arg
+                    }
+                }
+            }
+        }
+    }
+
     public init(capacity k: Int = 0) {
         topK = TopK(capacity: k)
         peaks.reserveCapacity(k)
