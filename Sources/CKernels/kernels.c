@@ -4,6 +4,11 @@
 // on 16-lane vectors written with clang vector extensions, so each target_clones version maps
 // them onto its own registers (one zmm, two ymm or four xmm).
 #include "ckernels.h"
+#include <stdint.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #if defined(__x86_64__)
 #define KVV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -190,6 +195,129 @@ void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *
         range[0] = a;
         range[1] = b;
     }
+}
+
+// MARK: - KV window reads in f16 / int8 (the temporal heads' attention over a compressed window)
+
+/// IEEE half → float (subnormals, infinities and NaN included): the fallback without F16C.
+static inline float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF, bits;
+    if (exp == 0x1F) {
+        bits = sign | 0x7F800000u | (man << 13);
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112) << 23) | (man << 13);
+    } else if (man == 0) {
+        bits = sign;
+    } else {  // subnormal: normalise
+        int e = -1;
+        do { man <<= 1; e++; } while (!(man & 0x400));
+        bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3FF) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float kv_element(int fmt, const void *row, long c) {
+    return fmt == KVV_KV_F16 ? half_to_float(((const uint16_t *)row)[c]) : (float)((const int8_t *)row)[c];
+}
+
+static void window_scores_scalar(int fmt, const float *q, long qs, long n, const void *k, long ks, long r, long d,
+                                 float scale, const float *rs, long rss, float *s, long ls) {
+    const size_t es = fmt == KVV_KV_F16 ? 2 : 1;
+    for (long i = 0; i < n; i++)
+        for (long j = 0; j < r; j++) {
+            const void *kj = (const char *)k + (size_t)(j * ks) * es;
+            float acc = 0;
+            for (long c = 0; c < d; c++) acc += q[i * qs + c] * kv_element(fmt, kj, c);
+            s[i * ls + j] = acc * (rs ? scale * rs[j * rss] : scale);
+        }
+}
+
+static void window_sum_scalar(int fmt, const float *p, long n, long r, const void *v, long vs, long d,
+                              const float *rs, long rss, float *out, long os) {
+    const size_t es = fmt == KVV_KV_F16 ? 2 : 1;
+    for (long i = 0; i < n; i++) {
+        float *o = out + i * os;
+        for (long c = 0; c < d; c++) o[c] = 0;
+        for (long j = 0; j < r; j++) {
+            const float w = p[i * r + j];
+            if (w == 0) continue;
+            const float wj = rs ? w * rs[j * rss] : w;
+            const void *vj = (const char *)v + (size_t)(j * vs) * es;
+            for (long c = 0; c < d; c++) o[c] += wj * kv_element(fmt, vj, c);
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#define KV_T __attribute__((target("avx2,fma,f16c")))
+
+static inline __attribute__((always_inline)) KV_T __m256 kv_load8(int fmt, const void *row, long c) {
+    if (fmt == KVV_KV_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + c)));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const int8_t *)row + c))));
+}
+
+KV_T static void window_scores_avx2(int fmt, const float *q, long qs, long n, const void *k, long ks, long r, long d,
+                                    float scale, const float *rs, long rss, float *s, long ls) {
+    const size_t es = fmt == KVV_KV_F16 ? 2 : 1;
+    const long d8 = d & ~7L;
+    for (long i = 0; i < n; i++) {
+        const float *qi = q + i * qs;
+        for (long j = 0; j < r; j++) {
+            const void *kj = (const char *)k + (size_t)(j * ks) * es;
+            __m256 acc = _mm256_setzero_ps();
+            for (long c = 0; c < d8; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qi + c), kv_load8(fmt, kj, c), acc);
+            __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+            h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+            h = _mm_add_ss(h, _mm_movehdup_ps(h));
+            float sum = _mm_cvtss_f32(h);
+            for (long c = d8; c < d; c++) sum += qi[c] * kv_element(fmt, kj, c);
+            s[i * ls + j] = sum * (rs ? scale * rs[j * rss] : scale);
+        }
+    }
+}
+
+KV_T static void window_sum_avx2(int fmt, const float *p, long n, long r, const void *v, long vs, long d,
+                                 const float *rs, long rss, float *out, long os) {
+    const size_t es = fmt == KVV_KV_F16 ? 2 : 1;
+    const long d8 = d & ~7L;
+    for (long i = 0; i < n; i++) {
+        float *o = out + i * os;
+        for (long c = 0; c < d; c++) o[c] = 0;
+        for (long j = 0; j < r; j++) {
+            const float w = p[i * r + j];
+            if (w == 0) continue;
+            const float wj = rs ? w * rs[j * rss] : w;
+            const void *vj = (const char *)v + (size_t)(j * vs) * es;
+            const __m256 ww = _mm256_set1_ps(wj);
+            for (long c = 0; c < d8; c += 8)
+                _mm256_storeu_ps(o + c, _mm256_fmadd_ps(ww, kv_load8(fmt, vj, c), _mm256_loadu_ps(o + c)));
+            for (long c = d8; c < d; c++) o[c] += wj * kv_element(fmt, vj, c);
+        }
+    }
+}
+
+static int kv_vector(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+#endif
+
+void kvv_window_scores(int fmt, const float *q, long qs, long n, const void *k, long ks, long r, long d,
+                       float scale, const float *rs, long rss, float *s, long ls) {
+#if defined(__x86_64__)
+    if (kv_vector()) { window_scores_avx2(fmt, q, qs, n, k, ks, r, d, scale, rs, rss, s, ls); return; }
+#endif
+    window_scores_scalar(fmt, q, qs, n, k, ks, r, d, scale, rs, rss, s, ls);
+}
+
+void kvv_window_weighted_sum(int fmt, const float *p, long n, long r, const void *v, long vs, long d,
+                             const float *rs, long rss, float *out, long os) {
+#if defined(__x86_64__)
+    if (kv_vector()) { window_sum_avx2(fmt, p, n, r, v, vs, d, rs, rss, out, os); return; }
+#endif
+    window_sum_scalar(fmt, p, n, r, v, vs, d, rs, rss, out, os);
 }
 
 const char *kvv_kernels_isa(void) {

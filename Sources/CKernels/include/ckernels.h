@@ -29,6 +29,21 @@ void kvv_gelu_row(float *row, long n, const float *bias);
 void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *weight_t, const float *bias,
                         long cout, float *out, long ho, long wo, long oy0, long oy1, int relu, float *range);
 
+/// KV element formats of `kvv_window_scores` / `kvv_window_weighted_sum`.
+#define KVV_KV_F16 1
+#define KVV_KV_I8 2
+
+/// Scores of n query rows (q, rows qs floats apart) against r stored key rows (k: f16 or int8
+/// elements, rows ks elements apart), head size d: s[i·ls + j] = (Σ_c q[i, c] · k[j, c]) · scale ·
+/// (rs ? rs[j·rss] : 1), f32 accumulation (AVX2/FMA/F16C when the CPU has them, else scalar).
+void kvv_window_scores(int fmt, const float *q, long qs, long n, const void *k, long ks, long r, long d,
+                       float scale, const float *rs, long rss, float *s, long ls);
+
+/// out[i·os + c] = Σ_j p[i·r + j] · (rs ? rs[j·rss] : 1) · v[j, c] over r stored value rows (f16 or
+/// int8, rows vs elements apart), head size d; zero weights are skipped.
+void kvv_window_weighted_sum(int fmt, const float *p, long n, long r, const void *v, long vs, long d,
+                             const float *rs, long rss, float *out, long os);
+
 /// The instruction set the dispatcher picked: "avx512f", "avx2" or "sse2" (for benchmarks).
 const char *kvv_kernels_isa(void);
 

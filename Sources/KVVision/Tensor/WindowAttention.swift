@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Attention of a few query rows over every row of a KV store, with an additive bias per
@@ -8,8 +9,9 @@ import Foundation
 /// `out[n, h] = Σ_j p_j · v[j, g]`, `p = softmax_j(q[n, h] · k[j, g] / √d + bias[n, j])`.
 /// A bias of −∞ excludes a key; a row whose keys are all excluded yields zeros. f32 stores go
 /// through two sgemm calls per query head (keys read in place with a row stride, no gather);
-/// f16 and int8 stores are dequantised on the fly inside fused dot-product loops, so no f32 copy
-/// of the window is ever made.
+/// f16 and int8 stores are dequantised on the fly inside fused dot-product loops (CKernels
+/// `kvv_window_scores` / `kvv_window_weighted_sum`: F16C and AVX2 where the CPU has them), so no
+/// f32 copy of the window is ever made.
 ///
 /// Thread-safety: stateless; callers own the scratch and output tensors.
 public enum WindowAttention {
@@ -65,14 +67,13 @@ public enum WindowAttention {
                                 }
                             case .f16:
                                 values.f16.withUnsafeBufferPointer { vp in
-                                    dequantisedWeightedSum(s, n: n, r: r, vp.baseAddress! + g * d, kvStride, d: d, into: oh, qStride) { _ in 1 }
+                                    kvv_window_weighted_sum(KVV_KV_F16, s, n, r, vp.baseAddress! + g * d, kvStride, d, nil, 0, oh, qStride)
                                 }
                             case .int8:
                                 values.i8.withUnsafeBufferPointer { vp in
                                     values.scales.withUnsafeBufferPointer { vsp in
-                                        dequantisedWeightedSum(s, n: n, r: r, vp.baseAddress! + g * d, kvStride, d: d, into: oh, qStride) { j in
-                                            vsp[j * kvHeads + g]
-                                        }
+                                        kvv_window_weighted_sum(KVV_KV_I8, s, n, r, vp.baseAddress! + g * d, kvStride, d,
+                                                                vsp.baseAddress! + g, kvHeads, oh, qStride)
                                     }
                                 }
                             }
@@ -118,7 +119,7 @@ public enum WindowAttention {
             }
         case .f16:
             keys.f16.withUnsafeBufferPointer { kp in
-                dequantisedScores(q, qStride, n: n, kp.baseAddress! + g * d, kvStride, r: r, d: d, into: s) { _ in scale }
+                kvv_window_scores(KVV_KV_F16, q, qStride, n, kp.baseAddress! + g * d, kvStride, r, d, scale, nil, 0, s, r)
             }
         case .int8 where keys.channelGroup > 0:
             keys.i8.withUnsafeBufferPointer { kp in
@@ -130,9 +131,8 @@ public enum WindowAttention {
         case .int8:
             keys.i8.withUnsafeBufferPointer { kp in
                 keys.scales.withUnsafeBufferPointer { ksp in
-                    dequantisedScores(q, qStride, n: n, kp.baseAddress! + g * d, kvStride, r: r, d: d, into: s) { j in
-                        scale * ksp[j * kvHeads + g]
-                    }
+                    kvv_window_scores(KVV_KV_I8, q, qStride, n, kp.baseAddress! + g * d, kvStride, r, d, scale,
+                                      ksp.baseAddress! + g, kvHeads, s, r)
                 }
             }
         }
@@ -150,49 +150,8 @@ public enum WindowAttention {
             for group in 0..<(r / groupRows) {
                 let sc = scales + group * scaleStride
                 for i in 0..<n { for c in 0..<d { qt[i * d + c] = q[i * qStride + c] * sc[c] * scale } }
-                for j in (group * groupRows)..<((group + 1) * groupRows) {
-                    let kj = k + j * kStride
-                    for i in 0..<n {
-                        var acc: Float = 0
-                        for c in 0..<d { acc += qt[i * d + c] * Float(kj[c]) }
-                        s[i * r + j] = acc
-                    }
-                }
-            }
-        }
-    }
-
-    /// `s[i, j] = rowScale(j) · Σ_c q[i, c] · k[j, c]` for f16 / int8 keys (`k` rows `kStride` apart).
-    @inline(__always)
-    private static func dequantisedScores<E: KVElement>(
-        _ q: UnsafePointer<Float>, _ qStride: Int, n: Int, _ k: UnsafePointer<E>, _ kStride: Int, r: Int, d: Int,
-        into s: UnsafeMutablePointer<Float>, rowScale: (Int) -> Float
-    ) {
-        for i in 0..<n {
-            let qi = q + i * qStride
-            for j in 0..<r {
-                let kj = k + j * kStride
-                var acc: Float = 0
-                for c in 0..<d { acc += qi[c] * kj[c].floatValue }
-                s[i * r + j] = acc * rowScale(j)
-            }
-        }
-    }
-
-    /// `out[i, :] = Σ_j p[i, j] · rowScale(j) · v[j, :]` for f16 / int8 values, skipping zero weights.
-    @inline(__always)
-    private static func dequantisedWeightedSum<E: KVElement>(
-        _ p: UnsafePointer<Float>, n: Int, r: Int, _ v: UnsafePointer<E>, _ vStride: Int, d: Int,
-        into out: UnsafeMutablePointer<Float>, _ outStride: Int, rowScale: (Int) -> Float
-    ) {
-        for i in 0..<n {
-            let oi = out + i * outStride
-            oi.update(repeating: 0, count: d)
-            for j in 0..<r {
-                let w = p[i * r + j]
-                if w == 0 { continue }
-                let wj = w * rowScale(j), vj = v + j * vStride
-                for c in 0..<d { oi[c] += wj * vj[c].floatValue }
+                let j0 = group * groupRows
+                kvv_window_scores(KVV_KV_I8, qt.baseAddress!, d, n, k + j0 * kStride, kStride, groupRows, d, 1, nil, 0, s + j0, r)
             }
         }
     }
@@ -222,8 +181,3 @@ public enum WindowAttention {
         for j in 0..<r { row[j] *= inv }
     }
 }
-
-/// A stored K/V element type that widens to Float.
-protocol KVElement { var floatValue: Float { get } }
-extension Float16: KVElement { @inline(__always) var floatValue: Float { Float(self) } }
-extension Int8: KVElement { @inline(__always) var floatValue: Float { Float(self) } }
