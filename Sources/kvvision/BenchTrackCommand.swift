@@ -14,8 +14,10 @@ enum BenchTrackCommand: Command {
     Runs the whole `track` pipeline (decode, encoder, heads, temporal windows, tracker, JSON Lines
     to a discarded in-memory sink) over INPUT N times (default 3) and reports the median
     frames/s, the median milliseconds per analysed frame of each stage (decode, encode, heads,
-    temporal, tracking, output) and the peak resident memory. The pipeline options are `kvvision
-    track`'s (see its --help); --runs N (default 3) and --json are this command's.
+    temporal, tracking, output), the encoder's share of the stages' time within each run (median;
+    robust to a machine whose speed drifts between runs, unlike frames/s compared across
+    commands) and the peak resident memory. The pipeline options are `kvvision track`'s (see its
+    --help); --runs N (default 3) and --json are this command's.
     """
 
     static func run(_ args: inout Arguments) throws -> Int32 {
@@ -29,6 +31,7 @@ enum BenchTrackCommand: Command {
         let threads = shared.threads, model = shared.model
         var fps: [Double] = []
         var stages: [String: [Double]] = [:]
+        var encodeShares: [Double] = []
         var frames = 0
         for _ in 0..<runs {
             let sink = RecordCollector()
@@ -37,19 +40,27 @@ enum BenchTrackCommand: Command {
             let seconds = try BenchStatistics.time { end = try pipeline.run() }
             frames = end?.framesAnalysed ?? 0
             fps.append(Double(frames) / max(seconds, 1e-9))
-            for (k, v) in end?.timings ?? [:] { stages[k, default: []].append(v / Double(max(frames, 1))) }
+            let timings = end?.timings ?? [:]
+            for (k, v) in timings { stages[k, default: []].append(v / Double(max(frames, 1))) }
+            let total = timings.values.reduce(0, +)
+            if total > 0, let encode = timings["encode"] { encodeShares.append(encode / total) }
         }
         let medianStages = stages.mapValues(BenchStatistics.median)
         let peak = ProcessMemory.peakResidentBytes
         if json {
             try Console.json(["frames": Double(frames), "runs": Double(runs), "threads": Double(threads),
                               "frames_per_second": BenchStatistics.median(fps),
-                              "peak_rss_mib": Double(peak ?? 0) / 1_048_576].merging(medianStages.map { ("ms_\($0.key)", $0.value) }) { a, _ in a })
+                              "peak_rss_mib": Double(peak ?? 0) / 1_048_576,
+                              "encode_share": encodeShares.isEmpty ? 0 : BenchStatistics.median(encodeShares)].merging(medianStages.map { ("ms_\($0.key)", $0.value) }) { a, _ in a })
         } else {
             Console.out("track \(input): \(frames) frames, \(runs) runs, \(threads) thread(s), model \(model ?? "default")")
             Console.out(String(format: "  %.1f frames/s (median)", BenchStatistics.median(fps)))
             for k in ["decode", "encode", "heads", "temporal", "tracking", "output"] where medianStages[k] != nil {
                 Console.out(String(format: "  %-8@ %.3f ms/frame", k as NSString, medianStages[k] ?? 0))
+            }
+            if !encodeShares.isEmpty {
+                Console.out(String(format: "  encode   %.1f %% of the stages' time (median; the rest is what track adds to the encoder)",
+                                   100 * BenchStatistics.median(encodeShares)))
             }
             Console.out("  peak RSS \(BenchStatistics.mib(peak))")
         }

@@ -88,6 +88,27 @@ import Testing
         #expect(bad.code == 1 && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
     }
 
+    /// `bench track --json` reports frames/s, each stage's ms per frame and the encoder's share of
+    /// the stages' time, which is the encode stage over the sum of the stages.
+    @Test func benchTrackReportsStagesAndTheEncodersShare() throws {
+        let video = Self.easy.appendingPathComponent("video.mp4").path
+        let model = TestFiles.fixture("model/golden-model.safetensors").path
+        let r = try CLIRunner.run(["bench", "track", video, "--model", model, "--max-frames", "8", "--runs", "1", "--json"], timeout: 120)
+        #expect(r.code == 0, "\(r.stderr)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(obj["frames"] as? Double == 8)
+        var total = 0.0
+        for stage in ["decode", "encode", "heads", "temporal", "tracking", "output"] {
+            let ms = try #require(obj["ms_\(stage)"] as? Double, "ms_\(stage)")
+            #expect(ms >= 0)
+            total += ms
+        }
+        let share = try #require(obj["encode_share"] as? Double)
+        let encode = try #require(obj["ms_encode"] as? Double)
+        #expect(share > 0 && share < 1 && abs(share - encode / total) < 1e-9, "share \(share), encode \(encode), total \(total)")
+        #expect((obj["frames_per_second"] as? Double ?? 0) > 0)
+    }
+
     @Test func detectWritesTheModelsDetectionsAsMOTTextThatTrackReadsBack() throws {
         let dir = try TestFiles.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
