@@ -73,6 +73,44 @@ struct ModelSessionTests {
         #expect(replaced?.config.minHits == 3 && replaced?.config.classGate == true, "--tracker replaces the model's defaults whole")
     }
 
+    /// What the session remembers of a track between frames (its last box, position and grid
+    /// samples, read back as the act head's "previous observation") is the observation of the
+    /// detection that track matched, even when the detections come in a different order in the next
+    /// frame; a track that ends is forgotten.
+    @Test func eachTracksMemoryIsItsOwnDetectionsObservation() throws {
+        let model = try TrackingModel.load(path: Self.modelPath)
+        let session = try ModelSession(model: model, context: ComputeContext(threads: 1))
+        let size = model.config.imageSize
+        let source = try FrameSource(Self.sample, options: FrameSourceOptions(width: size[1], height: size[0]))
+        let label = model.classNames[0]
+        let a = Detection(box: Box(x: 40, y: 30, w: 60, h: 50), score: 0.9, label: label)
+        let b = Detection(box: Box(x: 200, y: 120, w: 40, h: 70), score: 0.8, label: label)
+        func track(_ key: Int, _ d: Detection, _ index: Int, _ position: Int) -> Track {
+            Track(key: key, detection: d, index: index, appearance: nil, position: position, noise: KalmanFilter.Noise())
+        }
+        for (position, order) in [[a, b], [b, a], [a, b]].enumerated() {
+            let frame = try #require(try source.next())
+            try session.prepare(frame)
+            // Track 7 always follows detection a, track 3 detection b, wherever they sit in the list.
+            let ia = order.firstIndex(of: a)!, ib = order.firstIndex(of: b)!
+            let tracks = [track(7, a, ia, position), track(3, b, ib, position)]
+            _ = try session.observe(tracks, detections: order, position: position)
+            let f = session.memory[7]?.features.count ?? -1
+            for (key, index) in [(7, ia), (3, ib)] {
+                let entry = try #require(session.memory[key], "track \(key) at \(position)")
+                #expect(entry.box == session.modelBoxes[index] && entry.position == position, "track \(key) at \(position)")
+                #expect(entry.features == Array(session.tokState.features.storage[(index * f)..<((index + 1) * f)]),
+                        "track \(key) at \(position): samples of detection \(index)")
+            }
+            #expect(session.memory[7]?.box != session.memory[3]?.box)
+        }
+        // Track 3 ends: after a frame with track 7 alone, only 7 is remembered.
+        let frame = try #require(try source.next())
+        try session.prepare(frame)
+        _ = try session.observe([track(7, a, 0, 3)], detections: [a], position: 3)
+        #expect(Set(session.memory.keys) == [7])
+    }
+
     @Test func anInputSizeOtherThanTheModelsIsRefused() throws {
         var options = TrackOptions(input: Self.sample)
         options.model = Self.modelPath
