@@ -113,7 +113,7 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
 // conv, 3 pixel channels): 16 output columns per vector, 8 output channels of accumulators per
 // pass. A tap (ci, ky, kx) of a 16-column block is the even lanes of 32 consecutive input floats
 // (one permute), read in place or, at the image's left and right edges, from a zero-padded copy
-// of the 33 input columns the block reads; each block's taps are made once and shared by every
+// of the 34 input columns the block's loads cover; each block's taps are made once and shared by every
 // pass. Rows outside the image are skipped (zero padding adds nothing). Weights are taken
 // transposed, [cin·9][cout], so a pass broadcasts 8 consecutive floats per tap. No im2col buffer.
 #define KVV_CONV_MAX_TAPS (KVV_CONV3X3S2_MAX_CIN * 9)
@@ -133,13 +133,14 @@ void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *
                 for (long ky = ky0; ky < ky1; ky++) {
                     const float *row = in + (ci * h + 2 * oy + ky - 1) * w;
                     float pad[34];  // columns 2·ox0 − 1 + t, zero outside the image
-                    const float *src = row + 2 * ox0 - 1;
-                    if (!inside) {
+                    const float *src = pad;
+                    if (inside) {
+                        src = row + 2 * ox0 - 1;
+                    } else {
                         for (long t = 0; t < 34; t++) {
                             const long ix = 2 * ox0 - 1 + t;
                             pad[t] = ix >= 0 && ix < w ? row[ix] : 0.0f;
                         }
-                        src = pad;
                     }
                     for (long kx = 0; kx < 3; kx++) {
                         v16f lo = *(const v16f *)(src + kx), hi = *(const v16f *)(src + kx + 16);

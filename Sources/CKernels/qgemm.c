@@ -298,7 +298,7 @@ void kvv_q8_gemm_u8(int isa, const int8_t *packed, const float *scales, const in
     }
 }
 
-// MARK: - int8 convolution (per-tensor activations, unfolded in blocks of rows)
+// MARK: - int8 convolution (per-tensor activations; rows read in place or unfolded in blocks)
 
 KVV_CLONES
 void kvv_value_range(const float *x, long count, float *lower, float *upper) {

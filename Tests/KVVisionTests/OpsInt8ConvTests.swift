@@ -22,6 +22,8 @@ import Testing
         Case(name: "odd_5x9x13_pad2", cin: 5, cout: 7, k: 3, stride: 1, pad: 2, h: 9, w: 13, relu: false),
         Case(name: "odd_6x7x7_s2_nopad", cin: 6, cout: 20, k: 3, stride: 2, pad: 0, h: 7, w: 7, relu: false),
         Case(name: "pointwise_17x5x3", cin: 17, cout: 3, k: 1, stride: 1, pad: 0, h: 5, w: 3, relu: false),
+        // 63 positions, 20 channels: the implicit kernel's single-row tail and partial channel panel.
+        Case(name: "tails_8x7x9_c20", cin: 8, cout: 20, k: 3, stride: 1, pad: 1, h: 7, w: 9, relu: true),
     ]
 
     /// A post-ReLU-like input (most values ≥ 0, some negative, as the joined det map has).
@@ -108,7 +110,7 @@ import Testing
         #expect(z1.storage.map(\.bitPattern) == z2.storage.map(\.bitPattern))
     }
 
-    /// The activation quantiser against its formula, `clamp(rint(x / scale) + zero, 0, 255)` with
+    /// The activation quantiser against its formula, `clamp(rint(x · (1 / scale)) + zero, 0, 255)` with
     /// NaN → 0, into the zero-point-padded NHWC image: channel counts that take the 4-channel
     /// vector path (8, 24) and one that does not (5), widths with and without a 16-pixel tail,
     /// values that saturate, ±Inf and NaN.

@@ -58,9 +58,9 @@ void kvv_q8_gemm_u8(int isa, const int8_t *packed, const float *scales, const in
 // the row (ky, kx, c) of its kh×kw window (K order ky, kx, c: pack the weight permuted to
 // [cout, kh, kw, cin]): kh runs of kw·c contiguous bytes. The AVX-512 VNNI kernel reads those runs
 // in place (implicit GEMM, when kw·c is a multiple of 4); the others unfold KVV_Q8_CONV_BLOCK rows
-// at a time into a small block that stays in cache, then multiply as above. Either way the result
-// goes out KVV_Q8_CONV_BLOCK positions at a time through an [m, n] f32 block transposed to NCHW.
-// Padding reads the zero point, i.e. exactly 0.
+// at a time into a small block that stays in cache, multiply as above and write back through an
+// [m, n] f32 block transposed to NCHW; the implicit kernel writes NCHW from its registers (two 8×8
+// transposes per 8-position × 16-channel tile). Padding reads the zero point, i.e. exactly 0.
 #define KVV_Q8_CONV_BLOCK 64
 
 /// [min(x, 0), max(x, 0)] over the `count` values of x, NaN ignored (x may be NULL when count is 0).
@@ -89,7 +89,8 @@ void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad
 /// Output positions r0..<r1 of the convolution into out [n, positions] (NCHW: out[j·positions + r]),
 /// with the bias and, when relu, max(0, ·) (NaN kept). qx is the padded NHWC image (row width
 /// wp = w + 2·pad); block holds KVV_Q8_CONV_BLOCK·kpad(c·kh·kw) bytes and tmp
-/// KVV_Q8_CONV_BLOCK·n floats (scratch of the calling thread). When `range` is not NULL it
+/// KVV_Q8_CONV_BLOCK·n floats (scratch of the calling thread; neither is touched when
+/// kvv_q8_conv_is_implicit(isa, c, kw)). When `range` is not NULL it
 /// receives [min(0, written), max(0, written)] (NaN ignored): the next layer's quantisation range.
 /// The implicit and unfolded paths give the same bits (same int32 sums, same epilogue).
 void kvv_q8_conv_rows(int isa, const int8_t *packed, const float *scales, const int32_t *colsums, long n,

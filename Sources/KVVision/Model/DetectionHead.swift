@@ -169,7 +169,6 @@ public struct DetectionHead: Sendable {
             try GEMM.matmul(tokens, up, transposeB: true, bias: upBias, into: &state.upTokens, skippingRows: 1, context: context)
             let r = (imageSize.height / grid.h) / config.stride
             try PixelShuffle.fromTokens(state.upTokens, height: grid.h, width: grid.w, upscale: r, into: &state.neck)
-            let upRange: ValueRange? = int8Neck[0] == nil ? nil : ValueRange(of: state.neck)
             // Stem on pixels, one buffer per conv (an input never aliases its output).
             if state.stem.count != stem.count { state.stem = stem.map { _ in Tensor(shape: [0]) } }
             var range: ValueRange?
@@ -187,7 +186,9 @@ public struct DetectionHead: Sendable {
             try x.reshape([cs, h * w])
             try state.joined.copyRows(from: x, to: cu)
             try state.joined.reshape([cu + cs, h, w])
-            let joinedRange = upRange.flatMap { u in range.map { u.union($0) } }
+            // The joined map's range: the stem part's as tracked, the token part's from one pass
+            // over it (`state.neck` still holds U); nil lets the conv compute it.
+            let joinedRange = int8Neck[0] == nil ? nil : range.map { ValueRange(of: state.neck).union($0) }
             range = try Self.convReLU(neck[0], int8Neck[0], state.joined, inputRange: joinedRange, into: &state.neck,
                                       &state.scratch, &state.int8Scratch, context)
             _ = try Self.convReLU(neck[1], int8Neck[1], state.neck, inputRange: range, into: &state.features,

@@ -28,7 +28,8 @@ public struct Int8Conv2D: Sendable {
     /// The kernel that runs the GEMM.
     public var isa: KernelISA { weights.isa }
 
-    /// Per-caller buffers: the quantised image; per thread an unfold block and its f32 result.
+    /// Per-caller buffers: the quantised image; per thread an unfold block and its f32 result (used
+    /// by the unfolding kernels only) and the range it wrote.
     public struct Scratch: Sendable {
         var image: [UInt8] = []
         var blocks: [UInt8] = []
@@ -56,7 +57,7 @@ public struct Int8Conv2D: Sendable {
     }
 
     /// Quantises `input` `[C, H, W]` into the zero-point-padded NHWC u8 image `image` (at least
-    /// `(H + 2·padding)·(W + 2·padding)·C` bytes): `clamp(rint(x / scale) + zero, 0, 255)`, NaN → 0,
+    /// `(H + 2·padding)·(W + 2·padding)·C` bytes): `clamp(rint(x · (1 / scale)) + zero, 0, 255)`, NaN → 0,
     /// padding = `zero`; rows split over the context's threads.
     static func quantize(_ input: Tensor, padding: Int, scale: Float, zero: Int32, into image: inout [UInt8],
                          context: ComputeContext) {
@@ -114,7 +115,7 @@ public struct Int8Conv2D: Sendable {
         kvv_q8_range_params(range.lower, range.upper, &quantScale, &quantZero)
         let (scale, zero) = (quantScale, quantZero)
         Self.quantize(input, padding: padding, scale: scale, zero: zero, into: &scratch.image, context: context)
-        // Unfold + GEMM + NCHW write-back, output positions split over the threads.
+        // The convolution and its NCHW write-back (see the type's notes), output positions split over the threads.
         let size = (positions + chunks - 1) / chunks
         let (isaCode, kh, kw, s, reluFlag) = (isa.code, kernelHeight, kernelWidth, stride, Int32(relu ? 1 : 0))
         let biasStorage = bias?.storage ?? []

@@ -36,7 +36,8 @@ public struct PeakPicking: Sendable {
     public private(set) var peaks: [Peak] = []
 
     /// Per cell of `heat` `[C, H, W]`: the maximum over channels into `best` `[1, H, W]` and its
-    /// channel into `channel` (the lowest on ties; a NaN never wins), both resized as needed.
+    /// channel into `channel` (the lowest on ties; a NaN in channel 0 stays, a later NaN never
+    /// replaces a value), both resized as needed.
     public static func channelMaximum(_ heat: Tensor, into best: inout Tensor, channel: inout [Int]) throws(TensorError) {
         guard heat.rank == 3, heat.shape[0] > 0 else { throw .shapeMismatch(op: "channel maximum", expected: [-1, -1, -1], found: heat.shape) }
         let classes = heat.shape[0], cells = heat.shape[1] * heat.shape[2]
