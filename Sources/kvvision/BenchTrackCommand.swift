@@ -14,9 +14,10 @@ enum BenchTrackCommand: Command {
     Runs the whole `track` pipeline (decode, encoder, heads, temporal windows, tracker, JSON Lines
     to a discarded in-memory sink) over INPUT N times (default 3) and reports the median
     frames/s, the median milliseconds per analysed frame of each stage (decode, encode, heads,
-    temporal, tracking, output), the encoder's share of the stages' time within each run (median;
-    robust to a machine whose speed drifts between runs, unlike frames/s compared across
-    commands) and the peak resident memory. The pipeline options are `kvvision track`'s (see its
+    temporal, tracking, output), the encoder's share of the stages' time within each run (median),
+    the same model's encoder alone on as many frames right after each run (same threads and
+    precision; the median of the per-run ratios track / encoder alone is the figure to quote on a
+    machine whose speed drifts between separate commands) and the peak resident memory. The pipeline options are `kvvision track`'s (see its
     --help); --runs N (default 3) and --json are this command's.
     """
 
@@ -29,17 +30,39 @@ enum BenchTrackCommand: Command {
         var options = shared.options(input: input)
         options.recordTimings = true
         let threads = shared.threads, model = shared.model
-        var fps: [Double] = []
+        // One model for every run and for the encoder-alone pass paired with each run.
+        let (vit, tracking) = try options.loadModel()
+        let encoder = tracking?.encoder ?? vit
+        let encoderContext = ComputeContext(threads: threads)
+        var encoderState: EncoderState?
+        var encoderInput: Tensor?
+        if let encoder {
+            let h = encoder.config.imageSize[0], w = encoder.config.imageSize[1]
+            var rng = SplitMix64(seed: 99)
+            let x = try Tensor(shape: [3, h, w], storage: (0..<(3 * h * w)).map { _ in rng.signedUnitFloat() })
+            var state = try encoder.makeState(height: h, width: w)
+            for _ in 0..<3 { try encoder.encode(x, state: &state, context: encoderContext) }
+            (encoderState, encoderInput) = (state, x)
+        }
+        var fps: [Double] = [], encoderFps: [Double] = [], ratios: [Double] = []
         var stages: [String: [Double]] = [:]
         var encodeShares: [Double] = []
         var frames = 0
         for _ in 0..<runs {
             let sink = RecordCollector()
-            let pipeline = try options.makePipeline(sink: sink)
+            let pipeline = try options.makePipeline(sink: sink, sharedModel: vit, sharedTrackingModel: tracking)
             var end: EndRecord?
             let seconds = try BenchStatistics.time { end = try pipeline.run() }
             frames = end?.framesAnalysed ?? 0
             fps.append(Double(frames) / max(seconds, 1e-9))
+            // The same model's encoder alone, as many frames, right after: a ratio that a machine
+            // whose speed drifts between separate commands does not skew.
+            if let encoder, var state = encoderState, let x = encoderInput, frames > 0 {
+                let t = try BenchStatistics.time { for _ in 0..<frames { try encoder.encode(x, state: &state, context: encoderContext) } }
+                encoderState = state
+                encoderFps.append(Double(frames) / max(t, 1e-9))
+                ratios.append(fps[fps.count - 1] / encoderFps[encoderFps.count - 1])
+            }
             let timings = end?.timings ?? [:]
             for (k, v) in timings { stages[k, default: []].append(v / Double(max(frames, 1))) }
             let total = timings.values.reduce(0, +)
@@ -51,12 +74,18 @@ enum BenchTrackCommand: Command {
             try Console.json(["frames": Double(frames), "runs": Double(runs), "threads": Double(threads),
                               "frames_per_second": BenchStatistics.median(fps),
                               "peak_rss_mib": Double(peak ?? 0) / 1_048_576,
-                              "encode_share": encodeShares.isEmpty ? 0 : BenchStatistics.median(encodeShares)].merging(medianStages.map { ("ms_\($0.key)", $0.value) }) { a, _ in a })
+                              "encode_share": encodeShares.isEmpty ? 0 : BenchStatistics.median(encodeShares),
+                              "encoder_alone_fps": encoderFps.isEmpty ? 0 : BenchStatistics.median(encoderFps),
+                              "track_over_encoder": ratios.isEmpty ? 0 : BenchStatistics.median(ratios)].merging(medianStages.map { ("ms_\($0.key)", $0.value) }) { a, _ in a })
         } else {
             Console.out("track \(input): \(frames) frames, \(runs) runs, \(threads) thread(s), model \(model ?? "default")")
             Console.out(String(format: "  %.1f frames/s (median)", BenchStatistics.median(fps)))
             for k in ["decode", "encode", "heads", "temporal", "tracking", "output"] where medianStages[k] != nil {
                 Console.out(String(format: "  %-8@ %.3f ms/frame", k as NSString, medianStages[k] ?? 0))
+            }
+            if !ratios.isEmpty {
+                Console.out(String(format: "  encoder alone %.1f frames/s (median): track / encoder alone %.2f (median of the runs' ratios, each paired with its run)",
+                                   BenchStatistics.median(encoderFps), BenchStatistics.median(ratios)))
             }
             if !encodeShares.isEmpty {
                 Console.out(String(format: "  encode   %.1f %% of the stages' time (median; the rest is what track adds to the encoder)",

@@ -88,8 +88,9 @@ import Testing
         #expect(bad.code == 1 && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
     }
 
-    /// `bench track --json` reports frames/s, each stage's ms per frame and the encoder's share of
-    /// the stages' time, which is the encode stage over the sum of the stages.
+    /// `bench track --json` reports frames/s, each stage's ms per frame, the encoder's share of the
+    /// stages' time (the encode stage over their sum) and the run paired with the encoder alone
+    /// (its frames/s and the ratio track / encoder alone); with no model, no pairing.
     @Test func benchTrackReportsStagesAndTheEncodersShare() throws {
         let video = Self.easy.appendingPathComponent("video.mp4").path
         let model = TestFiles.fixture("model/golden-model.safetensors").path
@@ -106,7 +107,19 @@ import Testing
         let share = try #require(obj["encode_share"] as? Double)
         let encode = try #require(obj["ms_encode"] as? Double)
         #expect(share > 0 && share < 1 && abs(share - encode / total) < 1e-9, "share \(share), encode \(encode), total \(total)")
-        #expect((obj["frames_per_second"] as? Double ?? 0) > 0)
+        let fps = try #require(obj["frames_per_second"] as? Double), alone = try #require(obj["encoder_alone_fps"] as? Double)
+        let ratio = try #require(obj["track_over_encoder"] as? Double)
+        #expect(fps > 0 && alone > 0 && abs(ratio - fps / alone) < 1e-9 * max(1, ratio), "\(fps) / \(alone) vs \(ratio)")
+        // Without a model (external detections only) there is no encoder to pair with.
+        let dir = try TestFiles.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let det = dir.appendingPathComponent("det.txt").path
+        try "1,-1,10,10,20,20,0.9\n2,-1,11,10,20,20,0.9\n".write(toFile: det, atomically: true, encoding: .utf8)
+        let none = try CLIRunner.run(["bench", "track", video, "--model", "none", "--detections", det, "--max-frames", "3", "--runs", "1", "--json"],
+                                     timeout: 120)
+        #expect(none.code == 0, "\(none.stderr)")
+        let noneObj = try #require(try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [String: Any])
+        #expect(noneObj["track_over_encoder"] as? Double == 0 && noneObj["encoder_alone_fps"] as? Double == 0)
     }
 
     @Test func detectWritesTheModelsDetectionsAsMOTTextThatTrackReadsBack() throws {

@@ -45,32 +45,41 @@ public struct TrackOptions: Sendable {
         if let tracker { do { try tracker.validate() } catch { throw .tracking(error) } }
     }
 
+    /// The model `makePipeline` loads when none is shared: `model` (a path, nil for the default
+    /// model, "none" for no model) at `precision`, as a tracking model when the file has its heads,
+    /// else as a plain ViT (appearance only). Lets several pipelines, or a benchmark, share one.
+    public func loadModel() throws(PipelineError) -> (vit: VisionTransformer?, tracking: TrackingModel?) {
+        guard let modelPath = try modelLocation() else { return (nil, nil) }
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(path: modelPath) } catch { throw .model(error) }
+        if TrackingModel.isTrackingModel(file) { return (nil, try TrackingModel(file: file, precision: precision)) }
+        do { return (try VisionTransformer.load(file, config: try ModelConfig.from(file), precision: precision).model, nil) } catch { throw .model(error) }
+    }
+
+    /// The model file `model` names: nil for "none", the default model's path when `model` is nil
+    /// (throws `.missingModel` when it is not installed).
+    func modelLocation() throws(PipelineError) -> String? {
+        switch model {
+        case "none": return nil
+        case let path?: return path
+        case nil:
+            let found = DefaultModel.locate()
+            guard let path = found.path else { throw .missingModel(searched: found.searched) }
+            return path
+        }
+    }
+
     /// Builds the pipeline writing to `sink`. `sharedModel` / `sharedTrackingModel`, when given,
     /// are used instead of loading `self.model` (one model shared between pipelines).
     public func makePipeline(sink: any RecordSink, sharedModel: VisionTransformer? = nil,
                              sharedTrackingModel: TrackingModel? = nil) throws(PipelineError) -> StreamPipeline {
         try validate()
-        var modelPath: String?
         var vit = sharedModel
         var full = sharedTrackingModel
+        var modelPath: String?
         if vit == nil, full == nil {
-            switch model {
-            case "none": break
-            case let path?: modelPath = path
-            case nil:
-                let found = DefaultModel.locate()
-                guard let path = found.path else { throw .missingModel(searched: found.searched) }
-                modelPath = path
-            }
-            if let modelPath {
-                let file: SafetensorsFile
-                do { file = try SafetensorsFile(path: modelPath) } catch { throw .model(error) }
-                if TrackingModel.isTrackingModel(file) {
-                    full = try TrackingModel(file: file, precision: precision)
-                } else {
-                    do { vit = try VisionTransformer.load(file, config: try ModelConfig.from(file), precision: precision).model } catch { throw .model(error) }
-                }
-            }
+            modelPath = try modelLocation()
+            (vit, full) = try loadModel()
         }
         var media = FrameSourceOptions(every: every, maxFrames: maxFrames)
         var settings = StreamPipeline.Settings()
