@@ -15,8 +15,8 @@ enum BenchTrackCommand: Command {
     to a discarded in-memory sink) over INPUT N times (default 3) and reports the median
     frames/s, the median milliseconds per analysed frame of each stage (decode, encode, heads,
     temporal, tracking, output), the encoder's share of the stages' time within each run (median),
-    the same model's encoder alone on as many frames right after each run (same threads and
-    precision; the median of the per-run ratios track / encoder alone is the figure to quote on a
+    the same model's encoder alone on as many frames right after each run (the video's first
+    frame, same threads and precision; the median of the per-run ratios track / encoder alone is the figure to quote on a
     machine whose speed drifts between separate commands) and the peak resident memory. The pipeline options are `kvvision track`'s (see its
     --help); --runs N (default 3) and --json are this command's.
     """
@@ -36,10 +36,13 @@ enum BenchTrackCommand: Command {
         let encoderContext = ComputeContext(threads: threads)
         var encoderState: EncoderState?
         var encoderInput: Tensor?
-        if let encoder {
+        if let encoder, input != "-" {  // stdin can be read once only
+            // Its input: the video's first frame at the model's size, normalised as `track` does.
             let h = encoder.config.imageSize[0], w = encoder.config.imageSize[1]
-            var rng = SplitMix64(seed: 99)
-            let x = try Tensor(shape: [3, h, w], storage: (0..<(3 * h * w)).map { _ in rng.signedUnitFloat() })
+            let source = try FrameSource(input, options: FrameSourceOptions(width: w, height: h))
+            guard let first = try source.next() else { throw PipelineError.invalidSetting(key: "input", reason: "\(input) has no frame") }
+            var x = Tensor(shape: [0])
+            try ImageNormalization(config: encoder.config).apply(rgb: first.pixels, width: w, height: h, into: &x)
             var state = try encoder.makeState(height: h, width: w)
             for _ in 0..<3 { try encoder.encode(x, state: &state, context: encoderContext) }
             (encoderState, encoderInput) = (state, x)
