@@ -4,6 +4,7 @@
 // on 16-lane vectors written with clang vector extensions, so each target_clones version maps
 // them onto its own registers (one zmm, two ymm or four xmm).
 #include "ckernels.h"
+#include "lanes.h"
 #include <stdint.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -188,13 +189,10 @@ void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *
         }
     }
     if (range) {
-        float a = 0, b = 0;
-        for (int l = 0; l < 16; l++) {
-            a = vlo[l] < a ? vlo[l] : a;
-            b = vhi[l] > b ? vhi[l] : b;
-        }
-        range[0] = a;
-        range[1] = b;
+        float lo[16], hi[16];
+        memcpy(lo, &vlo, sizeof lo);
+        memcpy(hi, &vhi, sizeof hi);
+        kvv_fold_range(lo, hi, 16, &range[0], &range[1]);
     }
 }
 

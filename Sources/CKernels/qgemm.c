@@ -2,6 +2,7 @@
 // One portable reference, then one kernel per instruction set, each compiled with a per-function
 // target attribute so the file builds for baseline x86-64 and the caller picks what the CPU runs.
 #include "qgemm.h"
+#include "lanes.h"
 #include <math.h>
 #include <string.h>
 
@@ -314,19 +315,7 @@ void kvv_value_range(const float *x, long count, float *lower, float *upper) {
         lo[0] = x[i] < lo[0] ? x[i] : lo[0];
         hi[0] = x[i] > hi[0] ? x[i] : hi[0];
     }
-    float a = 0, b = 0;
-    for (int l = 0; l < 8; l++) {
-        a = lo[l] < a ? lo[l] : a;
-        b = hi[l] > b ? hi[l] : b;
-    }
-    *lower = a;
-    *upper = b;
-}
-
-void kvv_q8_image_params(const float *x, long count, float *scale, int32_t *zero) {
-    float a, b;
-    kvv_value_range(x, count, &a, &b);
-    kvv_q8_range_params(a, b, scale, zero);
+    kvv_fold_range(lo, hi, 8, lower, upper);
 }
 
 void kvv_q8_range_params(float a, float b, float *scale, int32_t *zero) {
@@ -610,15 +599,7 @@ void kvv_q8_conv_rows(int isa, const int8_t *packed, const float *scales, const 
             }
         }
     }
-    if (range) {
-        float a = 0, b = 0;
-        for (int l = 0; l < 8; l++) {
-            a = lo[l] < a ? lo[l] : a;
-            b = hi[l] > b ? hi[l] : b;
-        }
-        range[0] = a;
-        range[1] = b;
-    }
+    if (range) kvv_fold_range(lo, hi, 8, &range[0], &range[1]);
 }
 
 // MARK: - bf16

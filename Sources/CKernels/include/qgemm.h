@@ -66,13 +66,9 @@ void kvv_q8_gemm_u8(int isa, const int8_t *packed, const float *scales, const in
 /// [min(x, 0), max(x, 0)] over the `count` values of x, NaN ignored (x may be NULL when count is 0).
 void kvv_value_range(const float *x, long count, float *lower, float *upper);
 
-/// The scale and zero point of the `count` values of x (range [min(x, 0), max(x, 0)]; scale 0
-/// and zero 0 when the range is empty or not finite).
-void kvv_q8_image_params(const float *x, long count, float *scale, int32_t *zero);
-
 /// The scale and zero point of values whose range is [lo, hi] = [min(x, 0), max(x, 0)] (NaN
-/// ignored), as kvv_q8_image_params computes it: a producer that tracked its output's range
-/// saves the pass over the image.
+/// ignored; kvv_value_range, or tracked by the kernel that wrote them, which saves a pass over the
+/// image); scale 0 and zero 0 when the range is empty or not finite.
 void kvv_q8_range_params(float lo, float hi, float *scale, int32_t *zero);
 
 /// 1 when kvv_q8_conv_rows reads `isa`'s rows straight from the padded image (implicit GEMM: the

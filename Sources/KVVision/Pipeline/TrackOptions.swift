@@ -50,6 +50,11 @@ public struct TrackOptions: Sendable {
     /// else as a plain ViT (appearance only). Lets several pipelines, or a benchmark, share one.
     public func loadModel() throws(PipelineError) -> (vit: VisionTransformer?, tracking: TrackingModel?) {
         guard let modelPath = try modelLocation() else { return (nil, nil) }
+        return try loadModel(at: modelPath)
+    }
+
+    /// The model file at `modelPath`, as `loadModel()` reads it.
+    private func loadModel(at modelPath: String) throws(PipelineError) -> (vit: VisionTransformer?, tracking: TrackingModel?) {
         let file: SafetensorsFile
         do { file = try SafetensorsFile(path: modelPath) } catch { throw .model(error) }
         if TrackingModel.isTrackingModel(file) { return (nil, try TrackingModel(file: file, precision: precision)) }
@@ -77,9 +82,9 @@ public struct TrackOptions: Sendable {
         var vit = sharedModel
         var full = sharedTrackingModel
         var modelPath: String?
-        if vit == nil, full == nil {
-            modelPath = try modelLocation()
-            (vit, full) = try loadModel()
+        if vit == nil, full == nil, let path = try modelLocation() {
+            modelPath = path
+            (vit, full) = try loadModel(at: path)
         }
         var media = FrameSourceOptions(every: every, maxFrames: maxFrames)
         var settings = StreamPipeline.Settings()
