@@ -12,6 +12,7 @@ struct PipelineArguments {
     var inputSize: [Int]?
     var tracker: TrackerConfig?
     var threads = 1
+    var lanes: Int?
     var precision: Precision?
     var windows = ModelSession.Windows()
 
@@ -23,6 +24,8 @@ struct PipelineArguments {
         maxFrames = try args.int("--max-frames", in: 0...Int.max)
         inputSize = try args.size("--input-size").map { [$0.height, $0.width] }
         threads = try args.int("--threads", in: 1...256) ?? 1
+        lanes = try args.int("--lanes", in: 1...256)
+        if let lanes, lanes > threads { throw UsageError("--lanes \(lanes): at most --threads (\(threads))") }
         precision = try ModelOptions.precision(&args)
         let window = try args.int("--window", in: 1...4096)
         let policy = try args.option("--kv-policy", expected: "fifo, sinks:N or merge:THRESHOLD[:ALPHA]") { KVWindowPolicy.parse($0) }
@@ -48,6 +51,7 @@ struct PipelineArguments {
         o.inputSize = inputSize
         o.tracker = tracker
         o.threads = threads
+        o.lanes = lanes
         o.precision = precision
         o.windows = windows
         return o

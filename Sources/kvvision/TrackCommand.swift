@@ -37,6 +37,8 @@ enum TrackCommand: Command {
       --kv-storage S       f32 (default) | f16 | int8 cached keys and values
     \(ModelOptions.precisionHelp)
       --threads N          threads of this stream (decoder and model; default 1)
+      --lanes L            frames analysed at once, the threads split between them (default: one
+                           per thread with a tracking model, else 1); same records for any L
       --timings            add per-stage milliseconds to the end record (not reproducible)
       --progress P         auto (default: on a terminal) | always | never: frames, frames/s and ETA on stderr
 

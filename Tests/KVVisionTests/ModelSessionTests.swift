@@ -12,11 +12,12 @@ struct ModelSessionTests {
     static let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("samples/easy/video.mp4").path
 
-    static func run(frames: Int = 30, threads: Int = 1, detections: String? = nil) throws -> [OutputRecord] {
+    static func run(frames: Int = 30, threads: Int = 1, lanes: Int? = nil, detections: String? = nil) throws -> [OutputRecord] {
         var options = TrackOptions(input: sample)
         options.model = modelPath
         options.maxFrames = frames
         options.threads = threads
+        options.lanes = lanes
         options.detections = detections
         let sink = RecordCollector()
         let pipeline = try options.makePipeline(sink: sink)
@@ -46,15 +47,28 @@ struct ModelSessionTests {
     }
 
     @Test func sameRecordsForAnyThreadCountAndRun() throws {
-        func text(_ threads: Int) throws -> String {
+        func text(_ threads: Int, lanes: Int? = nil, detections: String? = nil) throws -> String {
             let output = TextOutput.memory()
             let writer = JSONLinesWriter(output)
-            for r in try Self.run(frames: 20, threads: threads) where r.isFrame { try writer.write(r) }
+            for r in try Self.run(frames: 40, threads: threads, lanes: lanes, detections: detections) where r.isFrame { try writer.write(r) }
             return output.captured
         }
         let one = try text(1)
         #expect(try text(1) == one)
-        #expect(try text(2) == one)
+        #expect(try text(2, lanes: 1) == one, "one frame on two threads")
+        #expect(try text(2) == one, "two frames at once (the default lanes), one thread each")
+        #expect(try text(3, lanes: 2) == one)
+        #expect(try text(4, lanes: 4) == one)
+        // A shared detections file with a lane per thread: the windows and track memory are the
+        // stream's, whichever lane prepared the frame.
+        let det = FileManager.default.temporaryDirectory.appendingPathComponent("kvv-lanes-\(getpid()).txt").path
+        defer { try? FileManager.default.removeItem(atPath: det) }
+        try (1...40).map { f in "\(f),-1,\(40 + f),60,30,30,0.9,circle\n\(f),-1,200,\(30 + f),40,20,0.8,square\n" }.joined()
+            .write(toFile: det, atomically: true, encoding: .utf8)
+        let withFile = try text(1, detections: det)
+        #expect(withFile.contains("\"id\":2"))
+        #expect(try text(2, detections: det) == withFile)
+        #expect(try text(3, lanes: 3, detections: det) == withFile)
     }
 
     @Test func theModelsTrackerDefaultsApplyUnlessReplaced() throws {

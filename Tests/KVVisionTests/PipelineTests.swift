@@ -40,13 +40,16 @@ final class NoiseFrames: FrameProvider {
 @Suite struct PipelineTests {
     static let model = try! VisionTransformer.load(path: TestFiles.fixture("vit/tiny.safetensors").path).model
 
-    /// JSON Lines of one pipeline over noise frames with the fixture ViT as appearance.
-    static func run(threads: Int, seed: UInt64 = 3, frames: Int = 40) throws -> String {
+    /// JSON Lines of one pipeline over noise frames with the fixture ViT as appearance, on `lanes`
+    /// lanes sharing `threads` threads (one detections file for all).
+    static func run(threads: Int, lanes: Int = 1, seed: UInt64 = 3, frames: Int = 40) throws -> String {
         let output = TextOutput.memory()
-        let context = ComputeContext(threads: threads)
-        let appearance = try TokenAppearance(model: model, height: 32, width: 48, context: context)
-        let pipeline = StreamPipeline(provider: NoiseFrames(count: frames, width: 48, height: 32, seed: seed),
-                                      detector: NoiseFrames.detections(count: frames), appearance: appearance,
+        let detector = NoiseFrames.detections(count: frames)
+        let stages = try TrackOptions.laneThreads(threads, lanes: lanes).map { n in
+            StreamPipeline.Lane(detector: detector, appearance: try TokenAppearance(model: model, height: 32, width: 48, context: ComputeContext(threads: n)),
+                                temporal: nil)
+        }
+        let pipeline = StreamPipeline(provider: NoiseFrames(count: frames, width: 48, height: 32, seed: seed), lanes: stages,
                                       tracker: try Tracker(), sink: JSONLinesWriter(output))
         _ = try pipeline.run()
         return output.captured
@@ -69,6 +72,15 @@ final class NoiseFrames: FrameProvider {
         #expect(try Self.run(threads: 1) == one)
         #expect(try Self.run(threads: 2) == one)
         #expect(try Self.run(threads: 3) == one)
+        #expect(try Self.run(threads: 2, lanes: 2) == one, "frames prepared two at a time give the same records")
+        #expect(try Self.run(threads: 3, lanes: 2) == one)
+        #expect(try Self.run(threads: 4, lanes: 4) == one)
+    }
+
+    @Test func laneThreadsShareTheThreads() {
+        #expect(TrackOptions.laneThreads(2, lanes: 2) == [1, 1])
+        #expect(TrackOptions.laneThreads(5, lanes: 2) == [3, 2])
+        #expect(TrackOptions.laneThreads(4, lanes: 1) == [4])
     }
 
     @Test func twoPipelinesAtOnceGiveTheSameRecordsAsEachAlone() throws {
@@ -98,13 +110,21 @@ final class NoiseFrames: FrameProvider {
                                   pixels: [UInt8](repeating: 0, count: (index == 2 ? 8 : 48) * 32 * 3), geometry: FrameGeometry(scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, contentWidth: 48, contentHeight: 32))
             }
         }
-        let collector = RecordCollector()
-        let appearance = try TokenAppearance(model: Self.model, height: 32, width: 48, context: ComputeContext(threads: 1))
-        let end = try StreamPipeline(provider: Failing(), detector: NoiseFrames.detections(count: 5), appearance: appearance,
-                                     tracker: try Tracker(), sink: collector).run()
-        #expect(end.framesAnalysed == 2 && end.framesFailed == 1 && end.reason == "error" && end.error?.contains("truncated") == true)
-        #expect(collector.records.count == 4)  // stream, 2 frames, end
-        guard case .end = collector.records.last else { Issue.record("end record last"); return }
+        for lanes in [1, 2, 3] {
+            let collector = RecordCollector()
+            let detector = NoiseFrames.detections(count: 5)
+            let stages = try (0..<lanes).map { _ in
+                StreamPipeline.Lane(detector: detector, appearance: try TokenAppearance(model: Self.model, height: 32, width: 48, context: ComputeContext(threads: 1)),
+                                    temporal: nil)
+            }
+            let end = try StreamPipeline(provider: Failing(), lanes: stages, tracker: try Tracker(), sink: collector).run()
+            #expect(end.framesAnalysed == 2 && end.framesFailed == 1 && end.reason == "error" && end.error?.contains("truncated") == true,
+                    "\(lanes) lane(s)")
+            #expect(collector.records.count == 4, "stream, 2 frames, end (\(lanes) lanes)")
+            let frames = collector.records.compactMap { r -> Int? in if case let .frame(f) = r { f.frame } else { nil } }
+            #expect(frames == [0, 2], "every decodable frame, in order (\(lanes) lanes)")
+            guard case .end = collector.records.last else { Issue.record("end record last"); return }
+        }
     }
 
     @Test func detectionFileErrorsNameFileAndLine() {

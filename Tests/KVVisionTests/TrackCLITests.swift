@@ -165,5 +165,12 @@ import Testing
         let frames = records.filter { if case .frame = $0 { true } else { false } }.count
         #expect(r.code == 1 && end.reason == "error" && end.error != nil && frames == end.framesAnalysed && frames > 10 && frames < 250)
         #expect(r.stderr.contains("truncated") || r.stderr.contains("damaged"), "\(r.stderr)")
+        // With a model on two lanes (two frames in flight when the decoder fails): the same
+        // frames as one lane, then the same end.
+        let model = TestFiles.fixture("model/golden-model.safetensors").path
+        let one = try CLIRunner.run(["track", half, "--model", model, "--threads", "1"])
+        let two = try CLIRunner.run(["track", half, "--model", model, "--threads", "2"])
+        #expect(one.code == 1 && two.code == 1)
+        #expect(one.stdout.split(separator: "\n").count == frames + 2 && two.stdout == one.stdout)
     }
 }

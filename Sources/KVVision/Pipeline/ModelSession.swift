@@ -21,8 +21,15 @@ import Foundation
 /// Boxes handed in from elsewhere (`--detections` with a model) work the same way: their class
 /// index is the position of their label in `class_names` (none: no class bit set).
 ///
+/// Lanes (`makeLane`): sessions made from one share its stream state — the two windows and the
+/// per-track memory (`StreamState`) — and each has its own frame scratch (encoder, det and tok
+/// states) and `ComputeContext`, so that `StreamPipeline` can prepare several frames at once and
+/// run steps 4–5 in frame order, one lane at a time.
+///
 /// Invariants: buffers are sized on the first frame and reused; the per-track memory holds only
 /// live tracks (pruned every frame). Thread-safety: one pipeline thread; the model is shared.
+/// Lanes of one session may `prepare` (steps 1–3) concurrently; `associate` and `observe` of any
+/// of them must be serialised by the caller (they share the stream state).
 public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     /// The stream's temporal window settings (both heads' windows).
     public struct Windows: Sendable, Equatable {
@@ -42,8 +49,15 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     var encoderState: EncoderState
     var detState = DetectionHead.State()
     var tokState = TokenHead.State()
-    var assoState: AssociationHead.State
-    var actState: ActionHead.State
+    /// The stream state shared by a session and its lanes: both windows and the track memory.
+    final class StreamState {
+        var asso: AssociationHead.State
+        var act: ActionHead.State
+        /// Each live track's memory, by `Track.key`.
+        var memory: [Int: TrackMemory] = [:]
+        init(asso: AssociationHead.State, act: ActionHead.State) { self.asso = asso; self.act = act }
+    }
+    let stream: StreamState
     var input: Tensor
     var motionInputs = Tensor(shape: [0])
     var queryTokens = Tensor(shape: [0])
@@ -66,34 +80,50 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         /// The box's grid samples (`9 · app_channels` floats; empty unless the act head reads changes).
         var features: [Float]
     }
-    /// Each live track's memory, by `Track.key`.
-    var memory: [Int: TrackMemory] = [:]
+    /// Each live track's memory, by `Track.key` (the stream state's).
+    var memory: [Int: TrackMemory] {
+        get { stream.memory }
+        _modify { yield &stream.memory }
+    }
     /// Floats of grid samples kept per track: `g² · app_channels` when the act head reads changes, else 0.
     private var keptFeatures: Int {
         model.act.changeInputs > 0 ? (model.act.changeInputs - 1) * model.tok.config.appChannels : 0
     }
 
-    public init(model: TrackingModel, context: ComputeContext, windows: Windows = Windows()) throws(PipelineError) {
+    public convenience init(model: TrackingModel, context: ComputeContext, windows: Windows = Windows()) throws(PipelineError) {
+        let stream: StreamState
+        do {
+            stream = StreamState(
+                asso: try model.asso.makeState(maxObjects: model.maxObjects, frames: windows.frames, policy: windows.policy, storage: windows.storage),
+                act: try model.act.makeState(maxObjects: model.maxObjects, frames: windows.frames, policy: windows.policy, storage: windows.storage))
+        } catch { throw .temporal(error) }
+        try self.init(model: model, context: context, windows: windows, stream: stream)
+    }
+
+    private init(model: TrackingModel, context: ComputeContext, windows: Windows, stream: StreamState) throws(PipelineError) {
         self.model = model
         self.windows = windows
         self.context = context
+        self.stream = stream
         let h = model.config.imageSize[0], w = model.config.imageSize[1]
         do {
             normalization = try ImageNormalization(config: model.config)
             encoderState = try model.encoder.makeState(height: h, width: w)
         } catch { throw .model(error) }
-        do {
-            assoState = try model.asso.makeState(maxObjects: model.maxObjects, frames: windows.frames, policy: windows.policy, storage: windows.storage)
-            actState = try model.act.makeState(maxObjects: model.maxObjects, frames: windows.frames, policy: windows.policy, storage: windows.storage)
-        } catch { throw .temporal(error) }
         input = Tensor(shape: [3, h, w])
+    }
+
+    /// Another lane of this stream: its own frame scratch and `context`, this session's windows and
+    /// track memory (see the type's notes on lanes).
+    public func makeLane(context: ComputeContext) throws(PipelineError) -> ModelSession {
+        try ModelSession(model: model, context: context, windows: windows, stream: stream)
     }
 
     public var origin: String { "model" }
     /// Frames of the action window (what the `stream` record reports as `window`).
-    public var windowFrames: Int { actState.temporal.window.config.window }
+    public var windowFrames: Int { stream.act.temporal.window.config.window }
     /// Bytes held by the two windows and their scratch.
-    public var windowBytes: Int { assoState.allocatedBytes + actState.allocatedBytes }
+    public var windowBytes: Int { stream.asso.allocatedBytes + stream.act.allocatedBytes }
     public var tokens: Tensor? { prepared ? encoderState.tokens : nil }
 
     public func prepare(_ frame: VideoFrame) throws(PipelineError) {
@@ -206,7 +236,7 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         try makeTokens(detections, rows: Array(detections.indices), previous: [TokenHead.Previous?](repeating: nil, count: detections.count),
                        into: &queryTokens)
         do {
-            try model.asso.probabilities(&assoState, queryTokens: queryTokens, candidates: keys, into: &probabilities)
+            try model.asso.probabilities(&stream.asso, queryTokens: queryTokens, candidates: keys, into: &probabilities)
         } catch { throw .temporal(error) }
         let m = keys.count
         var values = [Double](repeating: 0, count: detections.count * m)
@@ -232,8 +262,8 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         let changes = model.act.changeInputs > 0 ? makeChanges(matched, rows: rows, position: position) : nil
         let logits: Tensor
         do {
-            try model.asso.write(&assoState, tokens: trackTokens, owners: owners, frame: position)
-            logits = try model.act.step(&actState, tokens: trackTokens, changes: changes, owners: owners, frame: position, context: context)
+            try model.asso.write(&stream.asso, tokens: trackTokens, owners: owners, frame: position)
+            logits = try model.act.step(&stream.act, tokens: trackTokens, changes: changes, owners: owners, frame: position, context: context)
         } catch { throw .temporal(error) }
         var actions: [Int: TrackedObject.Action] = [:]
         let names = model.actionNames, n = names.count

@@ -28,8 +28,30 @@ public struct StageTimings: Sendable, Equatable {
 /// an `end` record whose `reason` is `error` and whose `error` says why, and `run` returns it (the
 /// caller decides the exit code); an output error is thrown (nothing more can be written).
 ///
-/// Thread-safety: not thread-safe; one thread runs a pipeline. Distinct pipelines are independent.
+/// Lanes: with more than one `Lane` (each its own detector/appearance stage objects and compute
+/// threads, sharing the one temporal model's stream state, as `ModelSession.makeLane` gives),
+/// `run()` prepares several frames at once — decode (one at a time, in order), encoder, det and
+/// appearance heads on each lane's own threads — and runs the rest (temporal heads, tracker,
+/// records) one frame at a time in frame order (`LaneScheduler`). Each frame is computed exactly
+/// as one lane would compute it, so the records are the same for any lane count; a frame's
+/// stage times are added when its turn comes, so with lanes they sum to more than the wall time.
+///
+/// Thread-safety: not thread-safe; one thread calls `run()` (with lanes, it runs lane 0 and
+/// starts one thread per other lane, all joined before `run` returns). Distinct pipelines are
+/// independent.
 public final class StreamPipeline {
+    /// One lane's per-frame stages (see the type's notes on lanes).
+    public struct Lane {
+        public let detector: any Detector
+        public let appearance: (any AppearanceModel)?
+        public let temporal: (any TemporalModel)?
+        public init(detector: any Detector, appearance: (any AppearanceModel)?, temporal: (any TemporalModel)?) {
+            self.detector = detector
+            self.appearance = appearance
+            self.temporal = temporal
+        }
+    }
+
     /// Settings fixed for the run.
     public struct Settings: Sendable {
         /// Analyse every k-th decoded frame (for the `stream` record; the provider applies it).
@@ -48,9 +70,11 @@ public final class StreamPipeline {
     }
 
     public let provider: any FrameProvider
-    public let detector: any Detector
-    public let appearance: (any AppearanceModel)?
-    public let temporal: (any TemporalModel)?
+    /// The lanes (at least one); lane 0's stages are `detector`, `appearance` and `temporal`.
+    public let lanes: [Lane]
+    public var detector: any Detector { lanes[0].detector }
+    public var appearance: (any AppearanceModel)? { lanes[0].appearance }
+    public var temporal: (any TemporalModel)? { lanes[0].temporal }
     public private(set) var tracker: any ObjectTracker
     public let sink: any RecordSink
     public let settings: Settings
@@ -67,13 +91,19 @@ public final class StreamPipeline {
     /// Annotated video output (`--annotate`), fed every analysed frame and finished with the stream.
     public var annotation: AnnotatedVideo?
 
-    public init(provider: any FrameProvider, detector: any Detector, appearance: (any AppearanceModel)?,
-                temporal: (any TemporalModel)? = nil, tracker: any ObjectTracker, sink: any RecordSink,
+    public convenience init(provider: any FrameProvider, detector: any Detector, appearance: (any AppearanceModel)?,
+                            temporal: (any TemporalModel)? = nil, tracker: any ObjectTracker, sink: any RecordSink,
+                            settings: Settings = Settings(), clock: StreamClock = StreamClock()) {
+        self.init(provider: provider, lanes: [Lane(detector: detector, appearance: appearance, temporal: temporal)],
+                  tracker: tracker, sink: sink, settings: settings, clock: clock)
+    }
+
+    /// A pipeline over `lanes` (one or more; an empty list is taken as a programming error).
+    public init(provider: any FrameProvider, lanes: [Lane], tracker: any ObjectTracker, sink: any RecordSink,
                 settings: Settings = Settings(), clock: StreamClock = StreamClock()) {
+        precondition(!lanes.isEmpty, "a pipeline needs at least one lane")
         self.provider = provider
-        self.detector = detector
-        self.appearance = appearance
-        self.temporal = temporal
+        self.lanes = lanes
         self.tracker = tracker
         self.sink = sink
         self.settings = settings
@@ -87,28 +117,7 @@ public final class StreamPipeline {
                                        model: settings.model, modelHash: settings.modelHash, inputSize: settings.inputSize,
                                        every: settings.every, window: settings.window, kvPolicy: settings.kvPolicy, kvStorage: settings.kvStorage,
                                        detections: detector.origin, connection: 1)))
-        var errorText: String?
-        while true {
-            let t0 = Self.now()
-            let frame: VideoFrame?
-            do {
-                frame = try provider.next()
-            } catch {
-                errorText = error.description
-                break
-            }
-            add(\.decode, since: t0)
-            guard let frame else { break }
-            do {
-                try analyse(frame)
-            } catch let error where error.isTransient {
-                framesFailed += 1
-            } catch {
-                if case .output = error { throw error }
-                errorText = error.description
-                break
-            }
-        }
+        let errorText = lanes.count == 1 ? try runSerial() : try LaneScheduler(pipeline: self).run()
         let c = provider.counters
         let end = EndRecord(framesDecoded: c.decoded, framesAnalysed: framesAnalysed, framesSkipped: c.skipped,
                             corrupt: c.corrupt, framesFailed: framesFailed,
@@ -121,18 +130,85 @@ public final class StreamPipeline {
         return end
     }
 
+    /// The frame loop of one lane; returns the text of the error that ended the stream, if any.
+    private func runSerial() throws(PipelineError) -> String? {
+        while true {
+            let t0 = Self.now()
+            let frame: VideoFrame?
+            do {
+                frame = try provider.next()
+            } catch {
+                return error.description
+            }
+            add(\.decode, since: t0)
+            guard let frame else { return nil }
+            do {
+                try analyse(frame)
+            } catch {
+                if let text = try settle(error) { return text }
+            }
+        }
+    }
+
+    /// What a frame's error does to the stream: a transient one is counted (nil: go on), an
+    /// output error is thrown, any other ends the stream (its text returned).
+    func settle(_ error: PipelineError) throws(PipelineError) -> String? {
+        if error.isTransient {
+            framesFailed += 1
+            return nil
+        }
+        if case .output = error { throw error }
+        return error.description
+    }
+
     /// Runs the stages on one frame and writes its record.
     func analyse(_ frame: VideoFrame) throws(PipelineError) {
+        try finish(frame, prepare(frame, lane: lanes[0]), lane: lanes[0])
+    }
+
+    /// A frame's per-frame stages, as a lane computes them before the frame's turn.
+    struct Prepared {
+        var detections: [Detection] = []
+        var embeddings: [[Float]]?
+        /// Nanoseconds of the frame's decode (set by the caller), encoder and heads.
+        var decode: UInt64 = 0, encode: UInt64 = 0, heads: UInt64 = 0
+        /// The error that stopped the frame's stages, if any.
+        var error: PipelineError?
+    }
+
+    /// Encoder, appearance and detection stages of `frame` on `lane` (touches only the lane's
+    /// stage objects: lanes may prepare at the same time).
+    func prepare(_ frame: VideoFrame, lane: Lane) -> Prepared {
+        var p = Prepared()
         var t = Self.now()
-        if let appearance {
-            try appearance.prepare(frame)
-            let heads = appearance.headNanoseconds
-            t = add(\.encode, since: t, minus: heads)
-            timings.heads &+= heads
+        do {
+            if let appearance = lane.appearance {
+                try appearance.prepare(frame)
+                let heads = appearance.headNanoseconds, now = Self.now()
+                let spent = now &- t
+                p.encode = spent > heads ? spent - heads : 0
+                p.heads = heads
+                t = now
+            }
+            p.detections = try lane.detector.detect(frame, tokens: lane.appearance?.tokens)
+            p.embeddings = lane.appearance?.embeddings(for: p.detections.map(\.box), in: frame)
+            p.heads &+= Self.now() &- t
+        } catch {
+            p.error = error
         }
-        let detections = try detector.detect(frame, tokens: appearance?.tokens)
-        let embeddings = appearance?.embeddings(for: detections.map(\.box), in: frame)
-        t = add(\.heads, since: t)
+        return p
+    }
+
+    /// The rest of a frame, in frame order: its stage times are counted, then the temporal heads,
+    /// tracker and output run and its record is written (throws the frame's error, if any).
+    func finish(_ frame: VideoFrame, _ p: Prepared, lane: Lane) throws(PipelineError) {
+        timings.decode &+= p.decode
+        timings.encode &+= p.encode
+        timings.heads &+= p.heads
+        if let error = p.error { throw error }
+        let detections = p.detections, embeddings = p.embeddings
+        let temporal = lane.temporal
+        var t = Self.now()
         let position = clock.next(pts: frame.pts)
         let associations = try temporal?.associate(detections, candidates: tracker.tracks, position: position)
         t = add(\.temporal, since: t)

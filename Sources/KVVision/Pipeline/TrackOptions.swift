@@ -22,8 +22,13 @@ public struct TrackOptions: Sendable {
     public var maxFrames: Int?
     /// Encoder input size `[height, width]` (default: the model's trained size).
     public var inputSize: [Int]?
-    /// Threads of this pipeline's pool (encoder kernels).
+    /// Threads of this pipeline (decoder, encoder kernels).
     public var threads = 1
+    /// Frames prepared at once (`StreamPipeline` lanes), the threads split between them; nil: one
+    /// lane per thread with a tracking model (frames are small next to the cores' count: one frame
+    /// per thread beats one frame split over every thread), one lane otherwise. Records are the
+    /// same for any value; a frame's latency is its lane's.
+    public var lanes: Int?
     /// Tracker settings (nil: the model's defaults, else `TrackerConfig()`).
     public var tracker: TrackerConfig?
     /// Encoder precision (nil: the model's default).
@@ -39,6 +44,9 @@ public struct TrackOptions: Sendable {
         guard every >= 1 else { throw .invalidSetting(key: "every", reason: "must be ≥ 1, got \(every)") }
         if let m = maxFrames, m < 0 { throw .invalidSetting(key: "max_frames", reason: "must be ≥ 0, got \(m)") }
         guard (1...256).contains(threads) else { throw .invalidSetting(key: "threads", reason: "must be in 1...256, got \(threads)") }
+        if let lanes, !(1...threads).contains(lanes) {
+            throw .invalidSetting(key: "lanes", reason: "must be in 1...threads (\(threads)), got \(lanes)")
+        }
         if let s = inputSize, s.count != 2 || s.contains(where: { $0 <= 0 }) {
             throw .invalidSetting(key: "input_size", reason: "must be [height, width], positive")
         }
@@ -91,10 +99,18 @@ public struct TrackOptions: Sendable {
         settings.every = every
         settings.recordTimings = recordTimings
         media.threads = threads
-        let context = ComputeContext(threads: threads)
+        var laneCount = 1
+        if full != nil {
+            laneCount = lanes ?? threads
+        } else if let lanes, lanes > 1 {
+            throw .invalidSetting(key: "lanes", reason: "more than one lane needs a tracking model (with temporal heads)")
+        }
+        let contexts = Self.laneThreads(threads, lanes: laneCount).map { ComputeContext(threads: $0) }
+        let context = contexts[0]
         let detector: any Detector
         var appearance: (any AppearanceModel)?
         var temporal: (any TemporalModel)?
+        var otherLanes: [StreamPipeline.Lane] = []
         var trackerConfig = tracker ?? TrackerConfig()
         if let full {
             let size = full.config.imageSize
@@ -108,6 +124,12 @@ public struct TrackOptions: Sendable {
             temporal = session
             trackerConfig = tracker ?? full.tracker
             appearance = BlendedAppearance.wrapping(session, colorWeight: trackerConfig.colorWeight)
+            for laneContext in contexts.dropFirst() {
+                let lane = try session.makeLane(context: laneContext)
+                otherLanes.append(StreamPipeline.Lane(detector: detector === session ? lane : detector,
+                                                      appearance: BlendedAppearance.wrapping(lane, colorWeight: trackerConfig.colorWeight),
+                                                      temporal: lane))
+            }
             settings.model = full.config.name
             settings.modelHash = full.hash
             settings.inputSize = size
@@ -137,8 +159,13 @@ public struct TrackOptions: Sendable {
         let provider = try MediaFrameProvider(input, options: media)
         let tracker: Tracker
         do { tracker = try Tracker(config: trackerConfig) } catch { throw .tracking(error) }
-        return StreamPipeline(provider: provider, detector: detector, appearance: appearance, temporal: temporal, tracker: tracker,
-                              sink: sink, settings: settings)
+        let first = StreamPipeline.Lane(detector: detector, appearance: appearance, temporal: temporal)
+        return StreamPipeline(provider: provider, lanes: [first] + otherLanes, tracker: tracker, sink: sink, settings: settings)
+    }
+
+    /// Threads of each of `lanes` lanes sharing `threads` (the first ones get the remainder).
+    public static func laneThreads(_ threads: Int, lanes: Int) -> [Int] {
+        (0..<lanes).map { threads / lanes + ($0 < threads % lanes ? 1 : 0) }
     }
 }
 

@@ -1,0 +1,120 @@
+import Foundation
+
+/// Runs a `StreamPipeline` over its lanes: each lane takes the next decoded frame, prepares it
+/// (encoder, heads) on its own threads, waits for the frame's turn, finishes it (temporal heads,
+/// tracker, record) and passes the turn on.
+///
+/// State machine, per lane: `take` (under `decodeLock`: stop if `stopped`, else decode one frame
+/// and give it the next sequence number; end of input or a decode error sets `stopped`) →
+/// `prepare` (no lock) → `wait` (until `turn` equals the frame's number) → `finish` (skipped once
+/// `failed`) → `pass` (`turn += 1`, wake the others) → `take`. Frame numbers are handed out in
+/// decode order and every number taken is finished or skipped in that order, so no lane waits
+/// on a number nobody holds: the lane holding the turn only computes.
+///
+/// Errors, as the one-lane loop has them: a transient frame error is counted and the stream goes
+/// on; any other ends it — frames decoded before it are still finished in order when it came from
+/// the decoder (every decodable frame is reported), frames after it are dropped when it came from
+/// a frame's stages (`failed`); an output error is rethrown by `run` after every lane has stopped.
+///
+/// Invariants: at most one lane is in `finish` at a time, in frame order; every lane thread is
+/// joined before `run` returns. Thread-safety: `decodeLock` guards the provider, `stopped`,
+/// `decodeError` and `nextFrame`; `turnCondition` guards `turn`, `failed`, `stageError` and
+/// `outputError`; the pipeline's own state (tracker, clock, counters, sink) is touched only in
+/// `finish`, by the lane holding the turn (the condition's lock orders one turn before the next).
+/// Waits wake at least once a second to re-check (a lane never waits on anything but another
+/// lane's computation).
+final class LaneScheduler: @unchecked Sendable {
+    private let pipeline: StreamPipeline
+    private let decodeLock = NSLock()
+    private var stopped = false
+    private var decodeError: String?
+    private var nextFrame = 0
+    private let turnCondition = NSCondition()
+    private var turn = 0
+    private var failed = false
+    private var stageError: String?
+    private var outputError: PipelineError?
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(pipeline: StreamPipeline) { self.pipeline = pipeline }
+
+    /// Runs every lane to the end of the stream (lane 0 on the caller's thread); returns the text of
+    /// the error that ended it, if any, or throws an output error.
+    func run() throws(PipelineError) -> String? {
+        let count = pipeline.lanes.count
+        for k in 1..<count {
+            let thread = Thread { [self] in
+                laneLoop(k)
+                finished.signal()
+            }
+            thread.name = "kvvision-lane-\(k)"
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        laneLoop(0)
+        for _ in 1..<count { finished.wait() }
+        if let outputError { throw outputError }
+        return stageError ?? decodeError
+    }
+
+    private func laneLoop(_ k: Int) {
+        let lane = pipeline.lanes[k]
+        while let next = take() {
+            let (frame, number, decode) = next
+            var prepared = pipeline.prepare(frame, lane: lane)
+            prepared.decode = decode
+            turnCondition.lock()
+            while turn != number { _ = turnCondition.wait(until: Date(timeIntervalSinceNow: 1)) }
+            let skip = failed
+            turnCondition.unlock()
+            var failure: (text: String?, output: PipelineError?)?
+            if !skip {
+                do {
+                    try pipeline.finish(frame, prepared, lane: lane)
+                } catch {
+                    do {
+                        if let text = try pipeline.settle(error) { failure = (text, nil) }
+                    } catch let output {
+                        failure = (nil, output)
+                    }
+                }
+            }
+            if failure != nil { stopDecoding() }
+            turnCondition.lock()
+            if let failure {
+                failed = true
+                stageError = failure.text
+                outputError = failure.output
+            }
+            turn += 1
+            turnCondition.broadcast()
+            turnCondition.unlock()
+        }
+    }
+
+    /// The next frame with its number and decode nanoseconds; nil once the stream is over.
+    private func take() -> (VideoFrame, Int, UInt64)? {
+        decodeLock.lock()
+        defer { decodeLock.unlock() }
+        guard !stopped else { return nil }
+        let t0 = StreamPipeline.now()
+        do {
+            guard let frame = try pipeline.provider.next() else {
+                stopped = true
+                return nil
+            }
+            nextFrame += 1
+            return (frame, nextFrame - 1, StreamPipeline.now() &- t0)
+        } catch {
+            stopped = true
+            decodeError = error.description
+            return nil
+        }
+    }
+
+    private func stopDecoding() {
+        decodeLock.lock()
+        stopped = true
+        decodeLock.unlock()
+    }
+}
