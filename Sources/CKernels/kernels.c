@@ -196,7 +196,7 @@ void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *
     }
 }
 
-// MARK: - KV window reads in f16 / int8 (the temporal heads' attention over a compressed window)
+// MARK: - KV window reads in f32 / f16 / int8 (the temporal heads' attention over the window)
 
 /// IEEE half → float (subnormals, infinities and NaN included): the fallback without F16C.
 static inline float half_to_float(uint16_t h) {
@@ -218,14 +218,22 @@ static inline float half_to_float(uint16_t h) {
 }
 
 static inline float kv_element(int fmt, const void *row, long c) {
+    if (fmt == KVV_KV_F32) return ((const float *)row)[c];
     return fmt == KVV_KV_F16 ? half_to_float(((const uint16_t *)row)[c]) : (float)((const int8_t *)row)[c];
 }
 
+static inline size_t kv_element_size(int fmt) { return fmt == KVV_KV_F32 ? 4 : fmt == KVV_KV_F16 ? 2 : 1; }
+
+static inline int kv_masked(const float *mask, long ms, long i, long j) {
+    return mask && mask[i * ms + j] == -__builtin_inff();
+}
+
 static void window_scores_scalar(int fmt, const float *q, long qs, long n, const void *k, long ks, long r, long d,
-                                 float scale, const float *rs, long rss, float *s, long ls) {
-    const size_t es = fmt == KVV_KV_F16 ? 2 : 1;
+                                 float scale, const float *rs, long rss, const float *mask, long ms, float *s, long ls) {
+    const size_t es = kv_element_size(fmt);
     for (long i = 0; i < n; i++)
         for (long j = 0; j < r; j++) {
+            if (kv_masked(mask, ms, i, j)) { s[i * ls + j] = 0; continue; }
             const void *kj = (const char *)k + (size_t)(j * ks) * es;
             float acc = 0;
             for (long c = 0; c < d; c++) acc += q[i * qs + c] * kv_element(fmt, kj, c);
@@ -235,7 +243,7 @@ static void window_scores_scalar(int fmt, const float *q, long qs, long n, const
 
 static void window_sum_scalar(int fmt, const float *p, long n, long r, const void *v, long vs, long d,
                               const float *rs, long rss, float *out, long os) {
-    const size_t es = fmt == KVV_KV_F16 ? 2 : 1;
+    const size_t es = kv_element_size(fmt);
     for (long i = 0; i < n; i++) {
         float *o = out + i * os;
         for (long c = 0; c < d; c++) o[c] = 0;
@@ -253,17 +261,19 @@ static void window_sum_scalar(int fmt, const float *p, long n, long r, const voi
 #define KV_T __attribute__((target("avx2,fma,f16c")))
 
 static inline __attribute__((always_inline)) KV_T __m256 kv_load8(int fmt, const void *row, long c) {
+    if (fmt == KVV_KV_F32) return _mm256_loadu_ps((const float *)row + c);
     if (fmt == KVV_KV_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + c)));
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const int8_t *)row + c))));
 }
 
 KV_T static void window_scores_avx2(int fmt, const float *q, long qs, long n, const void *k, long ks, long r, long d,
-                                    float scale, const float *rs, long rss, float *s, long ls) {
-    const size_t es = fmt == KVV_KV_F16 ? 2 : 1;
+                                    float scale, const float *rs, long rss, const float *mask, long ms, float *s, long ls) {
+    const size_t es = kv_element_size(fmt);
     const long d8 = d & ~7L;
     for (long i = 0; i < n; i++) {
         const float *qi = q + i * qs;
         for (long j = 0; j < r; j++) {
+            if (kv_masked(mask, ms, i, j)) { s[i * ls + j] = 0; continue; }
             const void *kj = (const char *)k + (size_t)(j * ks) * es;
             __m256 acc = _mm256_setzero_ps();
             for (long c = 0; c < d8; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qi + c), kv_load8(fmt, kj, c), acc);
@@ -279,7 +289,7 @@ KV_T static void window_scores_avx2(int fmt, const float *q, long qs, long n, co
 
 KV_T static void window_sum_avx2(int fmt, const float *p, long n, long r, const void *v, long vs, long d,
                                  const float *rs, long rss, float *out, long os) {
-    const size_t es = fmt == KVV_KV_F16 ? 2 : 1;
+    const size_t es = kv_element_size(fmt);
     const long d8 = d & ~7L;
     for (long i = 0; i < n; i++) {
         float *o = out + i * os;
@@ -304,11 +314,11 @@ static int kv_vector(void) {
 #endif
 
 void kvv_window_scores(int fmt, const float *q, long qs, long n, const void *k, long ks, long r, long d,
-                       float scale, const float *rs, long rss, float *s, long ls) {
+                       float scale, const float *rs, long rss, const float *mask, long ms, float *s, long ls) {
 #if defined(__x86_64__)
-    if (kv_vector()) { window_scores_avx2(fmt, q, qs, n, k, ks, r, d, scale, rs, rss, s, ls); return; }
+    if (kv_vector()) { window_scores_avx2(fmt, q, qs, n, k, ks, r, d, scale, rs, rss, mask, ms, s, ls); return; }
 #endif
-    window_scores_scalar(fmt, q, qs, n, k, ks, r, d, scale, rs, rss, s, ls);
+    window_scores_scalar(fmt, q, qs, n, k, ks, r, d, scale, rs, rss, mask, ms, s, ls);
 }
 
 void kvv_window_weighted_sum(int fmt, const float *p, long n, long r, const void *v, long vs, long d,

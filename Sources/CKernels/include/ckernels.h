@@ -30,17 +30,21 @@ void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *
                         long cout, float *out, long ho, long wo, long oy0, long oy1, int relu, float *range);
 
 /// KV element formats of `kvv_window_scores` / `kvv_window_weighted_sum`.
+#define KVV_KV_F32 0
 #define KVV_KV_F16 1
 #define KVV_KV_I8 2
 
-/// Scores of n query rows (q, rows qs floats apart) against r stored key rows (k: f16 or int8
+/// Scores of n query rows (q, rows qs floats apart) against r stored key rows (k: f32, f16 or int8
 /// elements, rows ks elements apart), head size d: s[i·ls + j] = (Σ_c q[i, c] · k[j, c]) · scale ·
-/// (rs ? rs[j·rss] : 1), f32 accumulation (AVX2/FMA/F16C when the CPU has them, else scalar).
+/// (rs ? rs[j·rss] : 1), f32 accumulation (AVX2/FMA/F16C when the CPU has them, else scalar; the
+/// same order of operations for every format: 8 lanes of partial sums over c, then their sum).
+/// When `mask` is not NULL, a key with mask[i·ms + j] = −∞ is not read and its score is 0 (an
+/// attention bias that excludes it: a window read restricted to one owner's rows skips the rest).
 void kvv_window_scores(int fmt, const float *q, long qs, long n, const void *k, long ks, long r, long d,
-                       float scale, const float *rs, long rss, float *s, long ls);
+                       float scale, const float *rs, long rss, const float *mask, long ms, float *s, long ls);
 
-/// out[i·os + c] = Σ_j p[i·r + j] · (rs ? rs[j·rss] : 1) · v[j, c] over r stored value rows (f16 or
-/// int8, rows vs elements apart), head size d; zero weights are skipped.
+/// out[i·os + c] = Σ_j p[i·r + j] · (rs ? rs[j·rss] : 1) · v[j, c] over r stored value rows (f32,
+/// f16 or int8, rows vs elements apart), head size d; zero weights are skipped.
 void kvv_window_weighted_sum(int fmt, const float *p, long n, long r, const void *v, long vs, long d,
                              const float *rs, long rss, float *out, long os);
 

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Element format of cached keys and values.
 public enum KVStorageFormat: String, Codable, Sendable, CaseIterable {
     /// 32-bit floats: exact.
@@ -201,6 +203,26 @@ public struct KVRowStore: Sendable {
             for h in 0..<heads {
                 for c in 0..<hd { dst[h * hd + c] = element(row: row, head: h, channel: c) }
             }
+        }
+    }
+
+    /// Bytes per stored element (4, 2 or 1).
+    var elementSize: Int {
+        switch format {
+        case .f32: 4
+        case .f16: 2
+        case .int8: 1
+        }
+    }
+
+    /// Calls `body` with the CKernels format code (`KVV_KV_*`), the elements' base address (step
+    /// by `elementSize` bytes) and, for per-token int8, the `[rows, heads]` scales (nil otherwise).
+    func withElements<T>(_ body: (Int32, UnsafeRawPointer, UnsafePointer<Float>?) -> T) -> T {
+        switch format {
+        case .f32: return f32.withUnsafeBytes { body(KVV_KV_F32, $0.baseAddress!, nil) }
+        case .f16: return f16.withUnsafeBytes { body(KVV_KV_F16, $0.baseAddress!, nil) }
+        case .int8:
+            return i8.withUnsafeBytes { ep in scales.withUnsafeBufferPointer { sp in body(KVV_KV_I8, ep.baseAddress!, sp.baseAddress!) } }
         }
     }
 

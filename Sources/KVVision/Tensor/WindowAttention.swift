@@ -8,10 +8,12 @@ import Foundation
 /// query attention):
 /// `out[n, h] = Σ_j p_j · v[j, g]`, `p = softmax_j(q[n, h] · k[j, g] / √d + bias[n, j])`.
 /// A bias of −∞ excludes a key; a row whose keys are all excluded yields zeros. f32 stores go
-/// through two sgemm calls per query head (keys read in place with a row stride, no gather);
-/// f16 and int8 stores are dequantised on the fly inside fused dot-product loops (CKernels
-/// `kvv_window_scores` / `kvv_window_weighted_sum`: F16C and AVX2 where the CPU has them), so no
-/// f32 copy of the window is ever made.
+/// Every store format goes through the same fused dot-product loops (CKernels `kvv_window_scores`
+/// / `kvv_window_weighted_sum`: F16C and AVX2 where the CPU has them), f16 and int8 dequantised on
+/// the fly, so no f32 copy of the window is ever made. Keys whose bias is −∞ are not read and
+/// values whose weight is 0 are skipped: a read restricted to one owner (the act head's
+/// `.sameOwner`) touches that owner's rows only. (These small products went through sgemm before;
+/// OpenBLAS repacked the whole window for every call, which cost more than the products.)
 ///
 /// Thread-safety: stateless; callers own the scratch and output tensors.
 public enum WindowAttention {
@@ -52,30 +54,17 @@ public enum WindowAttention {
             bias.storage.withUnsafeBufferPointer { bp in
                 scores.storage.withUnsafeMutableBufferPointer { sp in
                     output.storage.withUnsafeMutableBufferPointer { op in
-                        let q = qp.baseAddress!, s = sp.baseAddress!
+                        let q = qp.baseAddress!, s = sp.baseAddress!, b = bp.baseAddress!
                         for h in 0..<queryHeads {
                             let g = h / group
                             let qh = q + h * d, oh = op.baseAddress! + h * d
-                            headScores(qh, qStride, n: n, keys: keys, kvHead: g, scale: scale, into: s)
-                            for i in 0..<n { maskedSoftmax(s + i * r, bias: bp.baseAddress! + i * r, count: r) }
-                            // out_h = P V_g
-                            switch values.format {
-                            case .f32:
-                                values.f32.withUnsafeBufferPointer { vp in
-                                    GEMM.sgemm(m: n, n: d, k: r, a: s, lda: r, b: vp.baseAddress! + g * d,
-                                               ldb: kvStride, transposeB: false, c: oh, ldc: qStride, beta: 0)
-                                }
-                            case .f16:
-                                values.f16.withUnsafeBufferPointer { vp in
-                                    kvv_window_weighted_sum(KVV_KV_F16, s, n, r, vp.baseAddress! + g * d, kvStride, d, nil, 0, oh, qStride)
-                                }
-                            case .int8:
-                                values.i8.withUnsafeBufferPointer { vp in
-                                    values.scales.withUnsafeBufferPointer { vsp in
-                                        kvv_window_weighted_sum(KVV_KV_I8, s, n, r, vp.baseAddress! + g * d, kvStride, d,
-                                                                vsp.baseAddress! + g, kvHeads, oh, qStride)
-                                    }
-                                }
+                            // Keys a bias excludes (−∞: another owner's rows, empty slots) are not read.
+                            headScores(qh, qStride, n: n, keys: keys, kvHead: g, scale: scale, mask: b, into: s)
+                            for i in 0..<n { maskedSoftmax(s + i * r, bias: b + i * r, count: r) }
+                            // out_h = P V_g (zero weights skipped)
+                            values.withElements { format, vp, scales in
+                                kvv_window_weighted_sum(format, s, n, r, vp + g * d * values.elementSize, kvStride, d,
+                                                        scales.map { $0 + g }, scales == nil ? 0 : kvHeads, oh, qStride)
                             }
                         }
                     }
@@ -106,35 +95,24 @@ public enum WindowAttention {
         }
     }
 
-    /// `s[i, j] = scale · q[i] · k[j, g]` for one query head (`q` rows `qStride` apart), any storage format.
+    /// `s[i, j] = scale · q[i] · k[j, g]` for one query head (`q` rows `qStride` apart), any storage
+    /// format; with `mask` (`[n, r]`), keys whose mask is −∞ are skipped (score 0).
     @inline(__always)
     private static func headScores(_ q: UnsafePointer<Float>, _ qStride: Int, n: Int, keys: KVRowStore, kvHead g: Int,
-                                   scale: Float, into s: UnsafeMutablePointer<Float>) {
+                                   scale: Float, mask: UnsafePointer<Float>? = nil, into s: UnsafeMutablePointer<Float>) {
         let d = keys.headDim, r = keys.rows, kvHeads = keys.heads, kvStride = kvHeads * d
-        switch keys.format {
-        case .f32:
-            keys.f32.withUnsafeBufferPointer { kp in
-                GEMM.sgemm(m: n, n: r, k: d, a: q, lda: qStride, b: kp.baseAddress! + g * d,
-                           ldb: kvStride, transposeB: true, c: s, ldc: r, alpha: scale, beta: 0)
-            }
-        case .f16:
-            keys.f16.withUnsafeBufferPointer { kp in
-                kvv_window_scores(KVV_KV_F16, q, qStride, n, kp.baseAddress! + g * d, kvStride, r, d, scale, nil, 0, s, r)
-            }
-        case .int8 where keys.channelGroup > 0:
+        if keys.format == .int8, keys.channelGroup > 0 {
             keys.i8.withUnsafeBufferPointer { kp in
                 keys.scales.withUnsafeBufferPointer { ksp in
                     perChannelScores(q, qStride, n: n, kp.baseAddress! + g * d, kvStride, r: r, d: d, groupRows: keys.channelGroup,
-                                     scales: ksp.baseAddress! + g * d, scaleStride: kvStride, scale: scale, into: s)
+                                     scales: ksp.baseAddress! + g * d, scaleStride: kvStride, scale: scale, mask: mask, into: s)
                 }
             }
-        case .int8:
-            keys.i8.withUnsafeBufferPointer { kp in
-                keys.scales.withUnsafeBufferPointer { ksp in
-                    kvv_window_scores(KVV_KV_I8, q, qStride, n, kp.baseAddress! + g * d, kvStride, r, d, scale,
-                                      ksp.baseAddress! + g, kvHeads, s, r)
-                }
-            }
+            return
+        }
+        keys.withElements { format, kp, scales in
+            kvv_window_scores(format, q, qStride, n, kp + g * d * keys.elementSize, kvStride, r, d, scale,
+                              scales.map { $0 + g }, scales == nil ? 0 : kvHeads, mask, r, s, r)
         }
     }
 
@@ -144,14 +122,16 @@ public enum WindowAttention {
     @inline(__always)
     private static func perChannelScores(
         _ q: UnsafePointer<Float>, _ qStride: Int, n: Int, _ k: UnsafePointer<Int8>, _ kStride: Int, r: Int, d: Int,
-        groupRows: Int, scales: UnsafePointer<Float>, scaleStride: Int, scale: Float, into s: UnsafeMutablePointer<Float>
+        groupRows: Int, scales: UnsafePointer<Float>, scaleStride: Int, scale: Float, mask: UnsafePointer<Float>?,
+        into s: UnsafeMutablePointer<Float>
     ) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: n * d) { qt in
             for group in 0..<(r / groupRows) {
                 let sc = scales + group * scaleStride
                 for i in 0..<n { for c in 0..<d { qt[i * d + c] = q[i * qStride + c] * sc[c] * scale } }
                 let j0 = group * groupRows
-                kvv_window_scores(KVV_KV_I8, qt.baseAddress!, d, n, k + j0 * kStride, kStride, groupRows, d, 1, nil, 0, s + j0, r)
+                kvv_window_scores(KVV_KV_I8, qt.baseAddress!, d, n, k + j0 * kStride, kStride, groupRows, d, 1, nil, 0,
+                                  mask.map { $0 + j0 }, r, s + j0, r)
             }
         }
     }
