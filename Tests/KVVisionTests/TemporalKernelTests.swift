@@ -136,6 +136,32 @@ import Testing
         }
     }
 
+    @Test func rawScoresWithARowBiasSkipOnlyTheMaskedRows() throws {
+        var rng = SplitMix64(seed: 11)
+        for format in KVStorageFormat.allCases {
+            var keys = KVRowStore(format: format, rows: 5, heads: 2, headDim: 8)
+            let k = try random([5, 16], &rng)
+            for i in 0..<5 { try keys.store(row: i, from: k, sourceRow: i) }
+            let q = try random([3, 32], &rng)  // 4 query heads over 2 key heads
+            var all = Tensor(shape: [0]), some = Tensor(shape: [0])
+            try WindowAttention.scores(queries: q, queryHeads: 4, keys: keys, into: &all)
+            if format != .int8 {  // a masked row is never read: NaN there changes nothing
+                let nan = try Tensor(shape: [1, 16], storage: [Float](repeating: .nan, count: 16))
+                try keys.store(row: 3, from: nan, sourceRow: 0)
+            }
+            let inf = -Float.infinity
+            try WindowAttention.scores(queries: q, queryHeads: 4, keys: keys, rowBias: try Tensor(shape: [5], storage: [0, inf, 0, inf, 0]), into: &some)
+            #expect(some.shape == [4, 3, 5])
+            for h in 0..<4 { for i in 0..<3 { for j in 0..<5 {
+                let x = some.storage[(h * 3 + i) * 5 + j], want = all.storage[(h * 3 + i) * 5 + j]
+                #expect(j % 2 == 1 ? x == 0 : x == want, "\(format) head \(h) query \(i) row \(j)")
+            } } }
+            #expect(throws: TensorError.self) {
+                try WindowAttention.scores(queries: q, queryHeads: 4, keys: keys, rowBias: Tensor(shape: [4]), into: &some)
+            }
+        }
+    }
+
     /// Attention over f32, f16, int8 and per-channel int8 stores (the fused, dequantising kernels)
     /// equals the attention computed naively in Double from the rows the store gives back, within
     /// f32 rounding: head sizes with and without an 8-float tail, grouped query heads, a masked key.

@@ -26,6 +26,8 @@ import Foundation
 public struct OwnerAssociation: Sendable {
     /// Raw per-head scores `[H_q, n, rows]` of the last call.
     var headScores = Tensor(shape: [0])
+    /// `[rows]`: 0 for a row of a candidate, −∞ for the rest (their keys are not read).
+    private var rowMask = Tensor(shape: [0])
     private var column: [Int] = []
     private var terms: [Double] = []
     private var peaks: [Double] = []
@@ -41,7 +43,7 @@ public struct OwnerAssociation: Sendable {
 
     /// Bytes held by the scratch (capacities).
     public var allocatedBytes: Int {
-        (headScores.storage.capacity + logits.storage.capacity) * MemoryLayout<Float>.stride
+        (headScores.storage.capacity + logits.storage.capacity + rowMask.storage.capacity) * MemoryLayout<Float>.stride
             + (column.capacity + usePinned.capacity) * MemoryLayout<Int>.stride
             + (terms.capacity + peaks.capacity + weights.capacity + logWeight.capacity + pinnedTerm.capacity + mean.capacity) * MemoryLayout<Double>.stride
     }
@@ -66,23 +68,26 @@ public struct OwnerAssociation: Sendable {
         guard nullLogit.isFinite else {
             throw .invalidConfig(field: "null_logit", value: "\(nullLogit)", reason: "must be finite")
         }
-        do {
-            try WindowAttention.scores(queries: queries, queryHeads: queryHeads, keys: window.keys, into: &headScores)
-        } catch {
-            throw .kernel(frame: window.lastFrame ?? -1, underlying: error)
-        }
         let n = queries.shape[0], m = candidates.count, r = config.tokenRows, group = queryHeads / hkv
         // Candidate column of every resident row (−1: empty row or another owner), and n_o.
         column.removeAll(keepingCapacity: true)
         logWeight.removeAll(keepingCapacity: true)
         weights.removeAll(keepingCapacity: true)
         weights.append(contentsOf: repeatElement(0, count: m))
+        rowMask.resize([r])
         for j in 0..<r {
             let w = window.rowWeight(j)
             let c = w > 0 ? candidates.firstIndex(of: window.owner(row: j)) ?? -1 : -1
             column.append(c)
             logWeight.append(w > 0 ? log(Double(w)) : -.infinity)
             if c >= 0 { weights[c] += Double(w) }
+            rowMask.storage[j] = c >= 0 ? 0 : -.infinity
+        }
+        do {
+            // Only candidates' rows are scored: the others are never read below.
+            try WindowAttention.scores(queries: queries, queryHeads: queryHeads, keys: window.keys, rowBias: rowMask, into: &headScores)
+        } catch {
+            throw .kernel(frame: window.lastFrame ?? -1, underlying: error)
         }
         // Pinned entry used per candidate (−1: none).
         usePinned.removeAll(keepingCapacity: true)

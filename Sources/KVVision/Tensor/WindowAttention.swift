@@ -59,7 +59,7 @@ public enum WindowAttention {
                             let g = h / group
                             let qh = q + h * d, oh = op.baseAddress! + h * d
                             // Keys a bias excludes (−∞: another owner's rows, empty slots) are not read.
-                            headScores(qh, qStride, n: n, keys: keys, kvHead: g, scale: scale, mask: b, into: s)
+                            headScores(qh, qStride, n: n, keys: keys, kvHead: g, scale: scale, mask: b, maskStride: r, into: s)
                             for i in 0..<n { maskedSoftmax(s + i * r, bias: b + i * r, count: r) }
                             // out_h = P V_g (zero weights skipped)
                             values.withElements { format, vp, scales in
@@ -75,44 +75,55 @@ public enum WindowAttention {
 
     /// Raw scaled scores without bias or softmax: `scores[h, i, j] = q[i, h] · k[j, g] / √d`, resized
     /// to `[queryHeads, n, keys.rows]` (what a caller needs to compare a query with cached tokens
-    /// without attending, e.g. for association).
-    public static func scores(queries: Tensor, queryHeads: Int, keys: KVRowStore, into scores: inout Tensor) throws(TensorError) {
+    /// without attending, e.g. for association). With `rowBias` (`[keys.rows]`), keys whose entry is
+    /// −∞ are not read and score 0 (rows the caller ignores).
+    public static func scores(queries: Tensor, queryHeads: Int, keys: KVRowStore, rowBias: Tensor? = nil,
+                              into scores: inout Tensor) throws(TensorError) {
         let d = keys.headDim, kvHeads = keys.heads, r = keys.rows
         guard kvHeads > 0, queryHeads > 0, queryHeads % kvHeads == 0, queries.rank == 2, queries.shape[1] == queryHeads * d else {
             throw .shapeMismatch(op: "window scores queries", expected: [-1, queryHeads * d], found: queries.shape)
+        }
+        if let rowBias, rowBias.shape != [r] {
+            throw .shapeMismatch(op: "window scores row bias", expected: [r], found: rowBias.shape)
         }
         let n = queries.shape[0]
         scores.resize([queryHeads, n, r])
         guard n > 0, r > 0, d > 0 else { return }
         let group = queryHeads / kvHeads, scale = 1 / Float(Double(d).squareRoot())
+        let mask = rowBias ?? Tensor(shape: [0])
         queries.storage.withUnsafeBufferPointer { qp in
-            scores.storage.withUnsafeMutableBufferPointer { sp in
-                for h in 0..<queryHeads {
-                    headScores(qp.baseAddress! + h * d, queryHeads * d, n: n, keys: keys, kvHead: h / group, scale: scale,
-                               into: sp.baseAddress! + h * n * r)
+            mask.storage.withUnsafeBufferPointer { mp in
+                scores.storage.withUnsafeMutableBufferPointer { sp in
+                    for h in 0..<queryHeads {
+                        headScores(qp.baseAddress! + h * d, queryHeads * d, n: n, keys: keys, kvHead: h / group, scale: scale,
+                                   mask: rowBias == nil ? nil : mp.baseAddress, maskStride: 0, into: sp.baseAddress! + h * n * r)
+                    }
                 }
             }
         }
     }
 
     /// `s[i, j] = scale · q[i] · k[j, g]` for one query head (`q` rows `qStride` apart), any storage
-    /// format; with `mask` (`[n, r]`), keys whose mask is −∞ are skipped (score 0).
+    /// format; with `mask` (query i's row at `i · maskStride`, r entries), keys whose mask is −∞ are
+    /// skipped (score 0).
     @inline(__always)
     private static func headScores(_ q: UnsafePointer<Float>, _ qStride: Int, n: Int, keys: KVRowStore, kvHead g: Int,
-                                   scale: Float, mask: UnsafePointer<Float>? = nil, into s: UnsafeMutablePointer<Float>) {
+                                   scale: Float, mask: UnsafePointer<Float>? = nil, maskStride: Int = 0,
+                                   into s: UnsafeMutablePointer<Float>) {
         let d = keys.headDim, r = keys.rows, kvHeads = keys.heads, kvStride = kvHeads * d
         if keys.format == .int8, keys.channelGroup > 0 {
             keys.i8.withUnsafeBufferPointer { kp in
                 keys.scales.withUnsafeBufferPointer { ksp in
                     perChannelScores(q, qStride, n: n, kp.baseAddress! + g * d, kvStride, r: r, d: d, groupRows: keys.channelGroup,
-                                     scales: ksp.baseAddress! + g * d, scaleStride: kvStride, scale: scale, mask: mask, into: s)
+                                     scales: ksp.baseAddress! + g * d, scaleStride: kvStride, scale: scale, mask: mask,
+                                     maskStride: maskStride, into: s)
                 }
             }
             return
         }
         keys.withElements { format, kp, scales in
             kvv_window_scores(format, q, qStride, n, kp + g * d * keys.elementSize, kvStride, r, d, scale,
-                              scales.map { $0 + g }, scales == nil ? 0 : kvHeads, mask, r, s, r)
+                              scales.map { $0 + g }, scales == nil ? 0 : kvHeads, mask, maskStride, s, r)
         }
     }
 
@@ -123,7 +134,7 @@ public enum WindowAttention {
     private static func perChannelScores(
         _ q: UnsafePointer<Float>, _ qStride: Int, n: Int, _ k: UnsafePointer<Int8>, _ kStride: Int, r: Int, d: Int,
         groupRows: Int, scales: UnsafePointer<Float>, scaleStride: Int, scale: Float, mask: UnsafePointer<Float>?,
-        into s: UnsafeMutablePointer<Float>
+        maskStride: Int, into s: UnsafeMutablePointer<Float>
     ) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: n * d) { qt in
             for group in 0..<(r / groupRows) {
@@ -131,7 +142,7 @@ public enum WindowAttention {
                 for i in 0..<n { for c in 0..<d { qt[i * d + c] = q[i * qStride + c] * sc[c] * scale } }
                 let j0 = group * groupRows
                 kvv_window_scores(KVV_KV_I8, qt.baseAddress!, d, n, k + j0 * kStride, kStride, groupRows, d, 1, nil, 0,
-                                  mask.map { $0 + j0 }, r, s + j0, r)
+                                  mask.map { $0 + j0 }, maskStride, s + j0, r)
             }
         }
     }
