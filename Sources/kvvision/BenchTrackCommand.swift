@@ -49,7 +49,7 @@ enum BenchTrackCommand: Command {
             var state = try encoder.makeState(height: h, width: w)
             for _ in 0..<3 { try encoder.encode(x, state: &state, context: encoderContext) }
             (encoderState, encoderInput) = (state, x)
-            let lanes = try options.makePipeline(sink: RecordCollector(), sharedModel: vit, sharedTrackingModel: tracking).lanes.count
+            let lanes = options.laneCount(trackingModel: tracking != nil)
             if lanes > 1 { laned = try LanedEncoders(encoder: encoder, input: x, threads: TrackOptions.laneThreads(threads, lanes: lanes)) }
         }
         var fps: [Double] = [], encoderFps: [Double] = [], lanedEncoderFps: [Double] = [], ratios: [Double] = []
@@ -119,8 +119,8 @@ enum BenchTrackCommand: Command {
 /// The encoder alone the way lanes run it: one state and context per lane, each encoding its share
 /// of the frames at the same time as the others.
 ///
-/// Thread-safety: `seconds` runs each lane on a thread of its own, touching only that lane's
-/// `Lane` object, and joins them; not reentrant.
+/// Thread-safety: `seconds` runs each lane on a thread of its own (as `track`'s lanes run), touching
+/// only that lane's `Lane` object, and joins them; not reentrant.
 final class LanedEncoders: @unchecked Sendable {
     final class Lane {
         let context: ComputeContext
@@ -143,13 +143,20 @@ final class LanedEncoders: @unchecked Sendable {
     /// Wall seconds to encode `frames` frames over the lanes (lane k takes frames k, k + lanes, …).
     func seconds(frames: Int) throws -> Double {
         let n = lanes.count
+        let done = DispatchSemaphore(value: 0)
         let t = BenchStatistics.time {
-            DispatchQueue.concurrentPerform(iterations: n) { k in
-                let lane = self.lanes[k]
-                do {
-                    for _ in stride(from: k, to: frames, by: n) { try self.encoder.encode(self.input, state: &lane.state, context: lane.context) }
-                } catch { lane.failure = error }
+            for k in 0..<n {
+                let thread = Thread { [self] in
+                    let lane = lanes[k]
+                    do {
+                        for _ in stride(from: k, to: frames, by: n) { try encoder.encode(input, state: &lane.state, context: lane.context) }
+                    } catch { lane.failure = error }
+                    done.signal()
+                }
+                thread.stackSize = 1 << 20
+                thread.start()
             }
+            for _ in 0..<n { done.wait() }
         }
         if let failure = lanes.lazy.compactMap(\.failure).first { throw failure }
         return t

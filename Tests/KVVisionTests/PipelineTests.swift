@@ -127,6 +127,53 @@ final class NoiseFrames: FrameProvider {
         }
     }
 
+    /// A fatal error in a frame's stages ends the stream there, and an output error ends the run,
+    /// exactly as with one lane: no record of a later frame, the same `end` record (its counters
+    /// included, though other lanes had decoded further).
+    @Test func fatalStageAndOutputErrorsEndTheStreamAsOneLaneDoes() throws {
+        final class FailingAt: Detector {
+            let inner: DetectionFile, frame: Int
+            init(_ inner: DetectionFile, frame: Int) { self.inner = inner; self.frame = frame }
+            var origin: String { "failing" }
+            func detect(_ f: VideoFrame, tokens: Tensor?) throws(PipelineError) -> [Detection] {
+                if f.index == frame { throw .invalidSetting(key: "test", reason: "boom at \(f.index)") }
+                return try inner.detect(f, tokens: tokens)
+            }
+        }
+        final class BrokenSink: RecordSink {
+            var records: [OutputRecord] = []
+            func write(_ record: OutputRecord) throws(OutputError) {
+                if records.count == 6 { throw .writeFailed(path: "sink", reason: "full") }
+                records.append(record)
+            }
+        }
+        func stages(_ lanes: Int, _ detector: any Detector) throws -> [StreamPipeline.Lane] {
+            try (0..<lanes).map { _ in
+                StreamPipeline.Lane(detector: detector, appearance: try TokenAppearance(model: Self.model, height: 32, width: 48, context: ComputeContext(threads: 1)),
+                                    temporal: nil)
+            }
+        }
+        var fatal: [String] = [], output: [[OutputRecord]] = []
+        for lanes in [1, 2, 3] {
+            let text = TextOutput.memory()
+            let end = try StreamPipeline(provider: NoiseFrames(count: 20, width: 48, height: 32, seed: 4),
+                                         lanes: stages(lanes, FailingAt(NoiseFrames.detections(count: 20), frame: 7)),
+                                         tracker: try Tracker(), sink: JSONLinesWriter(text)).run()
+            #expect(end.reason == "error" && end.framesAnalysed == 7 && end.framesDecoded == 8 && end.error?.contains("boom at 7") == true,
+                    "\(lanes) lanes: \(end)")
+            fatal.append(text.captured)
+            let sink = BrokenSink()
+            #expect(throws: PipelineError.output(.writeFailed(path: "sink", reason: "full"))) {
+                _ = try StreamPipeline(provider: NoiseFrames(count: 20, width: 48, height: 32, seed: 4),
+                                       lanes: stages(lanes, NoiseFrames.detections(count: 20)), tracker: try Tracker(), sink: sink).run()
+            }
+            output.append(sink.records)
+        }
+        #expect(fatal[1] == fatal[0] && fatal[2] == fatal[0])
+        #expect(fatal[0].split(separator: "\n").count == 9, "stream, frames 0–6, end")
+        #expect(output.allSatisfy { $0.count == 6 } && output[1] == output[0] && output[2] == output[0])
+    }
+
     @Test func detectionFileErrorsNameFileAndLine() {
         #expect(throws: PipelineError.detections(path: "d.txt", line: 2, reason: "column 5 (width): expected a number, got 'x'")) {
             try DetectionFile.parse("1,-1,1,2,3,4,0.9\n2,-1,1,2,x,4,0.9\n", path: "d.txt")

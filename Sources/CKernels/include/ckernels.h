@@ -36,8 +36,8 @@ void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *
 
 /// Scores of n query rows (q, rows qs floats apart) against r stored key rows (k: f32, f16 or int8
 /// elements, rows ks elements apart), head size d: s[i·ls + j] = (Σ_c q[i, c] · k[j, c]) · scale ·
-/// (rs ? rs[j·rss] : 1), f32 accumulation (AVX2/FMA/F16C when the CPU has them, else scalar; the
-/// same order of operations for every format: 8 lanes of partial sums over c, then their sum).
+/// (rs ? rs[j·rss] : 1), f32 accumulation (AVX2/FMA/F16C when the CPU has them: 8 lanes of partial
+/// sums over c, then their sum, for every format; else a scalar sum in order).
 /// When `mask` is not NULL, a key with mask[i·ms + j] = −∞ is not read and its score is 0 (an
 /// attention bias that excludes it: a window read restricted to one owner's rows skips the rest).
 void kvv_window_scores(int fmt, const float *q, long qs, long n, const void *k, long ks, long r, long d,

@@ -26,7 +26,8 @@ import Foundation
 /// exceeds `maxPixels` (a damaged header that announces a giant picture makes that packet a
 /// corrupt one instead of a 64-megapixel decode and scale; found by the fuzzing campaign).
 ///
-/// Thread-safety: not thread-safe; one thread calls `next()`. `interrupt.cancel()` may be called
+/// Thread-safety: not thread-safe; one thread at a time calls `next()` (a pipeline's lanes take
+/// turns under a lock). `interrupt.cancel()` may be called
 /// from any thread to abort a blocking read.
 public final class FrameSource {
     /// The source string as given.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs a `StreamPipeline` over its lanes: each lane takes the next decoded frame, prepares it
 /// (encoder, heads) on its own threads, waits for the frame's turn, finishes it (temporal heads,
@@ -18,29 +19,37 @@ import Foundation
 ///
 /// Invariants: at most one lane is in `finish` at a time, in frame order; every lane thread is
 /// joined before `run` returns. Thread-safety: `decodeLock` guards the provider, `stopped`,
-/// `decodeError` and `nextFrame`; `turnCondition` guards `turn`, `failed`, `stageError` and
-/// `outputError`; the pipeline's own state (tracker, clock, counters, sink) is touched only in
-/// `finish`, by the lane holding the turn (the condition's lock orders one turn before the next).
-/// Waits wake at least once a second to re-check (a lane never waits on anything but another
-/// lane's computation).
+/// `decodeError` and `nextFrame`; `stopped` is atomic (a lane that fails never waits for the
+/// lock, which a lane inside a blocking read may hold until the provider's read timeout);
+/// `turnCondition` guards `turn`, `failed`, `stageError`, `stageCounters` and `outputError`; the
+/// pipeline's own state (tracker, clock, counters, sink) is touched only in `finish`, by the lane
+/// holding the turn (the condition's lock orders one turn before the next). Turn waits wake at
+/// least once a second to re-check; a lane waits only on another lane's computation or, for
+/// `decodeLock`, on one decode (which has the provider's own deadlines).
+///
+/// The `end` record's counters: after a fatal stage error they are the provider's counters as they
+/// stood right after that frame was decoded (what one lane reports, which decodes no further), not
+/// after the frames other lanes decoded meanwhile.
 final class LaneScheduler: @unchecked Sendable {
     private let pipeline: StreamPipeline
     private let decodeLock = NSLock()
-    private var stopped = false
+    private let stopped = Atomic<Bool>(false)
     private var decodeError: String?
     private var nextFrame = 0
     private let turnCondition = NSCondition()
     private var turn = 0
     private var failed = false
     private var stageError: String?
+    private var stageCounters: (decoded: Int, skipped: Int, corrupt: Int)?
     private var outputError: PipelineError?
     private let finished = DispatchSemaphore(value: 0)
 
     init(pipeline: StreamPipeline) { self.pipeline = pipeline }
 
     /// Runs every lane to the end of the stream (lane 0 on the caller's thread); returns the text of
-    /// the error that ended it, if any, or throws an output error.
-    func run() throws(PipelineError) -> String? {
+    /// the error that ended it, if any, with the counters the `end` record reports (nil: the
+    /// provider's, read after the run), or throws an output error.
+    func run() throws(PipelineError) -> (error: String?, counters: (decoded: Int, skipped: Int, corrupt: Int)?) {
         let count = pipeline.lanes.count
         for k in 1..<count {
             let thread = Thread { [self] in
@@ -54,13 +63,14 @@ final class LaneScheduler: @unchecked Sendable {
         laneLoop(0)
         for _ in 1..<count { finished.wait() }
         if let outputError { throw outputError }
-        return stageError ?? decodeError
+        if let stageError { return (stageError, stageCounters) }
+        return (decodeError, nil)
     }
 
     private func laneLoop(_ k: Int) {
         let lane = pipeline.lanes[k]
         while let next = take() {
-            let (frame, number, decode) = next
+            let (frame, number, decode, counters) = next
             var prepared = pipeline.prepare(frame, lane: lane)
             prepared.decode = decode
             turnCondition.lock()
@@ -79,11 +89,12 @@ final class LaneScheduler: @unchecked Sendable {
                     }
                 }
             }
-            if failure != nil { stopDecoding() }
+            if failure != nil { stopped.store(true, ordering: .relaxed) }
             turnCondition.lock()
             if let failure {
                 failed = true
                 stageError = failure.text
+                stageCounters = counters
                 outputError = failure.output
             }
             turn += 1
@@ -92,29 +103,24 @@ final class LaneScheduler: @unchecked Sendable {
         }
     }
 
-    /// The next frame with its number and decode nanoseconds; nil once the stream is over.
-    private func take() -> (VideoFrame, Int, UInt64)? {
+    /// The next frame with its number, decode nanoseconds and the provider's counters right after
+    /// it; nil once the stream is over.
+    private func take() -> (VideoFrame, Int, UInt64, (decoded: Int, skipped: Int, corrupt: Int))? {
         decodeLock.lock()
         defer { decodeLock.unlock() }
-        guard !stopped else { return nil }
+        guard !stopped.load(ordering: .relaxed) else { return nil }
         let t0 = StreamPipeline.now()
         do {
             guard let frame = try pipeline.provider.next() else {
-                stopped = true
+                stopped.store(true, ordering: .relaxed)
                 return nil
             }
             nextFrame += 1
-            return (frame, nextFrame - 1, StreamPipeline.now() &- t0)
+            return (frame, nextFrame - 1, StreamPipeline.now() &- t0, pipeline.provider.counters)
         } catch {
-            stopped = true
+            stopped.store(true, ordering: .relaxed)
             decodeError = error.description
             return nil
         }
-    }
-
-    private func stopDecoding() {
-        decodeLock.lock()
-        stopped = true
-        decodeLock.unlock()
     }
 }

@@ -1,8 +1,10 @@
 /// The stages of a `StreamPipeline`, each behind a small protocol so that tests (and other
 /// front ends) can feed synthetic frames and detections without video files or trained heads.
 ///
-/// Thread-safety: every stage object belongs to one pipeline and is called from its thread only;
-/// shared parts (a model) must be immutable.
+/// Thread-safety: every stage object belongs to one pipeline and is called by one thread at a time
+/// (with lanes, each lane's objects by that lane's thread, and the frame provider by whichever lane
+/// decodes next, under a lock); objects shared between lanes (a model, a `DetectionFile`) must be
+/// immutable.
 
 /// Delivers decoded frames of one stream.
 public protocol FrameProvider: AnyObject {

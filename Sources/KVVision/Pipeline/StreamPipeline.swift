@@ -117,8 +117,8 @@ public final class StreamPipeline {
                                        model: settings.model, modelHash: settings.modelHash, inputSize: settings.inputSize,
                                        every: settings.every, window: settings.window, kvPolicy: settings.kvPolicy, kvStorage: settings.kvStorage,
                                        detections: detector.origin, connection: 1)))
-        let errorText = lanes.count == 1 ? try runSerial() : try LaneScheduler(pipeline: self).run()
-        let c = provider.counters
+        let (errorText, counters) = lanes.count == 1 ? (try runSerial(), nil) : try LaneScheduler(pipeline: self).run()
+        let c = counters ?? provider.counters
         let end = EndRecord(framesDecoded: c.decoded, framesAnalysed: framesAnalysed, framesSkipped: c.skipped,
                             corrupt: c.corrupt, framesFailed: framesFailed,
                             reason: errorText == nil ? (provider.endReason ?? "end_of_file") : "error",

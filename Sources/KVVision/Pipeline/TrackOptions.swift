@@ -99,12 +99,10 @@ public struct TrackOptions: Sendable {
         settings.every = every
         settings.recordTimings = recordTimings
         media.threads = threads
-        var laneCount = 1
-        if full != nil {
-            laneCount = lanes ?? threads
-        } else if let lanes, lanes > 1 {
+        if full == nil, let lanes, lanes > 1 {
             throw .invalidSetting(key: "lanes", reason: "more than one lane needs a tracking model (with temporal heads)")
         }
+        let laneCount = laneCount(trackingModel: full != nil)
         let contexts = Self.laneThreads(threads, lanes: laneCount).map { ComputeContext(threads: $0) }
         let context = contexts[0]
         let detector: any Detector
@@ -161,6 +159,11 @@ public struct TrackOptions: Sendable {
         do { tracker = try Tracker(config: trackerConfig) } catch { throw .tracking(error) }
         let first = StreamPipeline.Lane(detector: detector, appearance: appearance, temporal: temporal)
         return StreamPipeline(provider: provider, lanes: [first] + otherLanes, tracker: tracker, sink: sink, settings: settings)
+    }
+
+    /// Lanes `makePipeline` runs: `lanes` (default one per thread) with a tracking model, else 1.
+    public func laneCount(trackingModel: Bool) -> Int {
+        trackingModel ? (lanes ?? threads) : 1
     }
 
     /// Threads of each of `lanes` lanes sharing `threads` (the first ones get the remainder).

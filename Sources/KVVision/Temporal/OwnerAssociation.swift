@@ -24,7 +24,7 @@ import Foundation
 /// Invariants: scratch grows to the largest call and is reused (no allocation at a fixed size).
 /// Thread-safety: a value type; one stream owns one instance.
 public struct OwnerAssociation: Sendable {
-    /// Raw per-head scores `[H_q, n, rows]` of the last call.
+    /// Raw per-head scores `[H_q, n, rows]` of the last call (0 in rows of non-candidates, which are not read).
     var headScores = Tensor(shape: [0])
     /// `[rows]`: 0 for a row of a candidate, −∞ for the rest (their keys are not read).
     private var rowMask = Tensor(shape: [0])
