@@ -2,7 +2,7 @@ import Foundation
 import KVVision
 
 /// The pipeline options `track` and `bench track` share — model, detections, sampling, windows,
-/// tracker settings, precision and threads — parsed once, so that a benchmark runs exactly the
+/// tracker settings, precision, threads and lanes — parsed once, so that a benchmark runs exactly the
 /// pipeline `track` would.
 struct PipelineArguments {
     var model: String?

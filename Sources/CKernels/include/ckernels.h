@@ -1,6 +1,8 @@
-// Element-wise kernels of the ViT encoder (softmax rows, exact GELU), compiled in several
-// instruction-set versions and picked at load time for the running CPU (ifunc through clang's
-// target_clones: AVX-512F, AVX2, baseline x86-64 SSE2). The Swift code compiles for baseline
+// Small C kernels: the ViT encoder's element-wise ones (softmax rows, exact GELU) and the det
+// stem's direct 3×3 stride-2 conv, compiled in several instruction-set versions and picked at
+// load time for the running CPU (ifunc through clang's target_clones: AVX-512F, AVX2, baseline
+// x86-64 SSE2); and the KV window reads for f32 / f16 / int8 stores (AVX2 + FMA + F16C when the
+// CPU has them, checked at run time, else scalar). The Swift code compiles for baseline
 // x86-64 only, which gives these 16-lane loops four 128-bit operations each; here the same
 // algorithm runs on 512-bit (or 256-bit) registers where the CPU has them, and never uses an
 // instruction the CPU lacks. The int8/bf16 GEMM kernels are declared in qgemm.h (included

@@ -3,7 +3,8 @@ import Foundation
 /// One stream's analysis in `kvvision serve`: the same stages `kvvision track` runs with a
 /// tracking model (`TrackOptions.makePipeline`: a `ModelSession` over the shared `TrackingModel`,
 /// a `Tracker` with the model's tracker defaults, a counter `StreamClock`), writing JSON Lines to
-/// the stream's `LineFileSink`.
+/// the stream's `LineFileSink`. One lane: all the stream's `threads` work on each frame (`track`
+/// runs one lane per thread by default; the records are the same either way).
 ///
 /// Records (docs/schema.json), complete lines, one `write(2)` per frame:
 /// - on each connection: `gap` (after an outage: stream-clock `from`/`to`, reason, connection),

@@ -2,9 +2,9 @@ import Foundation
 import Synchronization
 import COpenBLAS
 
-/// The threads one pipeline (or one encoder, one temporal head…) computes with: its own
+/// The threads one pipeline lane (or one encoder, one temporal head…) computes with: its own
 /// `ThreadPool` and how GEMMs use it. Pass one to `VisionTransformer.encode` and
-/// `TemporalAttention.step`; give every concurrently running pipeline its own, as llama.cpp gives
+/// `TemporalAttention.step`; give every concurrently running pipeline lane its own, as llama.cpp gives
 /// each context its thread pool and whisper.cpp takes threads per call.
 ///
 /// GEMM threading `.pool` (the default) is the per-object mode: OpenBLAS runs single-threaded

@@ -7,7 +7,7 @@ import Foundation
 /// For query row n and query head h (key/value head g = h / (queryHeads / kvHeads), i.e. grouped
 /// query attention):
 /// `out[n, h] = Σ_j p_j · v[j, g]`, `p = softmax_j(q[n, h] · k[j, g] / √d + bias[n, j])`.
-/// A bias of −∞ excludes a key; a row whose keys are all excluded yields zeros. f32 stores go
+/// A bias of −∞ excludes a key; a row whose keys are all excluded yields zeros.
 /// Every store format goes through the same fused dot-product loops (CKernels `kvv_window_scores`
 /// / `kvv_window_weighted_sum`: F16C and AVX2 where the CPU has them), f16 and int8 dequantised on
 /// the fly, so no f32 copy of the window is ever made. Keys whose bias is −∞ are not read and
