@@ -1,4 +1,5 @@
-// Element-wise kernels, the det stem's direct conv and the KV window reads (see include/ckernels.h). The algorithms are those of
+// Element-wise kernels, the det stem's direct conv and the KV window reads (see
+// include/ckernels.h). The element-wise algorithms are those of
 // Sources/KVVision/Tensor/VectorMath.swift: Cephes single-precision exp (inputs clamped to
 // [-87.3, 88.3], 2^n by exponent bits) and the Eigen/XLA rational erf (inputs clamped to [-4, 4]),
 // on 16-lane vectors written with clang vector extensions, so each target_clones version maps

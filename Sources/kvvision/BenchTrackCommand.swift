@@ -35,10 +35,9 @@ enum BenchTrackCommand: Command {
         // One model for every run and for the encoder-alone pass paired with each run.
         let (vit, tracking) = try options.loadModel()
         let encoder = tracking?.encoder ?? vit
-        let encoderContext = ComputeContext(threads: threads)
-        var encoderState: EncoderState?
-        var encoderInput: Tensor?
-        var laned: LanedEncoders?
+        // The encoder alone: every thread on one frame at a time, and with several lanes also one
+        // frame per lane at once.
+        var whole: EncoderAlone?, laned: EncoderAlone?
         if let encoder, input != "-" {  // stdin can be read once only
             // Its input: the video's first frame at the model's size, normalised as `track` does.
             let h = encoder.config.imageSize[0], w = encoder.config.imageSize[1]
@@ -46,11 +45,9 @@ enum BenchTrackCommand: Command {
             guard let first = try source.next() else { throw PipelineError.invalidSetting(key: "input", reason: "\(input) has no frame") }
             var x = Tensor(shape: [0])
             try ImageNormalization(config: encoder.config).apply(rgb: first.pixels, width: w, height: h, into: &x)
-            var state = try encoder.makeState(height: h, width: w)
-            for _ in 0..<3 { try encoder.encode(x, state: &state, context: encoderContext) }
-            (encoderState, encoderInput) = (state, x)
+            whole = try EncoderAlone(encoder: encoder, input: x, threads: [threads])
             let lanes = options.laneCount(trackingModel: tracking != nil)
-            if lanes > 1 { laned = try LanedEncoders(encoder: encoder, input: x, threads: TrackOptions.laneThreads(threads, lanes: lanes)) }
+            if lanes > 1 { laned = try EncoderAlone(encoder: encoder, input: x, threads: TrackOptions.laneThreads(threads, lanes: lanes)) }
         }
         var fps: [Double] = [], encoderFps: [Double] = [], lanedEncoderFps: [Double] = [], ratios: [Double] = []
         var stages: [String: [Double]] = [:]
@@ -66,10 +63,8 @@ enum BenchTrackCommand: Command {
             fps.append(Double(frames) / max(seconds, 1e-9))
             // The same model's encoder alone, as many frames, right after: a ratio that a machine
             // whose speed drifts between separate commands does not skew.
-            if let encoder, var state = encoderState, let x = encoderInput, frames > 0 {
-                let t = try BenchStatistics.time { for _ in 0..<frames { try encoder.encode(x, state: &state, context: encoderContext) } }
-                encoderState = state
-                var alone = Double(frames) / max(t, 1e-9)
+            if let whole, frames > 0 {
+                var alone = Double(frames) / max(try whole.seconds(frames: frames), 1e-9)
                 if let laned {
                     let lanedFps = Double(frames) / max(try laned.seconds(frames: frames), 1e-9)
                     lanedEncoderFps.append(lanedFps)
@@ -116,12 +111,12 @@ enum BenchTrackCommand: Command {
     }
 }
 
-/// The encoder alone the way lanes run it: one state and context per lane, each encoding its share
-/// of the frames at the same time as the others.
+/// The encoder alone over one or more lanes: one state and context per lane, each encoding its
+/// share of the frames at the same time as the others (one lane: all its threads on each frame).
 ///
-/// Thread-safety: `seconds` runs each lane on a thread of its own (as `track`'s lanes run), touching
-/// only that lane's `Lane` object, and joins them; not reentrant.
-final class LanedEncoders: @unchecked Sendable {
+/// Thread-safety: `seconds` runs one lane on the calling thread, several each on a thread of its
+/// own (as `track`'s lanes run), each touching only its `Lane` object, and joins them; not reentrant.
+final class EncoderAlone: @unchecked Sendable {
     final class Lane {
         let context: ComputeContext
         var state: EncoderState
@@ -137,12 +132,16 @@ final class LanedEncoders: @unchecked Sendable {
         self.input = input
         let h = encoder.config.imageSize[0], w = encoder.config.imageSize[1]
         lanes = try threads.map { Lane(context: ComputeContext(threads: $0), state: try encoder.makeState(height: h, width: w)) }
-        for lane in lanes { try encoder.encode(input, state: &lane.state, context: lane.context) }
+        for lane in lanes { for _ in 0..<3 { try encoder.encode(input, state: &lane.state, context: lane.context) } }  // warm-up
     }
 
     /// Wall seconds to encode `frames` frames over the lanes (lane k takes frames k, k + lanes, …).
     func seconds(frames: Int) throws -> Double {
         let n = lanes.count
+        if n == 1 {
+            let lane = lanes[0]
+            return try BenchStatistics.time { for _ in 0..<frames { try encoder.encode(input, state: &lane.state, context: lane.context) } }
+        }
         let done = DispatchSemaphore(value: 0)
         let t = BenchStatistics.time {
             for k in 0..<n {

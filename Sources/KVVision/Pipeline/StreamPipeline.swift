@@ -242,10 +242,9 @@ public final class StreamPipeline {
     }
 
     @discardableResult
-    private func add(_ stage: WritableKeyPath<StageTimings, UInt64>, since t0: UInt64, minus: UInt64 = 0) -> UInt64 {
+    private func add(_ stage: WritableKeyPath<StageTimings, UInt64>, since t0: UInt64) -> UInt64 {
         let t = Self.now()
-        let spent = t &- t0
-        timings[keyPath: stage] &+= spent > minus ? spent - minus : 0
+        timings[keyPath: stage] &+= t &- t0
         return t
     }
 

@@ -108,7 +108,7 @@ public enum WindowAttention {
     /// skipped (score 0).
     @inline(__always)
     private static func headScores(_ q: UnsafePointer<Float>, _ qStride: Int, n: Int, keys: KVRowStore, kvHead g: Int,
-                                   scale: Float, mask: UnsafePointer<Float>? = nil, maskStride: Int = 0,
+                                   scale: Float, mask: UnsafePointer<Float>?, maskStride: Int,
                                    into s: UnsafeMutablePointer<Float>) {
         let d = keys.headDim, r = keys.rows, kvHeads = keys.heads, kvStride = kvHeads * d
         if keys.format == .int8, keys.channelGroup > 0 {
