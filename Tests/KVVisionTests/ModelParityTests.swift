@@ -171,6 +171,7 @@ struct ModelParityTests {
         #expect(model.det.precision == .int8 && f32.det.precision == .f32)
         #expect(model.det.int8Neck.allSatisfy { $0 != nil } && f32.det.int8Neck.allSatisfy { $0 == nil })
         #expect(model.det.int8Stem.first! == nil, "the first stem conv (27 inputs) stays f32")
+        #expect(model.det.int8Up != nil && f32.det.int8Up == nil, "the token up-projection runs in int8 only at int8")
         let clip = try SafetensorsFile(path: TestFiles.fixture("model/golden-clip.safetensors").path)
         let h = model.config.imageSize[0], w = model.config.imageSize[1]
         let frames = try clip.tensor("frames")
@@ -187,6 +188,33 @@ struct ModelParityTests {
             print("int8 det frame \(t): features \(OpFixtures.maxAbsDiff(det.features, features) / OpFixtures.maxAbs(features)), heat \(OpFixtures.maxAbsDiff(try Self.slice(det.maps, rows: 0..<model.det.classes), heat) / OpFixtures.maxAbs(heat))")
             Self.close(det.features, features, "int8 features.\(t)", rel: 0.05)
             Self.close(try Self.slice(det.maps, rows: 0..<model.det.classes), heat, "int8 heat.\(t)", rel: 0.05)
+        }
+    }
+
+    /// A pipeline runs the det stem before the encoder and the rest after it: the split gives the
+    /// same maps as the whole head, and the rest without a stem for the frame is refused.
+    @Test("det: stem then forward(tokens:) is the whole head; forward(tokens:) needs the stem first")
+    func detStemSplit() throws {
+        let file = try SafetensorsFile(path: TestFiles.fixture("model/golden-model.safetensors").path)
+        let model = try TrackingModel(file: file, precision: .int8)
+        let clip = try SafetensorsFile(path: TestFiles.fixture("model/golden-clip.safetensors").path)
+        let h = model.config.imageSize[0], w = model.config.imageSize[1]
+        let frames = try clip.tensor("frames")
+        let norm = try ImageNormalization(config: model.config)
+        var encoder = try model.encoder.makeState(height: h, width: w)
+        var whole = DetectionHead.State(), split = DetectionHead.State()
+        var input = Tensor(shape: [3, h, w])
+        for t in 0..<3 {
+            let pixels = frames.storage[(t * h * w * 3)..<((t + 1) * h * w * 3)].map { UInt8($0) }
+            try norm.apply(rgb: pixels, width: w, height: h, into: &input)
+            try model.det.stem(pixels: input, state: &split)
+            try model.encoder.encode(input, state: &encoder)
+            try model.det.forward(tokens: encoder.tokens, state: &split)
+            try model.det.forward(pixels: input, tokens: encoder.tokens, state: &whole)
+            #expect(split.maps == whole.maps && split.features == whole.features, "frame \(t)")
+            #expect(throws: WeightsError.self, "frame \(t): a second forward without a new stem") {
+                try model.det.forward(tokens: encoder.tokens, state: &split)
+            }
         }
     }
 

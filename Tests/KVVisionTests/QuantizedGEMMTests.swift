@@ -137,6 +137,26 @@ import Testing
         }
     }
 
+    /// `skippingRows` (the det head's up-projection skips the class token) gives exactly the rows
+    /// of the same product on the remaining rows, and refuses a skip past the end or on rank 3.
+    @Test func skippingRowsEqualsTheProductOfTheRemainingRows() throws {
+        var rng = SplitMix64(seed: 9)
+        let a = Self.bell([71, 40], &rng, scale: 2), w = Self.bell([24, 40], &rng, scale: 0.3), bias = Self.bell([24], &rng, scale: 1)
+        let rest = try Tensor(shape: [70, 40], storage: Array(a.storage[40...]))
+        for precision in [Precision.int8, .bf16] {
+            let packed = try PackedLinear(weight: w, precision: precision)
+            var skipped = Tensor(shape: [0]), copied = Tensor(shape: [0]), scratch = PackedLinear.Scratch()
+            try packed.apply(a, bias: bias, into: &skipped, skippingRows: 1, scratch: &scratch, context: ComputeContext(threads: 2))
+            try packed.apply(rest, bias: bias, into: &copied, scratch: &scratch)
+            #expect(skipped.shape == [70, 24])
+            #expect(skipped == copied, "\(precision): skipping a row changed the other rows")
+            #expect(throws: TensorError.self) { try packed.apply(a, into: &skipped, skippingRows: 72, scratch: &scratch) }
+            #expect(throws: TensorError.self) {
+                try packed.apply(Tensor(shape: [2, 71, 40]), into: &skipped, skippingRows: 1, scratch: &scratch)
+            }
+        }
+    }
+
     @Test func zeroAndNonFiniteRowsAndChannelsGiveBiasOrZeroNotGarbage() throws {
         var w = Tensor(shape: [3, 8]), a = Tensor(shape: [2, 8])
         for j in 0..<8 { w.storage[8 + j] = Float(j) - 3.5 }  // channel 0 and 2 all zero

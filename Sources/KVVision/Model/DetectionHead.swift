@@ -36,6 +36,8 @@ public struct DetectionHead: Sendable {
     public let grid: (h: Int, w: Int)
     public let classes: Int
     let up: Tensor, upBias: Tensor
+    /// The token up-projection packed for int8 (nil: f32 through OpenBLAS).
+    let int8Up: PackedLinear?
     let stem: [Conv2D]
     let neck: [Conv2D]
     /// Fused 1×1 outputs: `classes` heat logits, 2 offsets, 2 log sizes.
@@ -44,8 +46,8 @@ public struct DetectionHead: Sendable {
     let int8Stem: [Int8Conv2D?], int8Neck: [Int8Conv2D?]
     /// The precision the head's 3×3 convs run at: `.int8` runs those with at least
     /// `int8MinInputs` inputs per output (all but the first stem conv, whose 27 pixel inputs
-    /// gain nothing) in int8 (`Int8Conv2D`); any other precision keeps every conv f32. The 1×1
-    /// outputs and the token up-projection stay f32.
+    /// gain nothing) in int8 (`Int8Conv2D`), and the token up-projection as an int8 `PackedLinear`;
+    /// any other precision keeps every layer f32. The 1×1 outputs stay f32.
     public let precision: Precision
     public static let int8MinInputs = 64
 
@@ -61,12 +63,16 @@ public struct DetectionHead: Sendable {
         public internal(set) var best = Tensor(shape: [0])
         public internal(set) var bestClass: [Int] = []
         var upTokens = Tensor(shape: [0])
+        var upScratch = PackedLinear.Scratch()
         var joined = Tensor(shape: [0])
         var stem: [Tensor] = []
         var neck = Tensor(shape: [0])
         var scratch = Tensor(shape: [0])
         var int8Scratch = Int8Conv2D.Scratch()
         var peaks = PeakPicking()
+        /// The stem's output range (when tracked) and whether `stem` ran since the last `forward`.
+        var stemRange: ValueRange?
+        var stemReady = false
         public init() {}
     }
 
@@ -108,8 +114,12 @@ public struct DetectionHead: Sendable {
         var int8Stem: [Int8Conv2D?] = [], int8Neck: [Int8Conv2D?] = []
         for (i, conv) in stem.enumerated() { int8Stem.append(try int8(conv, "det.stem.\(i)")) }
         for (i, conv) in neck.enumerated() { int8Neck.append(try int8(conv, "det.neck.\(i)")) }
+        var int8Up: PackedLinear?
+        if precision == .int8, !keep.keepsF32("det.up") {
+            do { int8Up = try PackedLinear(weight: up, precision: .int8) } catch { throw .kernel(error) }
+        }
         return DetectionHead(config: c, imageSize: (model.imageSize[0], model.imageSize[1]), grid: model.grid, classes: k,
-                             up: up, upBias: upBias, stem: stem, neck: neck, outputs: outputs,
+                             up: up, upBias: upBias, int8Up: int8Up, stem: stem, neck: neck, outputs: outputs,
                              int8Stem: int8Stem, int8Neck: int8Neck, precision: precision == .int8 ? .int8 : .f32)
     }
 
@@ -120,10 +130,10 @@ public struct DetectionHead: Sendable {
     }
 
     private init(config: ModelConfig.DetectionHead, imageSize: (height: Int, width: Int), grid: (h: Int, w: Int), classes: Int,
-                 up: Tensor, upBias: Tensor, stem: [Conv2D], neck: [Conv2D], outputs: Conv2D,
+                 up: Tensor, upBias: Tensor, int8Up: PackedLinear?, stem: [Conv2D], neck: [Conv2D], outputs: Conv2D,
                  int8Stem: [Int8Conv2D?], int8Neck: [Int8Conv2D?], precision: Precision) {
         self.config = config; self.imageSize = imageSize; self.grid = grid; self.classes = classes
-        self.up = up; self.upBias = upBias; self.stem = stem; self.neck = neck; self.outputs = outputs
+        self.up = up; self.upBias = upBias; self.int8Up = int8Up; self.stem = stem; self.neck = neck; self.outputs = outputs
         self.int8Stem = int8Stem; self.int8Neck = int8Neck; self.precision = precision
     }
 
@@ -152,24 +162,23 @@ public struct DetectionHead: Sendable {
     }
 
     /// Runs the head: `pixels` `[3, H, W]` is the normalised encoder input, `tokens` `[1 + P, D]`
-    /// the encoder's output for it. Leaves `features`, `maps` and `heat` in `state`.
-    ///
-    /// Each int8 conv takes its input's quantisation range from the conv that wrote it (tracked
-    /// while writing; the joined map's adds one pass over its `U` part) instead of a pass over the
-    /// whole input: the same range, hence the same bits.
+    /// the encoder's output for it. Leaves `features`, `maps` and `heat` in `state`. The same as
+    /// `stem(pixels:)` then `forward(tokens:)`.
     public func forward(pixels: Tensor, tokens: Tensor, state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
-        let (h, w) = mapSize, p = grid.h * grid.w, d = up.shape[1]
+        try stem(pixels: pixels, state: &state, context: context)
+        try forward(tokens: tokens, state: &state, context: context)
+    }
+
+    /// The first part of the head, the conv stem on the pixels, which needs no tokens. A pipeline
+    /// runs it before the encoder, while the freshly normalised pixels are still in cache (after
+    /// the encoder they are not, and the first conv waits on memory), then `forward(tokens:)`.
+    public func stem(pixels: Tensor, state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
         guard pixels.shape == [3, imageSize.height, imageSize.width] else {
             throw .badInput(expected: "det pixels [3, \(imageSize.height), \(imageSize.width)]", found: pixels.shape)
         }
-        guard tokens.shape == [1 + p, d] else { throw .badInput(expected: "det tokens [\(1 + p), \(d)]", found: tokens.shape) }
+        state.stemReady = false
         do {
-            // Patch tokens (class token skipped) → up → pixel shuffle, written straight into the
-            // first `up` channels of the joined map.
-            try GEMM.matmul(tokens, up, transposeB: true, bias: upBias, into: &state.upTokens, skippingRows: 1, context: context)
-            let r = (imageSize.height / grid.h) / config.stride
-            try PixelShuffle.fromTokens(state.upTokens, height: grid.h, width: grid.w, upscale: r, into: &state.neck)
-            // Stem on pixels, one buffer per conv (an input never aliases its output).
+            // One buffer per conv (an input never aliases its output).
             if state.stem.count != stem.count { state.stem = stem.map { _ in Tensor(shape: [0]) } }
             var range: ValueRange?
             for (i, conv) in stem.enumerated() {
@@ -177,6 +186,33 @@ public struct DetectionHead: Sendable {
                 range = try Self.convReLU(conv, int8Stem[i], input, inputRange: range, into: &state.stem[i],
                                           &state.scratch, &state.int8Scratch, context)
             }
+            state.stemRange = range
+        } catch { throw .kernel(error) }
+        state.stemReady = true
+    }
+
+    /// The rest of the head for the frame whose `stem(pixels:)` ran last on `state`: `tokens`
+    /// `[1 + P, D]` is the encoder's output for it. Leaves `features`, `maps` and `heat` in `state`.
+    ///
+    /// Each int8 conv takes its input's quantisation range from the conv that wrote it (tracked
+    /// while writing; the joined map's adds one pass over its `U` part) instead of a pass over the
+    /// whole input: the same range, hence the same bits.
+    public func forward(tokens: Tensor, state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
+        let (h, w) = mapSize, p = grid.h * grid.w, d = up.shape[1]
+        guard tokens.shape == [1 + p, d] else { throw .badInput(expected: "det tokens [\(1 + p), \(d)]", found: tokens.shape) }
+        guard state.stemReady else { throw .badInput(expected: "det stem(pixels:) run for this frame before forward(tokens:)", found: []) }
+        state.stemReady = false
+        do {
+            // Patch tokens (class token skipped) → up → pixel shuffle, written straight into the
+            // first `up` channels of the joined map.
+            if let int8Up {
+                try int8Up.apply(tokens, bias: upBias, into: &state.upTokens, skippingRows: 1, scratch: &state.upScratch, context: context)
+            } else {
+                try GEMM.matmul(tokens, up, transposeB: true, bias: upBias, into: &state.upTokens, skippingRows: 1, context: context)
+            }
+            let r = (imageSize.height / grid.h) / config.stride
+            try PixelShuffle.fromTokens(state.upTokens, height: grid.h, width: grid.w, upscale: r, into: &state.neck)
+            var range = state.stemRange
             var x = state.stem[stem.count - 1]
             // [U; S] along channels.
             let cu = config.upChannels, cs = x.shape[0]

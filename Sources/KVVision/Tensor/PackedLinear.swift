@@ -103,15 +103,20 @@ public struct PackedLinear: Sendable {
 
     /// `c[m, out] = a[m, in] · wᵀ (+ bias) (+ c when accumulate)`; `a` may have any rank whose
     /// trailing dimension is `inFeatures`; `c` is resized to `a`'s leading shape + [out].
+    /// `skippingRows` leaves out the first rows of a 2-D `a` (e.g. a class token) without a copy:
+    /// `c` is then `[a.shape[0] − skippingRows, out]`.
     public func apply(_ a: Tensor, bias: Tensor? = nil, into c: inout Tensor, accumulate: Bool = false,
-                      scratch: inout Scratch, context: ComputeContext = .serial) throws(TensorError) {
+                      skippingRows skip: Int = 0, scratch: inout Scratch, context: ComputeContext = .serial) throws(TensorError) {
         let k = inFeatures, n = outFeatures
         guard a.rank >= 1, a.shape[a.rank - 1] == k else {
             throw .shapeMismatch(op: "packed linear input", expected: [-1, k], found: a.shape)
         }
+        guard skip == 0 || (a.rank == 2 && skip <= a.shape[0]), skip >= 0 else {
+            throw .shapeMismatch(op: "packed linear input skipping \(skip) rows", expected: [skip, k], found: a.shape)
+        }
         if let bias, bias.count != n { throw .shapeMismatch(op: "packed linear bias", expected: [n], found: bias.shape) }
-        let m = k == 0 ? 0 : a.count / k
-        let outShape = Array(a.shape.dropLast()) + [n]
+        let m = k == 0 ? 0 : a.count / k - skip
+        let outShape = skip == 0 ? Array(a.shape.dropLast()) + [n] : [m, n]
         if accumulate {
             guard c.shape == outShape else { throw .shapeMismatch(op: "packed linear accumulate", expected: outShape, found: c.shape) }
         } else {
@@ -144,7 +149,7 @@ public struct PackedLinear: Sendable {
                                         bf16.withUnsafeBufferPointer { wh in
                                             scales.withUnsafeBufferPointer { ws in
                                                 colsums.withUnsafeBufferPointer { wc in
-                                                    nonisolated(unsafe) let (a, c, q, h, s, z) = (ap.baseAddress!, cp.baseAddress!, qp.baseAddress, hp.baseAddress,
+                                                    nonisolated(unsafe) let (a, c, q, h, s, z) = (ap.baseAddress! + skip * k, cp.baseAddress!, qp.baseAddress, hp.baseAddress,
                                                                                                   sp.baseAddress, zp.baseAddress)
                                                     nonisolated(unsafe) let (w8, w16, wsc, wcs) = (wp.baseAddress, wh.baseAddress, ws.baseAddress, wc.baseAddress)
                                                     nonisolated(unsafe) let b = bias == nil ? nil : bp.baseAddress
