@@ -172,6 +172,8 @@ struct ModelParityTests {
         #expect(model.det.int8Neck.allSatisfy { $0 != nil } && f32.det.int8Neck.allSatisfy { $0 == nil })
         #expect(model.det.int8Stem.first! == nil, "the first stem conv (27 inputs) stays f32")
         #expect(model.det.int8Up != nil && f32.det.int8Up == nil, "the token up-projection runs in int8 only at int8")
+        #expect((model.det.int8Pixels != nil) == Int8PixelConv.kernelAvailable && f32.det.int8Pixels == nil,
+                "the first stem conv reads the bytes in int8 where the CPU has the kernel")
         let clip = try SafetensorsFile(path: TestFiles.fixture("model/golden-clip.safetensors").path)
         let h = model.config.imageSize[0], w = model.config.imageSize[1]
         let frames = try clip.tensor("frames")
@@ -183,7 +185,7 @@ struct ModelParityTests {
             let pixels = frames.storage[(t * h * w * 3)..<((t + 1) * h * w * 3)].map { UInt8($0) }
             try norm.apply(rgb: pixels, width: w, height: h, into: &input)
             try model.encoder.encode(input, state: &encoder)
-            try model.det.forward(pixels: input, tokens: encoder.tokens, state: &det)
+            try model.det.forward(pixels: input, rgb: pixels, tokens: encoder.tokens, state: &det)
             let features = try clip.tensor("features.\(t)"), heat = try clip.tensor("heat.\(t)")
             print("int8 det frame \(t): features \(OpFixtures.maxAbsDiff(det.features, features) / OpFixtures.maxAbs(features)), heat \(OpFixtures.maxAbsDiff(try Self.slice(det.maps, rows: 0..<model.det.classes), heat) / OpFixtures.maxAbs(heat))")
             Self.close(det.features, features, "int8 features.\(t)", rel: 0.05)
@@ -207,10 +209,10 @@ struct ModelParityTests {
         for t in 0..<3 {
             let pixels = frames.storage[(t * h * w * 3)..<((t + 1) * h * w * 3)].map { UInt8($0) }
             try norm.apply(rgb: pixels, width: w, height: h, into: &input)
-            try model.det.stem(pixels: input, state: &split)
+            try model.det.stem(pixels: input, rgb: pixels, state: &split)
             try model.encoder.encode(input, state: &encoder)
             try model.det.forward(tokens: encoder.tokens, state: &split)
-            try model.det.forward(pixels: input, tokens: encoder.tokens, state: &whole)
+            try model.det.forward(pixels: input, rgb: pixels, tokens: encoder.tokens, state: &whole)
             #expect(split.maps == whole.maps && split.features == whole.features, "frame \(t)")
             #expect(throws: WeightsError.self, "frame \(t): a second forward without a new stem") {
                 try model.det.forward(tokens: encoder.tokens, state: &split)

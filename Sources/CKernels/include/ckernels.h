@@ -12,6 +12,7 @@
 #ifndef KVV_CKERNELS_H
 #define KVV_CKERNELS_H
 #include "qgemm.h"
+#include "pixconv.h"
 
 /// In place: row = softmax(row) over `n` floats (max subtracted first; Cephes exp).
 void kvv_softmax_row(float *row, long n);

@@ -38,6 +38,8 @@ public struct DetectionHead: Sendable {
     let up: Tensor, upBias: Tensor
     /// The token up-projection packed for int8 (nil: f32 through OpenBLAS).
     let int8Up: PackedLinear?
+    /// The first stem conv in int8 on the frame's RGB bytes (nil: f32 on the normalised pixels).
+    let int8Pixels: Int8PixelConv?
     let stem: [Conv2D]
     let neck: [Conv2D]
     /// Fused 1×1 outputs: `classes` heat logits, 2 offsets, 2 log sizes.
@@ -45,9 +47,10 @@ public struct DetectionHead: Sendable {
     /// int8 versions of the stem and neck convs that run in int8 (nil: f32), index for index.
     let int8Stem: [Int8Conv2D?], int8Neck: [Int8Conv2D?]
     /// The precision the head's 3×3 convs run at: `.int8` runs those with at least
-    /// `int8MinInputs` inputs per output (all but the first stem conv, whose 27 pixel inputs
-    /// gain nothing) in int8 (`Int8Conv2D`), and the token up-projection as an int8 `PackedLinear`;
-    /// any other precision keeps every layer f32. The 1×1 outputs stay f32.
+    /// `int8MinInputs` inputs per output (all but the first stem conv) in int8 (`Int8Conv2D`), the
+    /// first stem conv from the frame's bytes (`Int8PixelConv`, where the CPU has its kernel and
+    /// the caller passes the bytes), and the token up-projection as an int8 `PackedLinear`; any
+    /// other precision keeps every layer f32. The 1×1 outputs stay f32.
     public let precision: Precision
     public static let int8MinInputs = 64
 
@@ -114,12 +117,18 @@ public struct DetectionHead: Sendable {
         var int8Stem: [Int8Conv2D?] = [], int8Neck: [Int8Conv2D?] = []
         for (i, conv) in stem.enumerated() { int8Stem.append(try int8(conv, "det.stem.\(i)")) }
         for (i, conv) in neck.enumerated() { int8Neck.append(try int8(conv, "det.neck.\(i)")) }
+        // The first stem conv reads the frame's bytes in int8 where the CPU has the kernel.
+        var int8Pixels: Int8PixelConv?
+        if precision == .int8, !keep.keepsF32("det.stem.0") {
+            let norm = try ImageNormalization(config: model)
+            int8Pixels = Int8PixelConv(stem[0], scale: norm.scale, offset: norm.offset)
+        }
         var int8Up: PackedLinear?
         if precision == .int8, !keep.keepsF32("det.up") {
             do { int8Up = try PackedLinear(weight: up, precision: .int8) } catch { throw .kernel(error) }
         }
         return DetectionHead(config: c, imageSize: (model.imageSize[0], model.imageSize[1]), grid: model.grid, classes: k,
-                             up: up, upBias: upBias, int8Up: int8Up, stem: stem, neck: neck, outputs: outputs,
+                             up: up, upBias: upBias, int8Up: int8Up, int8Pixels: int8Pixels, stem: stem, neck: neck, outputs: outputs,
                              int8Stem: int8Stem, int8Neck: int8Neck, precision: precision == .int8 ? .int8 : .f32)
     }
 
@@ -130,10 +139,10 @@ public struct DetectionHead: Sendable {
     }
 
     private init(config: ModelConfig.DetectionHead, imageSize: (height: Int, width: Int), grid: (h: Int, w: Int), classes: Int,
-                 up: Tensor, upBias: Tensor, int8Up: PackedLinear?, stem: [Conv2D], neck: [Conv2D], outputs: Conv2D,
+                 up: Tensor, upBias: Tensor, int8Up: PackedLinear?, int8Pixels: Int8PixelConv?, stem: [Conv2D], neck: [Conv2D], outputs: Conv2D,
                  int8Stem: [Int8Conv2D?], int8Neck: [Int8Conv2D?], precision: Precision) {
         self.config = config; self.imageSize = imageSize; self.grid = grid; self.classes = classes
-        self.up = up; self.upBias = upBias; self.int8Up = int8Up; self.stem = stem; self.neck = neck; self.outputs = outputs
+        self.up = up; self.upBias = upBias; self.int8Up = int8Up; self.int8Pixels = int8Pixels; self.stem = stem; self.neck = neck; self.outputs = outputs
         self.int8Stem = int8Stem; self.int8Neck = int8Neck; self.precision = precision
     }
 
@@ -164,15 +173,18 @@ public struct DetectionHead: Sendable {
     /// Runs the head: `pixels` `[3, H, W]` is the normalised encoder input, `tokens` `[1 + P, D]`
     /// the encoder's output for it. Leaves `features`, `maps` and `heat` in `state`. The same as
     /// `stem(pixels:)` then `forward(tokens:)`.
-    public func forward(pixels: Tensor, tokens: Tensor, state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
-        try stem(pixels: pixels, state: &state, context: context)
+    public func forward(pixels: Tensor, rgb: [UInt8]? = nil, tokens: Tensor, state: inout State,
+                        context: ComputeContext = .serial) throws(WeightsError) {
+        try stem(pixels: pixels, rgb: rgb, state: &state, context: context)
         try forward(tokens: tokens, state: &state, context: context)
     }
 
     /// The first part of the head, the conv stem on the pixels, which needs no tokens. A pipeline
     /// runs it before the encoder, while the freshly normalised pixels are still in cache (after
     /// the encoder they are not, and the first conv waits on memory), then `forward(tokens:)`.
-    public func stem(pixels: Tensor, state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
+    /// `rgb`, the frame's bytes that `pixels` was normalised from (rows of 3·W bytes), lets the int8
+    /// head run its first conv on them (`int8Pixels`); without it that conv runs f32 on `pixels`.
+    public func stem(pixels: Tensor, rgb: [UInt8]? = nil, state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
         guard pixels.shape == [3, imageSize.height, imageSize.width] else {
             throw .badInput(expected: "det pixels [3, \(imageSize.height), \(imageSize.width)]", found: pixels.shape)
         }
@@ -182,6 +194,11 @@ public struct DetectionHead: Sendable {
             if state.stem.count != stem.count { state.stem = stem.map { _ in Tensor(shape: [0]) } }
             var range: ValueRange?
             for (i, conv) in stem.enumerated() {
+                if i == 0, let int8Pixels, let rgb {
+                    range = try int8Pixels.forward(rgb: rgb, width: imageSize.width, height: imageSize.height, into: &state.stem[0],
+                                                   context: context)
+                    continue
+                }
                 let input = i == 0 ? pixels : state.stem[i - 1]
                 range = try Self.convReLU(conv, int8Stem[i], input, inputRange: range, into: &state.stem[i],
                                           &state.scratch, &state.int8Scratch, context)

@@ -6,8 +6,9 @@
 public struct ImageNormalization: Sendable, Equatable {
     public let mean: [Float]
     public let std: [Float]
-    private let scale: [Float]
-    private let offset: [Float]
+    /// `1 / (255·std[c])` and `−mean[c] / std[c]`: a byte v becomes `v · scale[c] + offset[c]`.
+    let scale: [Float]
+    let offset: [Float]
 
     public init(mean: [Float], std: [Float]) throws(WeightsError) {
         guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 > 0 && $0.isFinite }), mean.allSatisfy(\.isFinite) else {

@@ -139,7 +139,7 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
             // The det stem first, while the pixels just written are in cache; its time is the
             // heads', not the encoder's.
             let stemStart = DispatchTime.now().uptimeNanoseconds
-            try model.det.stem(pixels: input, state: &detState, context: context)
+            try model.det.stem(pixels: input, rgb: frame.pixels, state: &detState, context: context)
             let stemNanoseconds = DispatchTime.now().uptimeNanoseconds &- stemStart
             try model.encoder.encode(input, state: &encoderState, context: context)
             let encoded = DispatchTime.now().uptimeNanoseconds
