@@ -229,6 +229,12 @@ static inline int kv_masked(const float *mask, long ms, long i, long j) {
     return mask && mask[i * ms + j] == -__builtin_inff();
 }
 
+static inline float score_row_scalar(int fmt, const float *qi, const void *kj, long d) {
+    float acc = 0;
+    for (long c = 0; c < d; c++) acc += qi[c] * kv_element(fmt, kj, c);
+    return acc;
+}
+
 static void window_scores_scalar(int fmt, const float *q, long qs, long n, const void *k, long ks, long r, long d,
                                  float scale, const float *rs, long rss, const float *mask, long ms, float *s, long ls) {
     const size_t es = kv_element_size(fmt);
@@ -236,9 +242,7 @@ static void window_scores_scalar(int fmt, const float *q, long qs, long n, const
         for (long j = 0; j < r; j++) {
             if (kv_masked(mask, ms, i, j)) { s[i * ls + j] = 0; continue; }
             const void *kj = (const char *)k + (size_t)(j * ks) * es;
-            float acc = 0;
-            for (long c = 0; c < d; c++) acc += q[i * qs + c] * kv_element(fmt, kj, c);
-            s[i * ls + j] = acc * (rs ? scale * rs[j * rss] : scale);
+            s[i * ls + j] = score_row_scalar(fmt, q + i * qs, kj, d) * (rs ? scale * rs[j * rss] : scale);
         }
 }
 
@@ -267,24 +271,54 @@ static inline __attribute__((always_inline)) KV_T __m256 kv_load8(int fmt, const
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const int8_t *)row + c))));
 }
 
+static inline __attribute__((always_inline)) KV_T float score_row_avx2(int fmt, const float *qi, const void *kj, long d) {
+    const long d8 = d & ~7L;
+    __m256 acc = _mm256_setzero_ps();
+    for (long c = 0; c < d8; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qi + c), kv_load8(fmt, kj, c), acc);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float sum = _mm_cvtss_f32(h);
+    for (long c = d8; c < d; c++) sum += qi[c] * kv_element(fmt, kj, c);
+    return sum;
+}
+
 KV_T static void window_scores_avx2(int fmt, const float *q, long qs, long n, const void *k, long ks, long r, long d,
                                     float scale, const float *rs, long rss, const float *mask, long ms, float *s, long ls) {
     const size_t es = kv_element_size(fmt);
-    const long d8 = d & ~7L;
     for (long i = 0; i < n; i++) {
         const float *qi = q + i * qs;
         for (long j = 0; j < r; j++) {
             if (kv_masked(mask, ms, i, j)) { s[i * ls + j] = 0; continue; }
             const void *kj = (const char *)k + (size_t)(j * ks) * es;
-            __m256 acc = _mm256_setzero_ps();
-            for (long c = 0; c < d8; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qi + c), kv_load8(fmt, kj, c), acc);
-            __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-            h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-            h = _mm_add_ss(h, _mm_movehdup_ps(h));
-            float sum = _mm_cvtss_f32(h);
-            for (long c = d8; c < d; c++) sum += qi[c] * kv_element(fmt, kj, c);
-            s[i * ls + j] = sum * (rs ? scale * rs[j * rss] : scale);
+            s[i * ls + j] = score_row_avx2(fmt, qi, kj, d) * (rs ? scale * rs[j * rss] : scale);
         }
+    }
+}
+
+KV_T static void rows_scores_avx2(int fmt, const float *q, const void *k, long ks, const int32_t *rows, long count, long d,
+                                  float scale, const float *rs, long rss, float *s) {
+    const size_t es = kv_element_size(fmt);
+    for (long t = 0; t < count; t++) {
+        const long j = rows[t];
+        s[t] = score_row_avx2(fmt, q, (const char *)k + (size_t)(j * ks) * es, d) * (rs ? scale * rs[j * rss] : scale);
+    }
+}
+
+KV_T static void rows_sum_avx2(int fmt, const float *p, const int32_t *rows, long count, const void *v, long vs, long d,
+                               const float *rs, long rss, float *o) {
+    const size_t es = kv_element_size(fmt);
+    const long d8 = d & ~7L;
+    for (long c = 0; c < d; c++) o[c] = 0;
+    for (long t = 0; t < count; t++) {
+        const float w = p[t];
+        if (w == 0) continue;
+        const long j = rows[t];
+        const float wj = rs ? w * rs[j * rss] : w;
+        const void *vj = (const char *)v + (size_t)(j * vs) * es;
+        const __m256 ww = _mm256_set1_ps(wj);
+        for (long c = 0; c < d8; c += 8) _mm256_storeu_ps(o + c, _mm256_fmadd_ps(ww, kv_load8(fmt, vj, c), _mm256_loadu_ps(o + c)));
+        for (long c = d8; c < d; c++) o[c] += wj * kv_element(fmt, vj, c);
     }
 }
 
@@ -328,6 +362,35 @@ void kvv_window_weighted_sum(int fmt, const float *p, long n, long r, const void
     if (kv_vector()) { window_sum_avx2(fmt, p, n, r, v, vs, d, rs, rss, out, os); return; }
 #endif
     window_sum_scalar(fmt, p, n, r, v, vs, d, rs, rss, out, os);
+}
+
+void kvv_window_scores_rows(int fmt, const float *q, const void *k, long ks, const int32_t *rows, long count, long d,
+                            float scale, const float *rs, long rss, float *s) {
+#if defined(__x86_64__)
+    if (kv_vector()) { rows_scores_avx2(fmt, q, k, ks, rows, count, d, scale, rs, rss, s); return; }
+#endif
+    const size_t es = kv_element_size(fmt);
+    for (long t = 0; t < count; t++) {
+        const long j = rows[t];
+        s[t] = score_row_scalar(fmt, q, (const char *)k + (size_t)(j * ks) * es, d) * (rs ? scale * rs[j * rss] : scale);
+    }
+}
+
+void kvv_window_weighted_sum_rows(int fmt, const float *p, const int32_t *rows, long count, const void *v, long vs, long d,
+                                  const float *rs, long rss, float *out) {
+#if defined(__x86_64__)
+    if (kv_vector()) { rows_sum_avx2(fmt, p, rows, count, v, vs, d, rs, rss, out); return; }
+#endif
+    const size_t es = kv_element_size(fmt);
+    for (long c = 0; c < d; c++) out[c] = 0;
+    for (long t = 0; t < count; t++) {
+        const float w = p[t];
+        if (w == 0) continue;
+        const long j = rows[t];
+        const float wj = rs ? w * rs[j * rss] : w;
+        const void *vj = (const char *)v + (size_t)(j * vs) * es;
+        for (long c = 0; c < d; c++) out[c] += wj * kv_element(fmt, vj, c);
+    }
 }
 
 const char *kvv_kernels_isa(void) {

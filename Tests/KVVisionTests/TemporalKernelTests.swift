@@ -136,6 +136,33 @@ import Testing
         }
     }
 
+    /// The listed read (each query's unmasked keys from a list, the default) gives the masked
+    /// read's bits for every store format and head size, with log-weights, a query that sees one
+    /// owner's rows, and one that sees none.
+    @Test(arguments: [(KVStorageFormat.f32, 32), (.f32, 20), (.f16, 32), (.int8, 32), (.int8, 13)])
+    func listedWindowReadGivesTheMaskedReadsBits(_ c: (format: KVStorageFormat, d: Int)) throws {
+        var rng = SplitMix64(seed: UInt64(31 + c.d))
+        let kvHeads = 2, queryHeads = 4, rows = 40, n = 4, d = c.d
+        var keys = KVRowStore(format: c.format, rows: rows, heads: kvHeads, headDim: d)
+        var values = KVRowStore(format: c.format, rows: rows, heads: kvHeads, headDim: d)
+        let k = try random([rows, kvHeads * d], &rng), v = try random([rows, kvHeads * d], &rng)
+        for i in 0..<rows { try keys.store(row: i, from: k, sourceRow: i); try values.store(row: i, from: v, sourceRow: i) }
+        let q = try random([n, queryHeads * d], &rng)
+        var bias = Tensor(shape: [n, rows])
+        for j in 0..<rows {
+            bias.storage[j] = j % 7 == 3 ? -.infinity : logf(0.5 + Float(j % 5) * 0.25)  // query 0: most rows, merge weights
+            bias.storage[rows + j] = j % 8 == 2 ? 0 : -.infinity  // query 1: one owner's rows
+            bias.storage[2 * rows + j] = -.infinity  // query 2: none
+            bias.storage[3 * rows + j] = 0  // query 3: all
+        }
+        var s1 = Tensor(shape: [0]), s2 = Tensor(shape: [0]), listed = Tensor(shape: [0]), masked = Tensor(shape: [0])
+        try WindowAttention.attend(queries: q, queryHeads: queryHeads, keys: keys, values: values, bias: bias, scores: &s1, into: &listed)
+        try WindowAttention.attend(queries: q, queryHeads: queryHeads, keys: keys, values: values, bias: bias, scores: &s2, into: &masked,
+                                   listed: false)
+        #expect(listed.shape == [n, queryHeads * d] && listed == masked, "\(c.format) d \(d)")
+        #expect(listed.storage[(2 * queryHeads * d)..<(3 * queryHeads * d)].allSatisfy { $0 == 0 })
+    }
+
     @Test func rawScoresWithARowBiasSkipOnlyTheMaskedRows() throws {
         var rng = SplitMix64(seed: 11)
         for format in KVStorageFormat.allCases {

@@ -11,6 +11,7 @@
 // Thread-safety: pure functions over caller-owned memory.
 #ifndef KVV_CKERNELS_H
 #define KVV_CKERNELS_H
+#include <stdint.h>
 #include "qgemm.h"
 #include "pixconv.h"
 
@@ -50,6 +51,15 @@ void kvv_window_scores(int fmt, const float *q, long qs, long n, const void *k, 
 /// f16 or int8, rows vs elements apart), head size d; zero weights are skipped.
 void kvv_window_weighted_sum(int fmt, const float *p, long n, long r, const void *v, long vs, long d,
                              const float *rs, long rss, float *out, long os);
+
+/// The same two reads for one query row over a list of stored rows (`rows`, count entries, in
+/// increasing order): s[t] is kvv_window_scores' score of row rows[t], and out = Σ_t p[t] ·
+/// (rs ? rs[rows[t]·rss] : 1) · v[rows[t]] in that order, zero weights skipped — the same
+/// arithmetic row for row, so a read over the rows a mask leaves gives the masked read's bits.
+void kvv_window_scores_rows(int fmt, const float *q, const void *k, long ks, const int32_t *rows, long count, long d,
+                            float scale, const float *rs, long rss, float *s);
+void kvv_window_weighted_sum_rows(int fmt, const float *p, const int32_t *rows, long count, const void *v, long vs, long d,
+                                  const float *rs, long rss, float *out);
 
 /// The instruction set the dispatcher picked: "avx512f", "avx2" or "sse2" (for benchmarks).
 const char *kvv_kernels_isa(void);

@@ -24,9 +24,12 @@ public enum WindowAttention {
     ///   - bias: `[n, keys.rows]` additive scores (log-weights, −∞ masks).
     ///   - scores: scratch, resized to `[n, keys.rows]`.
     ///   - output: resized to `[n, queryHeads · d]`.
+    ///   - listed: read each query's unmasked keys from a list (the default; the same bits as the
+    ///     masked read, which `false` forces, for tests). Int8 keys with per-channel scales always
+    ///     take the masked read.
     public static func attend(
         queries: Tensor, queryHeads: Int, keys: KVRowStore, values: KVRowStore,
-        bias: Tensor, scores: inout Tensor, into output: inout Tensor
+        bias: Tensor, scores: inout Tensor, into output: inout Tensor, listed: Bool = true
     ) throws(TensorError) {
         let d = keys.headDim, kvHeads = keys.heads, r = keys.rows
         guard values.rows == r, values.heads == kvHeads, values.headDim == d, values.format == keys.format,
@@ -50,6 +53,19 @@ public enum WindowAttention {
         let group = queryHeads / kvHeads
         let qStride = queryHeads * d, kvStride = kvHeads * d
         let scale = 1 / Float(Double(d).squareRoot())
+        if listed, !(keys.format == .int8 && keys.channelGroup > 0) {
+            queries.storage.withUnsafeBufferPointer { qp in
+                bias.storage.withUnsafeBufferPointer { bp in
+                    scores.storage.withUnsafeMutableBufferPointer { sp in
+                        output.storage.withUnsafeMutableBufferPointer { op in
+                            attendListed(qp.baseAddress!, n: n, queryHeads: queryHeads, group: group, keys: keys, values: values,
+                                         bias: bp.baseAddress!, scale: scale, scores: sp.baseAddress!, into: op.baseAddress!)
+                        }
+                    }
+                }
+            }
+            return
+        }
         queries.storage.withUnsafeBufferPointer { qp in
             bias.storage.withUnsafeBufferPointer { bp in
                 scores.storage.withUnsafeMutableBufferPointer { sp in
@@ -67,6 +83,59 @@ public enum WindowAttention {
                                                         scales.map { $0 + g }, scales == nil ? 0 : kvHeads, oh, qStride)
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `attend` over each query's unmasked keys only, listed once per query (bias > −∞, increasing
+    /// order): per kept key the same arithmetic as the masked read, so the same bits, without a
+    /// pass over the keys a restriction excludes — the act head's query sees one owner's ≤ `window`
+    /// rows of `window · tokensPerFrame`. `scores` rows hold the listed keys' weights, compacted.
+    private static func attendListed(
+        _ q: UnsafePointer<Float>, n: Int, queryHeads: Int, group: Int, keys: KVRowStore, values: KVRowStore,
+        bias b: UnsafePointer<Float>, scale: Float, scores s: UnsafeMutablePointer<Float>, into o: UnsafeMutablePointer<Float>
+    ) {
+        let d = keys.headDim, r = keys.rows, kvHeads = keys.heads
+        let qStride = queryHeads * d, kvStride = kvHeads * d
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: r) { list in
+            let rows = list.baseAddress!
+            for i in 0..<n {
+                let bi = b + i * r, si = s + i * r
+                var count = 0
+                for j in 0..<r where bi[j] != -Float.infinity {
+                    rows[count] = Int32(truncatingIfNeeded: j)
+                    count += 1
+                }
+                for h in 0..<queryHeads {
+                    let g = h / group, oh = o + i * qStride + h * d
+                    keys.withElements { format, kp, scales in
+                        kvv_window_scores_rows(format, q + i * qStride + h * d, kp + g * d * keys.elementSize, kvStride, rows, count, d,
+                                               scale, scales.map { $0 + g }, scales == nil ? 0 : kvHeads, si)
+                    }
+                    // softmax(score + bias) over the listed keys, in the masked read's order.
+                    var m = -Float.infinity
+                    for t in 0..<count {
+                        let x = si[t] + bi[Int(rows[t])]
+                        si[t] = x
+                        if x > m { m = x }
+                    }
+                    guard m > -Float.infinity else {
+                        oh.update(repeating: 0, count: d)
+                        continue
+                    }
+                    var sum: Float = 0
+                    for t in 0..<count {
+                        let e = expf(si[t] - m)
+                        si[t] = e
+                        sum += e
+                    }
+                    let inv = 1 / sum
+                    for t in 0..<count { si[t] *= inv }
+                    values.withElements { format, vp, scales in
+                        kvv_window_weighted_sum_rows(format, si, rows, count, vp + g * d * values.elementSize, kvStride, d,
+                                                     scales.map { $0 + g }, scales == nil ? 0 : kvHeads, oh)
                     }
                 }
             }
