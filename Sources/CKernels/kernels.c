@@ -246,6 +246,11 @@ static void window_scores_scalar(int fmt, const float *q, long qs, long n, const
         }
 }
 
+// o += wj · v row (one value row into the output, in channel order).
+static inline void add_row_scalar(int fmt, float wj, const void *vj, long d, float *o) {
+    for (long c = 0; c < d; c++) o[c] += wj * kv_element(fmt, vj, c);
+}
+
 static void window_sum_scalar(int fmt, const float *p, long n, long r, const void *v, long vs, long d,
                               const float *rs, long rss, float *out, long os) {
     const size_t es = kv_element_size(fmt);
@@ -257,7 +262,7 @@ static void window_sum_scalar(int fmt, const float *p, long n, long r, const voi
             if (w == 0) continue;
             const float wj = rs ? w * rs[j * rss] : w;
             const void *vj = (const char *)v + (size_t)(j * vs) * es;
-            for (long c = 0; c < d; c++) o[c] += wj * kv_element(fmt, vj, c);
+            add_row_scalar(fmt, wj, vj, d, o);
         }
     }
 }
@@ -305,10 +310,17 @@ KV_T static void rows_scores_avx2(int fmt, const float *q, const void *k, long k
     }
 }
 
+// o += wj · v row: 8 channels at a time with FMA, then the tail.
+static inline __attribute__((always_inline)) KV_T void add_row_avx2(int fmt, float wj, const void *vj, long d, float *o) {
+    const long d8 = d & ~7L;
+    const __m256 ww = _mm256_set1_ps(wj);
+    for (long c = 0; c < d8; c += 8) _mm256_storeu_ps(o + c, _mm256_fmadd_ps(ww, kv_load8(fmt, vj, c), _mm256_loadu_ps(o + c)));
+    for (long c = d8; c < d; c++) o[c] += wj * kv_element(fmt, vj, c);
+}
+
 KV_T static void rows_sum_avx2(int fmt, const float *p, const int32_t *rows, long count, const void *v, long vs, long d,
                                const float *rs, long rss, float *o) {
     const size_t es = kv_element_size(fmt);
-    const long d8 = d & ~7L;
     for (long c = 0; c < d; c++) o[c] = 0;
     for (long t = 0; t < count; t++) {
         const float w = p[t];
@@ -316,16 +328,13 @@ KV_T static void rows_sum_avx2(int fmt, const float *p, const int32_t *rows, lon
         const long j = rows[t];
         const float wj = rs ? w * rs[j * rss] : w;
         const void *vj = (const char *)v + (size_t)(j * vs) * es;
-        const __m256 ww = _mm256_set1_ps(wj);
-        for (long c = 0; c < d8; c += 8) _mm256_storeu_ps(o + c, _mm256_fmadd_ps(ww, kv_load8(fmt, vj, c), _mm256_loadu_ps(o + c)));
-        for (long c = d8; c < d; c++) o[c] += wj * kv_element(fmt, vj, c);
+        add_row_avx2(fmt, wj, vj, d, o);
     }
 }
 
 KV_T static void window_sum_avx2(int fmt, const float *p, long n, long r, const void *v, long vs, long d,
                                  const float *rs, long rss, float *out, long os) {
     const size_t es = kv_element_size(fmt);
-    const long d8 = d & ~7L;
     for (long i = 0; i < n; i++) {
         float *o = out + i * os;
         for (long c = 0; c < d; c++) o[c] = 0;
@@ -334,10 +343,7 @@ KV_T static void window_sum_avx2(int fmt, const float *p, long n, long r, const 
             if (w == 0) continue;
             const float wj = rs ? w * rs[j * rss] : w;
             const void *vj = (const char *)v + (size_t)(j * vs) * es;
-            const __m256 ww = _mm256_set1_ps(wj);
-            for (long c = 0; c < d8; c += 8)
-                _mm256_storeu_ps(o + c, _mm256_fmadd_ps(ww, kv_load8(fmt, vj, c), _mm256_loadu_ps(o + c)));
-            for (long c = d8; c < d; c++) o[c] += wj * kv_element(fmt, vj, c);
+            add_row_avx2(fmt, wj, vj, d, o);
         }
     }
 }
@@ -389,7 +395,7 @@ void kvv_window_weighted_sum_rows(int fmt, const float *p, const int32_t *rows, 
         const long j = rows[t];
         const float wj = rs ? w * rs[j * rss] : w;
         const void *vj = (const char *)v + (size_t)(j * vs) * es;
-        for (long c = 0; c < d; c++) out[c] += wj * kv_element(fmt, vj, c);
+        add_row_scalar(fmt, wj, vj, d, out);
     }
 }
 
