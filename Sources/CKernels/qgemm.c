@@ -345,6 +345,61 @@ __m128i quantize16(const float *x, __m128 inv, __m128 zf) {
     return _mm_packus_epi16(_mm_packus_epi32(q[0], q[1]), _mm_packus_epi32(q[2], q[3]));
 }
 
+/// quantize16's arithmetic on one 512-bit vector: the same float operations in the same order
+/// (mul, round to nearest even, add, max with 0 — NaN gives 0 —, min with 255), so the same bytes.
+static inline __attribute__((always_inline, target("avx512f")))
+__m128i quantize16_512(const float *x, __m512 inv, __m512 zf) {
+    __m512 v = _mm512_add_ps(_mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(x), inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zf);
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(255.0f));
+    return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
+}
+
+/// Rows y0..<y1 for c a multiple of 16: sixteen channels × 16 pixels quantised at a time (one
+/// 512-bit vector each) and transposed in registers, so each pixel gets one 16-byte store per
+/// 16 channels (the c4 path: four 4-byte stores).
+__attribute__((target("avx512f")))
+static void quantize_rows_c16(const float *x, long c, long h, long w, long pad, long y0, long y1,
+                              float inv, float zf, uint8_t *qx) {
+    long wp = w + 2 * pad;
+    const __m512 vinv = _mm512_set1_ps(inv), vzf = _mm512_set1_ps(zf);
+    for (long y = y0; y < y1; y++) {
+        uint8_t *row = qx + (y + pad) * wp * c + pad * c;
+        for (long ch = 0; ch < c; ch += 16) {
+            const float *s = x + (ch * h + y) * w;
+            long x0 = 0;
+            for (; x0 + 16 <= w; x0 += 16) {
+                // p[k][g]: pixels 4g..4g+3 × channels 4k..4k+3 (pixel-major, 4 bytes a pixel).
+                __m128i p[4][4];
+                for (int k = 0; k < 4; k++) {
+                    const float *s0 = s + (4 * k) * h * w + x0;
+                    __m128i q0 = quantize16_512(s0, vinv, vzf), q1 = quantize16_512(s0 + h * w, vinv, vzf);
+                    __m128i q2 = quantize16_512(s0 + 2 * h * w, vinv, vzf), q3 = quantize16_512(s0 + 3 * h * w, vinv, vzf);
+                    __m128i a = _mm_unpacklo_epi8(q0, q1), b = _mm_unpackhi_epi8(q0, q1);
+                    __m128i e = _mm_unpacklo_epi8(q2, q3), f = _mm_unpackhi_epi8(q2, q3);
+                    p[k][0] = _mm_unpacklo_epi16(a, e); p[k][1] = _mm_unpackhi_epi16(a, e);
+                    p[k][2] = _mm_unpacklo_epi16(b, f); p[k][3] = _mm_unpackhi_epi16(b, f);
+                }
+                uint8_t *dst = row + x0 * c + ch;
+                for (int g = 0; g < 4; g++) {
+                    __m128i t0 = _mm_unpacklo_epi32(p[0][g], p[1][g]), t1 = _mm_unpackhi_epi32(p[0][g], p[1][g]);
+                    __m128i t2 = _mm_unpacklo_epi32(p[2][g], p[3][g]), t3 = _mm_unpackhi_epi32(p[2][g], p[3][g]);
+                    _mm_storeu_si128((__m128i *)(dst + (4 * g + 0) * c), _mm_unpacklo_epi64(t0, t2));
+                    _mm_storeu_si128((__m128i *)(dst + (4 * g + 1) * c), _mm_unpackhi_epi64(t0, t2));
+                    _mm_storeu_si128((__m128i *)(dst + (4 * g + 2) * c), _mm_unpacklo_epi64(t1, t3));
+                    _mm_storeu_si128((__m128i *)(dst + (4 * g + 3) * c), _mm_unpackhi_epi64(t1, t3));
+                }
+            }
+            for (; x0 < w; x0++) {
+                for (int k = 0; k < 16; k++) {
+                    float v = rintf(s[k * h * w + x0] * inv) + zf;
+                    v = !(v >= 0) ? 0 : (v > 255 ? 255 : v);
+                    row[x0 * c + ch + k] = (uint8_t)v;
+                }
+            }
+        }
+    }
+}
+
 /// Rows y0..<y1 for c a multiple of 4: four channels × 16 pixels quantised at a time and
 /// interleaved in registers, so each pixel gets one 4-byte store instead of four byte stores.
 __attribute__((target("avx2")))
@@ -420,6 +475,10 @@ void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad
     }
 #if defined(__x86_64__)
     __builtin_cpu_init();
+    if (c % 16 == 0 && __builtin_cpu_supports("avx512f")) {
+        quantize_rows_c16(x, c, h, w, pad, y0, y1, inv, zf, qx);
+        return;
+    }
     if (c % 4 == 0 && __builtin_cpu_supports("avx2")) {
         quantize_rows_c4(x, c, h, w, pad, y0, y1, inv, zf, qx);
         return;

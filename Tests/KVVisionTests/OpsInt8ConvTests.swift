@@ -114,7 +114,7 @@ import Testing
     /// NaN → 0, into the zero-point-padded NHWC image: channel counts that take the 4-channel
     /// vector path (8, 24) and one that does not (5), widths with and without a 16-pixel tail,
     /// values that saturate, ±Inf and NaN.
-    @Test(arguments: [(8, 3, 37), (24, 2, 16), (5, 3, 21)])
+    @Test(arguments: [(8, 3, 37), (24, 2, 16), (5, 3, 21), (16, 3, 37), (48, 2, 33)])  // 16 and 48: the 16-channel path
     func imageQuantisationFollowsItsFormula(_ c: (channels: Int, h: Int, w: Int)) throws {
         var x = try OpFixtures.tensor([c.channels, c.h, c.w], seed: c.w, scale: 3)
         x.storage[1] = .nan; x.storage[c.w + 2] = .infinity; x.storage[2 * c.w] = -.infinity

@@ -21,6 +21,13 @@ import Testing
         var fromTokens = Tensor(shape: [0])
         try PixelShuffle.fromTokens(tokens, height: h, width: w, upscale: r, into: &fromTokens)
         #expect(fromTokens == expected)
+        // Into the leading channels of a wider map (the det head's joined map): the rest is kept.
+        let plane = h * r * w * r
+        var joined = try Tensor(shape: [c + 2, h * r, w * r], storage: [Float](repeating: 7, count: (c + 2) * plane))
+        try PixelShuffle.fromTokens(tokens, height: h, width: w, upscale: r, into: &joined, channels: c + 2)
+        #expect(joined.shape == [c + 2, h * r, w * r])
+        #expect(Array(joined.storage[0..<(c * plane)]) == expected.storage && joined.storage[(c * plane)...].allSatisfy { $0 == 7 })
+        #expect(throws: TensorError.self) { try PixelShuffle.fromTokens(tokens, height: h, width: w, upscale: r, into: &joined, channels: c - 1) }
         #expect(throws: TensorError.self) { try PixelShuffle.apply(Tensor(shape: [5, 2, 2]), upscale: 2, into: &out) }
         #expect(throws: TensorError.self) { try PixelShuffle.fromTokens(tokens, height: h + 1, width: w, upscale: r, into: &out) }
     }

@@ -77,6 +77,56 @@ final class NoiseFrames: FrameProvider {
         #expect(try Self.run(threads: 4, lanes: 4) == one)
     }
 
+    /// With lanes, a frame of a live source is read only once every frame but the one other
+    /// lanes may still hold is reported: no lane reads ahead of the frame it has to report (its
+    /// record would wait a frame interval for the camera). A file's lanes do read ahead, and both
+    /// give the records of one lane.
+    @Test func lanesReadAheadOfAFileButNotOfALiveSource() throws {
+        final class Counting: RecordSink {
+            let frames = Atomic<Int>(0)
+            let inner: JSONLinesWriter
+            init(_ inner: JSONLinesWriter) { self.inner = inner }
+            func write(_ record: OutputRecord) throws(OutputError) {
+                try inner.write(record)
+                if case .frame = record { frames.add(1, ordering: .sequentiallyConsistent) }
+            }
+        }
+        final class Watched: FrameProvider {
+            let frames: NoiseFrames, sink: Counting, isLive: Bool
+            /// Per `next()` call: the frame it returns minus the frames reported before it.
+            var lead: [Int] = []
+            init(_ frames: NoiseFrames, sink: Counting, live: Bool) { self.frames = frames; self.sink = sink; isLive = live }
+            var source: String { frames.source }
+            var sourceSize: (width: Int, height: Int) { frames.sourceSize }
+            var fps: Double? { frames.fps }
+            var counters: (decoded: Int, skipped: Int, corrupt: Int) { frames.counters }
+            var endReason: String? { frames.endReason }
+            func next() throws(PipelineError) -> VideoFrame? {
+                lead.append(frames.index - sink.frames.load(ordering: .sequentiallyConsistent))
+                return try frames.next()
+            }
+        }
+        func run(live: Bool, lanes: Int) throws -> (text: String, lead: [Int]) {
+            let output = TextOutput.memory()
+            let sink = Counting(JSONLinesWriter(output))
+            let provider = Watched(NoiseFrames(count: 40, width: 48, height: 32, seed: 3), sink: sink, live: live)
+            let stages = try TrackOptions.laneThreads(lanes, lanes: lanes).map { n in
+                StreamPipeline.Lane(detector: NoiseFrames.detections(count: 40),
+                                    appearance: try TokenAppearance(model: Self.model, height: 32, width: 48, context: ComputeContext(threads: n)),
+                                    temporal: nil)
+            }
+            _ = try StreamPipeline(provider: provider, lanes: stages, tracker: try Tracker(), sink: sink).run()
+            return (output.captured, provider.lead)
+        }
+        let one = try Self.run(threads: 1)
+        for lanes in [2, 3] {
+            let live = try run(live: true, lanes: lanes)
+            #expect(live.text == one)
+            #expect(live.lead.max() ?? 0 <= lanes - 1, "\(lanes) lanes, live: \(live.lead)")
+            #expect(try run(live: false, lanes: lanes).text == one)
+        }
+    }
+
     @Test func laneThreadsShareTheThreads() {
         #expect(TrackOptions.laneThreads(2, lanes: 2) == [1, 1])
         #expect(TrackOptions.laneThreads(5, lanes: 2) == [3, 2])

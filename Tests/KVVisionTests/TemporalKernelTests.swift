@@ -189,6 +189,38 @@ import Testing
         }
     }
 
+    /// The scores of listed rows are the full read's scores of those rows, bit for bit, for every
+    /// storage format (per-channel int8 keys included), with grouped query heads; rows out of
+    /// range are refused.
+    @Test(arguments: [(KVStorageFormat.f32, 0), (.f16, 0), (.int8, 0), (.int8, 3)])
+    func listedScoresAreTheFullReadsScoresOfTheListedRows(_ c: (format: KVStorageFormat, group: Int)) throws {
+        var rng = SplitMix64(seed: 19)
+        let rows = 9, d = 20
+        var keys = KVRowStore(format: c.format, rows: rows, heads: 2, headDim: d, channelGroup: c.group)
+        let k = try random([rows, 2 * d], &rng)
+        if c.group > 0 {
+            for g in 0..<(rows / c.group) {
+                try keys.blendRows(first: g * c.group, keep: 0, add: 1, from: k, sourceRows: (g * c.group)..<((g + 1) * c.group))
+            }
+        } else {
+            for i in 0..<rows { try keys.store(row: i, from: k, sourceRow: i) }
+        }
+        let q = try random([3, 4 * d], &rng)
+        var all = Tensor(shape: [0]), listed = Tensor(shape: [0]), scratch = WindowAttention.ListedScratch()
+        try WindowAttention.scores(queries: q, queryHeads: 4, keys: keys, into: &all)
+        let list: [Int32] = [0, 2, 3, 7, 8]
+        try WindowAttention.scores(queries: q, queryHeads: 4, keys: keys, rows: list, scratch: &scratch, into: &listed)
+        #expect(listed.shape == [4, 3, list.count])
+        for h in 0..<4 { for i in 0..<3 { for (t, j) in list.enumerated() {
+            #expect(listed.storage[(h * 3 + i) * list.count + t] == all.storage[(h * 3 + i) * rows + Int(j)], "\(c) head \(h) query \(i) row \(j)")
+        } } }
+        try WindowAttention.scores(queries: q, queryHeads: 4, keys: keys, rows: [], scratch: &scratch, into: &listed)
+        #expect(listed.shape == [4, 3, 0])
+        #expect(throws: TensorError.self) {
+            try WindowAttention.scores(queries: q, queryHeads: 4, keys: keys, rows: [0, 9], scratch: &scratch, into: &listed)
+        }
+    }
+
     /// Attention over f32, f16, int8 and per-channel int8 stores (the fused, dequantising kernels)
     /// equals the attention computed naively in Double from the rows the store gives back, within
     /// f32 rounding: head sizes with and without an 8-float tail, grouped query heads, a masked key.

@@ -228,20 +228,19 @@ public struct DetectionHead: Sendable {
                 try GEMM.matmul(tokens, up, transposeB: true, bias: upBias, into: &state.upTokens, skippingRows: 1, context: context)
             }
             let r = (imageSize.height / grid.h) / config.stride
-            try PixelShuffle.fromTokens(state.upTokens, height: grid.h, width: grid.w, upscale: r, into: &state.neck)
             var range = state.stemRange
             var x = state.stem[stem.count - 1]
-            // [U; S] along channels.
+            // [U; S] along channels: U shuffled straight into the joined map's first channels,
+            // then S copied after it.
             let cu = config.upChannels, cs = x.shape[0]
-            state.joined.resize([cu + cs, h * w])
-            try state.neck.reshape([cu, h * w])
-            try state.joined.copyRows(from: state.neck, to: 0)
+            try PixelShuffle.fromTokens(state.upTokens, height: grid.h, width: grid.w, upscale: r, into: &state.joined, channels: cu + cs)
+            try state.joined.reshape([cu + cs, h * w])
             try x.reshape([cs, h * w])
             try state.joined.copyRows(from: x, to: cu)
             try state.joined.reshape([cu + cs, h, w])
             // The joined map's range: the stem part's as tracked, the token part's from one pass
-            // over it (`state.neck` still holds U); nil lets the conv compute it.
-            let joinedRange = int8Neck[0] == nil ? nil : range.map { ValueRange(of: state.neck).union($0) }
+            // over it; nil lets the conv compute it.
+            let joinedRange = int8Neck[0] == nil ? nil : range.map { ValueRange(of: state.joined, first: cu * h * w).union($0) }
             range = try Self.convReLU(neck[0], int8Neck[0], state.joined, inputRange: joinedRange, into: &state.neck,
                                       &state.scratch, &state.int8Scratch, context)
             _ = try Self.convReLU(neck[1], int8Neck[1], state.neck, inputRange: range, into: &state.features,

@@ -12,7 +12,8 @@
 public final class ColorAppearance: AppearanceModel {
     public let bins: Int
     public let inner: Double
-    private var counts: [Float]
+    /// Zeros, `bins³` of them (the length of every vector).
+    private let counts: [Float]
     private var frame: VideoFrame?
 
     public init(bins: Int = 4, inner: Double = 0.5) {
@@ -27,29 +28,33 @@ public final class ColorAppearance: AppearanceModel {
 
     public func embeddings(for boxes: [Box], in frame: VideoFrame) -> [[Float]] {
         let g = frame.geometry
-        let w = frame.width, h = frame.height
-        guard frame.pixels.count >= w * h * 3 else { return boxes.map { _ in counts.map { _ in 0 } } }
-        return boxes.map { box in
-            let bw = box.w * g.scaleX, bh = box.h * g.scaleY
-            let cx = box.centerX * g.scaleX + Double(g.offsetX), cy = box.centerY * g.scaleY + Double(g.offsetY)
-            func clamp(_ v: Double, _ n: Int) -> Int { v.isFinite ? min(max(Int(v.rounded()), 0), n) : 0 }
-            let x0 = clamp(cx - bw * inner / 2, w), x1 = clamp(cx + bw * inner / 2, w)
-            let y0 = clamp(cy - bh * inner / 2, h), y1 = clamp(cy + bh * inner / 2, h)
-            for i in counts.indices { counts[i] = 0 }
-            var n: Float = 0
-            if x1 > x0, y1 > y0 {
-                for y in y0..<y1 {
-                    var o = (y * w + x0) * 3
-                    for _ in x0..<x1 {
-                        let r = Int(frame.pixels[o]) * bins / 256, gg = Int(frame.pixels[o + 1]) * bins / 256
-                        let b = Int(frame.pixels[o + 2]) * bins / 256
-                        counts[(r * bins + gg) * bins + b] += 1
-                        n += 1
-                        o += 3
+        let w = frame.width, h = frame.height, bins = bins, inner = inner, size = counts.count
+        guard frame.pixels.count >= w * h * 3 else { return boxes.map { _ in [Float](repeating: 0, count: size) } }
+        return frame.pixels.withUnsafeBufferPointer { pixels in
+            boxes.map { box in
+                let bw = box.w * g.scaleX, bh = box.h * g.scaleY
+                let cx = box.centerX * g.scaleX + Double(g.offsetX), cy = box.centerY * g.scaleY + Double(g.offsetY)
+                func clamp(_ v: Double, _ n: Int) -> Int { v.isFinite ? min(max(Int(v.rounded()), 0), n) : 0 }
+                let x0 = clamp(cx - bw * inner / 2, w), x1 = clamp(cx + bw * inner / 2, w)
+                let y0 = clamp(cy - bh * inner / 2, h), y1 = clamp(cy + bh * inner / 2, h)
+                // Counted in the vector that is returned (a local: no exclusivity check per pixel).
+                var counts = [Float](repeating: 0, count: size)
+                var n: Float = 0
+                if x1 > x0, y1 > y0 {
+                    for y in y0..<y1 {
+                        var o = (y * w + x0) * 3
+                        for _ in x0..<x1 {
+                            let r = Int(pixels[o]) * bins / 256, gg = Int(pixels[o + 1]) * bins / 256
+                            let b = Int(pixels[o + 2]) * bins / 256
+                            counts[(r * bins + gg) * bins + b] += 1
+                            n += 1
+                            o += 3
+                        }
                     }
                 }
+                if n > 0 { for i in counts.indices { counts[i] = (counts[i] / n).squareRoot() } }
+                return counts
             }
-            return n > 0 ? counts.map { ($0 / n).squareRoot() } : counts
         }
     }
 }

@@ -7,10 +7,14 @@ import Synchronization
 ///
 /// State machine, per lane: `take` (under `decodeLock`: stop if `stopped`, else decode one frame
 /// and give it the next sequence number; end of input or a decode error sets `stopped`) →
-/// `prepare` (no lock) → `wait` (until `turn` equals the frame's number) → `finish` (skipped once
-/// `failed`) → `pass` (`turn += 1`, wake the others) → `take`. Frame numbers are handed out in
-/// decode order and every number taken is finished or skipped in that order, so no lane waits
-/// on a number nobody holds: the lane holding the turn only computes.
+/// `prepare` (no lock) → `read ahead` (only for a source that is not live and while an earlier
+/// frame is still unfinished: `take` the lane's next frame now, so that the decode fills what
+/// would be a wait) → `wait` (until `turn` equals the frame's number) → `finish` (skipped once
+/// `failed`) → `pass` (`turn += 1`, wake the others) → `take` (unless read ahead). Frame numbers
+/// are handed out in decode order and every number taken is finished or skipped in that order; a
+/// lane holds at most one frame it waits on (a read-ahead frame is only waited on after the one
+/// before it is passed), so no lane waits on a number nobody holds: the lane holding the turn
+/// only computes or, reading ahead, decodes one frame.
 ///
 /// Errors, as the one-lane loop has them: a transient frame error is counted and the stream goes
 /// on; any other ends it — frames decoded before it are still finished in order when it came from
@@ -44,7 +48,13 @@ final class LaneScheduler: @unchecked Sendable {
     private var outputError: PipelineError?
     private let finished = DispatchSemaphore(value: 0)
 
-    init(pipeline: StreamPipeline) { self.pipeline = pipeline }
+    /// Whether a lane decodes its next frame before its current one's turn (not for live sources).
+    private let readAhead: Bool
+
+    init(pipeline: StreamPipeline) {
+        self.pipeline = pipeline
+        readAhead = !pipeline.provider.isLive
+    }
 
     /// Runs every lane to the end of the stream (lane 0 on the caller's thread); returns the text of
     /// the error that ended it, if any, with the counters the `end` record reports (nil: the
@@ -69,10 +79,16 @@ final class LaneScheduler: @unchecked Sendable {
 
     private func laneLoop(_ k: Int) {
         let lane = pipeline.lanes[k]
-        while let next = take() {
-            let (frame, number, decode, counters) = next
+        var next = take()
+        while let (frame, number, decode, counters) = next {
             var prepared = pipeline.prepare(frame, lane: lane)
             prepared.decode = decode
+            // Read ahead: decode this lane's following frame now, while the frame before this one
+            // is still finishing on another lane, so the wait for the turn below is shorter or gone.
+            // Never for a live source (its next frame may be a frame interval away, and this one's
+            // record would wait for it) nor when this frame's turn has come already.
+            next = readAhead && !turnIsNow(number) ? take() : nil
+            let prefetched = next != nil
             turnCondition.lock()
             while turn != number { _ = turnCondition.wait(until: Date(timeIntervalSinceNow: 1)) }
             let skip = failed
@@ -100,7 +116,15 @@ final class LaneScheduler: @unchecked Sendable {
             turn += 1
             turnCondition.broadcast()
             turnCondition.unlock()
+            if !prefetched { next = take() }
         }
+    }
+
+    /// Whether frame `number` may be finished at once (no other lane's frame before it is pending).
+    private func turnIsNow(_ number: Int) -> Bool {
+        turnCondition.lock()
+        defer { turnCondition.unlock() }
+        return turn == number
     }
 
     /// The next frame with its number, decode nanoseconds and the provider's counters right after

@@ -44,4 +44,6 @@ public final class MediaFrameProvider: FrameProvider {
     }
 
     public var endReason: String? { frameSource.end?.rawValue }
+
+    public var isLive: Bool { frameSource.isLive }
 }

@@ -20,6 +20,14 @@ public protocol FrameProvider: AnyObject {
     var counters: (decoded: Int, skipped: Int, corrupt: Int) { get }
     /// Why delivery ended (`end_of_file`, `source_closed`, `frame_limit`), nil while running.
     var endReason: String? { get }
+    /// True when frames arrive in real time (a network camera): `next()` may wait for the next
+    /// frame to happen, so a pipeline never reads ahead of the frame it still has to report.
+    var isLive: Bool { get }
+}
+
+extension FrameProvider {
+    /// Files and synthetic sources deliver as fast as they are read.
+    public var isLive: Bool { false }
 }
 
 /// Finds objects in a frame. `tokens` are the encoder's tokens of this frame when the pipeline

@@ -261,6 +261,16 @@ public struct KVWindow: Sendable {
         return seen.sorted()
     }
 
+    /// Calls `body(row, weight, owner)` for every filled token row, in increasing row order (the
+    /// rows `rowWeight` gives a weight > 0 when no slot weight is 0), without visiting empty rows.
+    func forEachFilledRow(_ body: (Int, Float, Int) -> Void) {
+        let t = config.tokensPerFrame
+        for s in 0..<config.window where slotFirstFrame[s] >= 0 {
+            let w = slotWeight[s]
+            for k in 0..<slotTokenCount[s] { body(s * t + k, w, Int(tokenOwner[s * t + k])) }
+        }
+    }
+
     /// Merge weight of the slot holding token row `row` (0 when the row is empty).
     func rowWeight(_ row: Int) -> Float {
         let t = config.tokensPerFrame, s = row / t
@@ -316,6 +326,19 @@ public struct KVWindow: Sendable {
         let n = queryOwners.count, r = config.tokenRows, t = config.tokensPerFrame
         bias.resize([n, r])
         guard n > 0 else { return }
+        if case .sameOwner = restriction {
+            // Each visible row goes to the queries of its owner only, every other entry is −∞: one
+            // pass over the filled rows instead of a compare per query and row (the same values).
+            bias.storage.withUnsafeMutableBufferPointer { $0.update(repeating: -.infinity) }
+            for s in 0..<config.window where slotFirstFrame[s] >= 0 {
+                let base = logf(slotWeight[s])
+                for k in 0..<slotTokenCount[s] {
+                    let j = s * t + k, owner = tokenOwner[j]
+                    for i in 0..<n where Int32(truncatingIfNeeded: queryOwners[i]) == owner { bias.storage[i * r + j] = base }
+                }
+            }
+            return
+        }
         // Row 0: validity, merge weight and (for .owners) the owner filter, the same for every query.
         for s in 0..<config.window {
             let filled = slotFirstFrame[s] >= 0
@@ -329,12 +352,6 @@ public struct KVWindow: Sendable {
         }
         for i in 1..<n {
             for j in 0..<r { bias.storage[i * r + j] = bias.storage[j] }
-        }
-        if case .sameOwner = restriction {
-            for i in 0..<n {
-                let owner = Int32(truncatingIfNeeded: queryOwners[i])
-                for j in 0..<r where tokenOwner[j] != owner { bias.storage[i * r + j] = -.infinity }
-            }
         }
     }
 }

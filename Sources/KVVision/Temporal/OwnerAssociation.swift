@@ -24,10 +24,12 @@ import Foundation
 /// Invariants: scratch grows to the largest call and is reused (no allocation at a fixed size).
 /// Thread-safety: a value type; one stream owns one instance.
 public struct OwnerAssociation: Sendable {
-    /// Raw per-head scores `[H_q, n, rows]` of the last call (0 in rows of non-candidates, which are not read).
+    /// Raw per-head scores `[H_q, n, listed.count]` of the last call: the candidates' resident rows only.
     var headScores = Tensor(shape: [0])
-    /// `[rows]`: 0 for a row of a candidate, −∞ for the rest (their keys are not read).
-    private var rowMask = Tensor(shape: [0])
+    /// The candidates' resident rows of the last call (increasing), with each one's candidate
+    /// column and log weight at the same index.
+    private var listed: [Int32] = []
+    private var listedScratch = WindowAttention.ListedScratch()
     private var column: [Int] = []
     private var terms: [Double] = []
     private var peaks: [Double] = []
@@ -43,8 +45,8 @@ public struct OwnerAssociation: Sendable {
 
     /// Bytes held by the scratch (capacities).
     public var allocatedBytes: Int {
-        (headScores.storage.capacity + logits.storage.capacity + rowMask.storage.capacity) * MemoryLayout<Float>.stride
-            + (column.capacity + usePinned.capacity) * MemoryLayout<Int>.stride
+        (headScores.storage.capacity + logits.storage.capacity) * MemoryLayout<Float>.stride + listedScratch.allocatedBytes
+            + listed.capacity * MemoryLayout<Int32>.stride + (column.capacity + usePinned.capacity) * MemoryLayout<Int>.stride
             + (terms.capacity + peaks.capacity + weights.capacity + logWeight.capacity + pinnedTerm.capacity + mean.capacity) * MemoryLayout<Double>.stride
     }
 
@@ -69,23 +71,28 @@ public struct OwnerAssociation: Sendable {
             throw .invalidConfig(field: "null_logit", value: "\(nullLogit)", reason: "must be finite")
         }
         let n = queries.shape[0], m = candidates.count, r = config.tokenRows, group = queryHeads / hkv
-        // Candidate column of every resident row (−1: empty row or another owner), and n_o.
+        // The candidates' resident rows (increasing), each with its column and log weight, and n_o;
+        // room for every row up front, so the scratch does not grow as the window fills.
+        if listed.capacity < r {
+            listed.reserveCapacity(r); column.reserveCapacity(r); logWeight.reserveCapacity(r)
+        }
+        if headScores.storage.capacity < queryHeads * n * r { headScores.storage.reserveCapacity(queryHeads * n * r) }
+        listed.removeAll(keepingCapacity: true)
         column.removeAll(keepingCapacity: true)
         logWeight.removeAll(keepingCapacity: true)
         weights.removeAll(keepingCapacity: true)
         weights.append(contentsOf: repeatElement(0, count: m))
-        rowMask.resize([r])
-        for j in 0..<r {
-            let w = window.rowWeight(j)
-            let c = w > 0 ? candidates.firstIndex(of: window.owner(row: j)) ?? -1 : -1
+        window.forEachFilledRow { j, w, owner in
+            guard w > 0, let c = candidates.firstIndex(of: owner) else { return }
+            listed.append(Int32(truncatingIfNeeded: j))
             column.append(c)
-            logWeight.append(w > 0 ? log(Double(w)) : -.infinity)
-            if c >= 0 { weights[c] += Double(w) }
-            rowMask.storage[j] = c >= 0 ? 0 : -.infinity
+            logWeight.append(log(Double(w)))
+            weights[c] += Double(w)
         }
         do {
-            // Only candidates' rows are scored: the others are never read below.
-            try WindowAttention.scores(queries: queries, queryHeads: queryHeads, keys: window.keys, rowBias: rowMask, into: &headScores)
+            // Only candidates' rows are scored (headScores [H_q, n, listed.count]).
+            try WindowAttention.scores(queries: queries, queryHeads: queryHeads, keys: window.keys, rows: listed, scratch: &listedScratch,
+                                       into: &headScores)
         } catch {
             throw .kernel(frame: window.lastFrame ?? -1, underlying: error)
         }
@@ -110,7 +117,7 @@ public struct OwnerAssociation: Sendable {
         for i in 0..<n {
             for c in 0..<m { mean[c] = 0 }
             for h in 0..<queryHeads {
-                let g = h / group, base = (h * n + i) * r
+                let g = h / group, base = (h * n + i) * listed.count
                 // Per candidate: the largest term (its pinned term first), then Σ exp(term − largest).
                 for c in 0..<m {
                     pinnedTerm[c] = -.infinity
@@ -125,13 +132,13 @@ public struct OwnerAssociation: Sendable {
                     peaks[c] = pinnedTerm[c]
                     terms[c] = 0
                 }
-                for j in 0..<r where column[j] >= 0 {
-                    let t = Double(headScores.storage[base + j]) + logWeight[j]
-                    if t > peaks[column[j]] { peaks[column[j]] = t }
+                for t in listed.indices {
+                    let x = Double(headScores.storage[base + t]) + logWeight[t]
+                    if x > peaks[column[t]] { peaks[column[t]] = x }
                 }
                 for c in 0..<m where usePinned[c] >= 0 { terms[c] += exp(pinnedTerm[c] - peaks[c]) }
-                for j in 0..<r where column[j] >= 0 {
-                    terms[column[j]] += exp(Double(headScores.storage[base + j]) + logWeight[j] - peaks[column[j]])
+                for t in listed.indices {
+                    terms[column[t]] += exp(Double(headScores.storage[base + t]) + logWeight[t] - peaks[column[t]])
                 }
                 for c in 0..<m {
                     mean[c] += weights[c] > 0 ? (peaks[c] + log(terms[c]) - log(weights[c])) / Double(queryHeads) : -.infinity
@@ -153,6 +160,7 @@ public struct OwnerAssociation: Sendable {
     }
 
     /// `a` ← m zeros, keeping its allocation.
+    func _unused() {}
     private static func refill(_ a: inout [Double], _ m: Int) {
         a.removeAll(keepingCapacity: true)
         a.append(contentsOf: repeatElement(0, count: m))

@@ -36,13 +36,19 @@ public enum PixelShuffle {
 
     /// `output = pixel_shuffle(tokensᵀ reshaped to [C·r², height, width], r)` for `tokens`
     /// `[height·width, C·r²]`.
+    /// With `channels` (≥ C), `output` is resized to `[channels, height·r, width·r]` and only its
+    /// first C channels are written (the rest keep their values: a caller fills them, e.g. with
+    /// the maps it joins to these along channels, without a copy of this result).
     public static func fromTokens(_ tokens: Tensor, height h: Int, width w: Int, upscale r: Int,
-                                  into output: inout Tensor) throws(TensorError) {
+                                  into output: inout Tensor, channels: Int? = nil) throws(TensorError) {
         guard r >= 1, h >= 0, w >= 0, tokens.rank == 2, tokens.shape[0] == h * w, tokens.shape[1] % (r * r) == 0 else {
             throw .shapeMismatch(op: "pixel shuffle (r \(r)) tokens [H·W, C·r²]", expected: [h * w, -1], found: tokens.shape)
         }
         let k = tokens.shape[1], c = k / (r * r)
-        output.resize([c, h * r, w * r])
+        if let channels, channels < c {
+            throw .shapeMismatch(op: "pixel shuffle into \(channels) channels", expected: [c, h * r, w * r], found: [channels])
+        }
+        output.resize([channels ?? c, h * r, w * r])
         guard output.count > 0 else { return }
         tokens.storage.withUnsafeBufferPointer { src in
             output.storage.withUnsafeMutableBufferPointer { dst in

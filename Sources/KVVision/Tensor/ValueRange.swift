@@ -29,6 +29,13 @@ public struct ValueRange: Sendable, Equatable, CustomStringConvertible {
         self.init(lower: lo, upper: hi)
     }
 
+    /// The range of the first `count` values of `tensor` (one pass over them).
+    public init(of tensor: Tensor, first count: Int) {
+        var lo: Float = 0, hi: Float = 0
+        tensor.storage.withUnsafeBufferPointer { kvv_value_range($0.baseAddress, min(max(count, 0), $0.count), &lo, &hi) }
+        self.init(lower: lo, upper: hi)
+    }
+
     /// The range of both sets of values.
     public func union(_ other: ValueRange) -> ValueRange {
         ValueRange(lower: other.lower < lower ? other.lower : lower, upper: other.upper > upper ? other.upper : upper)

@@ -172,6 +172,61 @@ public enum WindowAttention {
         }
     }
 
+    /// Scratch of the listed `scores` (used with int8 keys with per-channel scales only): a row mask
+    /// and the masked read's `[queryHeads, n, keys.rows]` scores.
+    public struct ListedScratch: Sendable {
+        var mask = Tensor(shape: [0]), full = Tensor(shape: [0])
+        public init() {}
+        /// Bytes held.
+        public var allocatedBytes: Int { (mask.storage.capacity + full.storage.capacity) * MemoryLayout<Float>.stride }
+    }
+
+    /// The scores of `scores(queries:queryHeads:keys:rowBias:into:)` for the listed key rows only
+    /// (`rows`, increasing): `scores[h, i, t]` is that read's score of row `rows[t]`, the same bits,
+    /// resized to `[queryHeads, n, rows.count]`. Rows are read once each per query head instead of
+    /// a pass over every key row; int8 keys with per-channel scales take the masked read through
+    /// `scratch` and keep its listed columns.
+    public static func scores(queries: Tensor, queryHeads: Int, keys: KVRowStore, rows: [Int32], scratch: inout ListedScratch,
+                              into scores: inout Tensor) throws(TensorError) {
+        let d = keys.headDim, kvHeads = keys.heads, r = keys.rows
+        guard kvHeads > 0, queryHeads > 0, queryHeads % kvHeads == 0, queries.rank == 2, queries.shape[1] == queryHeads * d else {
+            throw .shapeMismatch(op: "window scores queries", expected: [-1, queryHeads * d], found: queries.shape)
+        }
+        guard rows.allSatisfy({ $0 >= 0 && Int($0) < r }) else {
+            throw .shapeMismatch(op: "window scores rows", expected: [r], found: [rows.count])
+        }
+        let n = queries.shape[0], count = rows.count
+        scores.resize([queryHeads, n, count])
+        guard n > 0, count > 0, d > 0 else { return }
+        if keys.format == .int8, keys.channelGroup > 0 {
+            scratch.mask.resize([r])
+            scratch.mask.storage.withUnsafeMutableBufferPointer { $0.update(repeating: -.infinity) }
+            for j in rows { scratch.mask.storage[Int(j)] = 0 }
+            try Self.scores(queries: queries, queryHeads: queryHeads, keys: keys, rowBias: scratch.mask, into: &scratch.full)
+            for hi in 0..<(queryHeads * n) {
+                for (t, j) in rows.enumerated() { scores.storage[hi * count + t] = scratch.full.storage[hi * r + Int(j)] }
+            }
+            return
+        }
+        let group = queryHeads / kvHeads, scale = 1 / Float(Double(d).squareRoot()), qStride = queryHeads * d
+        queries.storage.withUnsafeBufferPointer { qp in
+            rows.withUnsafeBufferPointer { lp in
+                scores.storage.withUnsafeMutableBufferPointer { sp in
+                    keys.withElements { format, kp, scales in
+                        for h in 0..<queryHeads {
+                            let g = h / group
+                            for i in 0..<n {
+                                kvv_window_scores_rows(format, qp.baseAddress! + i * qStride + h * d, kp + g * d * keys.elementSize, kvHeads * d,
+                                                       lp.baseAddress!, count, d, scale, scales.map { $0 + g }, scales == nil ? 0 : kvHeads,
+                                                       sp.baseAddress! + (h * n + i) * count)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// `s[i, j] = scale · q[i] · k[j, g]` for one query head (`q` rows `qStride` apart), any storage
     /// format; with `mask` (query i's row at `i · maskStride`, r entries), keys whose mask is −∞ are
     /// skipped (score 0).
