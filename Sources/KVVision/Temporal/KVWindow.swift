@@ -261,20 +261,14 @@ public struct KVWindow: Sendable {
         return seen.sorted()
     }
 
-    /// Calls `body(row, weight, owner)` for every filled token row, in increasing row order (the
-    /// rows `rowWeight` gives a weight > 0 when no slot weight is 0), without visiting empty rows.
+    /// Calls `body(row, weight, owner)` for every filled token row — its slot's merge weight and
+    /// its owner — in increasing row order, without visiting empty rows.
     func forEachFilledRow(_ body: (Int, Float, Int) -> Void) {
         let t = config.tokensPerFrame
         for s in 0..<config.window where slotFirstFrame[s] >= 0 {
             let w = slotWeight[s]
             for k in 0..<slotTokenCount[s] { body(s * t + k, w, Int(tokenOwner[s * t + k])) }
         }
-    }
-
-    /// Merge weight of the slot holding token row `row` (0 when the row is empty).
-    func rowWeight(_ row: Int) -> Float {
-        let t = config.tokensPerFrame, s = row / t
-        return slotFirstFrame[s] >= 0 && row % t < slotTokenCount[s] ? slotWeight[s] : 0
     }
 
     /// The slot the policy gives to a frame that is not merged.

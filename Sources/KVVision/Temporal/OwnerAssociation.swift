@@ -160,7 +160,6 @@ public struct OwnerAssociation: Sendable {
     }
 
     /// `a` ← m zeros, keeping its allocation.
-    func _unused() {}
     private static func refill(_ a: inout [Double], _ m: Int) {
         a.removeAll(keepingCapacity: true)
         a.append(contentsOf: repeatElement(0, count: m))
