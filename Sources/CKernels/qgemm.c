@@ -41,6 +41,13 @@ int kvv_isa_supported(int isa) {
 
 // MARK: - int8 packing and activation quantisation
 
+/// One activation byte: rint(x·inv) + zero clamped to 0…255 in float, NaN → 0 (a NaN cast to
+/// uint8_t is undefined). Every quantiser's scalar path; the vector paths do the same arithmetic.
+static inline uint8_t q8_byte(float x, float inv, float zf) {
+    float v = rintf(x * inv) + zf;
+    return (uint8_t)(!(v >= 0) ? 0 : (v > 255 ? 255 : v));
+}
+
 static inline long q8_index(long j, long kk, long kp) {
     return (j >> 4) * (kp << 4) + (kk >> 2) * 64 + (j & 15) * 4 + (kk & 3);
 }
@@ -98,9 +105,7 @@ static void q8_quantize_rows(const float *a, long lda, long m, long k, long kp, 
         int z = zr < 0 ? 0 : (zr > 255 ? 255 : (int)zr);
         float zf = (float)z;
         for (long kk = 0; kk < k; kk++) {
-            float v = rintf(x[kk] * inv) + zf;
-            v = !(v >= 0) ? 0 : (v > 255 ? 255 : v);  // NaN → 0 (a NaN cast to uint8_t is undefined)
-            q[kk] = (uint8_t)v;
+            q[kk] = q8_byte(x[kk], inv, zf);
         }
         for (long kk = k; kk < kp; kk++) q[kk] = (uint8_t)z;
         ascale[i] = range / 255.0f;
@@ -391,9 +396,7 @@ static void quantize_rows_c16(const float *x, long c, long h, long w, long pad, 
             }
             for (; x0 < w; x0++) {
                 for (int k = 0; k < 16; k++) {
-                    float v = rintf(s[k * h * w + x0] * inv) + zf;
-                    v = !(v >= 0) ? 0 : (v > 255 ? 255 : v);
-                    row[x0 * c + ch + k] = (uint8_t)v;
+                    row[x0 * c + ch + k] = q8_byte(s[k * h * w + x0], inv, zf);
                 }
             }
         }
@@ -428,9 +431,7 @@ static void quantize_rows_c4(const float *x, long c, long h, long w, long pad, l
             for (; x0 < w; x0++) {
                 const float *src[4] = {s0, s1, s2, s3};
                 for (int k = 0; k < 4; k++) {
-                    float v = rintf(src[k][x0] * inv) + zf;
-                    v = !(v >= 0) ? 0 : (v > 255 ? 255 : v);
-                    row[x0 * c + ch + k] = (uint8_t)v;
+                    row[x0 * c + ch + k] = q8_byte(src[k][x0], inv, zf);
                 }
             }
         }
@@ -451,9 +452,7 @@ static void quantize_rows_any(const float *x, long c, long h, long w, long pad, 
             for (long x0 = 0; x0 < w; x0 += 256) {
                 long n = w - x0 < 256 ? w - x0 : 256;
                 for (long k = 0; k < n; k++) {
-                    float v = rintf(src[x0 + k] * inv) + zf;
-                    v = !(v >= 0) ? 0 : (v > 255 ? 255 : v);  // NaN → 0 (a NaN cast to uint8_t is undefined)
-                    line[k] = (uint8_t)v;
+                    line[k] = q8_byte(src[x0 + k], inv, zf);
                 }
                 for (long k = 0; k < n; k++) dst[(x0 + k) * c] = line[k];
             }

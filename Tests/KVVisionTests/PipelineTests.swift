@@ -79,8 +79,8 @@ final class NoiseFrames: FrameProvider {
 
     /// With lanes, a frame of a live source is read only once every frame but the one other
     /// lanes may still hold is reported: no lane reads ahead of the frame it has to report (its
-    /// record would wait a frame interval for the camera). A file's lanes do read ahead, and both
-    /// give the records of one lane.
+    /// record would wait a frame interval for the camera). Live or not (a file's lanes may read
+    /// ahead), the records are one lane's.
     @Test func lanesReadAheadOfAFileButNotOfALiveSource() throws {
         final class Counting: RecordSink {
             let frames = Atomic<Int>(0)

@@ -12,14 +12,11 @@
 public final class ColorAppearance: AppearanceModel {
     public let bins: Int
     public let inner: Double
-    /// Zeros, `bins³` of them (the length of every vector).
-    private let counts: [Float]
     private var frame: VideoFrame?
 
     public init(bins: Int = 4, inner: Double = 0.5) {
         self.bins = max(1, min(bins, 16))
         self.inner = min(max(inner, 0.05), 1)
-        counts = [Float](repeating: 0, count: self.bins * self.bins * self.bins)
     }
 
     public var tokens: Tensor? { nil }
@@ -28,7 +25,7 @@ public final class ColorAppearance: AppearanceModel {
 
     public func embeddings(for boxes: [Box], in frame: VideoFrame) -> [[Float]] {
         let g = frame.geometry
-        let w = frame.width, h = frame.height, bins = bins, inner = inner, size = counts.count
+        let w = frame.width, h = frame.height, bins = bins, inner = inner, size = bins * bins * bins
         guard frame.pixels.count >= w * h * 3 else { return boxes.map { _ in [Float](repeating: 0, count: size) } }
         return frame.pixels.withUnsafeBufferPointer { pixels in
             boxes.map { box in

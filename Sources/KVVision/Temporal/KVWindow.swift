@@ -324,12 +324,8 @@ public struct KVWindow: Sendable {
             // Each visible row goes to the queries of its owner only, every other entry is −∞: one
             // pass over the filled rows instead of a compare per query and row (the same values).
             bias.storage.withUnsafeMutableBufferPointer { $0.update(repeating: -.infinity) }
-            for s in 0..<config.window where slotFirstFrame[s] >= 0 {
-                let base = logf(slotWeight[s])
-                for k in 0..<slotTokenCount[s] {
-                    let j = s * t + k, owner = tokenOwner[j]
-                    for i in 0..<n where Int32(truncatingIfNeeded: queryOwners[i]) == owner { bias.storage[i * r + j] = base }
-                }
+            forEachFilledRow { j, weight, owner in
+                for i in 0..<n where Int(Int32(truncatingIfNeeded: queryOwners[i])) == owner { bias.storage[i * r + j] = logf(weight) }
             }
             return
         }
