@@ -85,7 +85,7 @@ struct ModelParityTests {
             Self.close(got, ref, "detections.\(t)")
 
             // Appearance and query tokens (no previous observation).
-            try model.tok.appearance(boxes: found.map(\.box), state: &tok)
+            try model.tok.appearance(boxes: found.map(\.box), features: det.features, state: &tok)
             Self.close(tok.appearance, try clip.tensor("app.\(t)"), "app.\(t)")
             let app = tok.appearance
             var inputs = Tensor(shape: [n, tc.motInputs])

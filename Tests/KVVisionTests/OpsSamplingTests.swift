@@ -68,6 +68,40 @@ import Testing
         #expect(throws: TensorError.self) { try BilinearSampling.sampleBoxes(fmap, boxes: aligned, stride: 0, points: 3, into: &out) }
     }
 
+    /// What `TokenHead.appearance` relies on: the point-major samples are `sampleBoxes`'s values
+    /// (bit for bit), and a 1×1 conv applied at the points (`W·s + b·Σw`) equals sampling the conv's
+    /// map, including points near and beyond the edge, where the map's corners outside read zero.
+    @Test func pointMajorSamplesCommuteWithAOneByOneConv() throws {
+        let fmap = try OpFixtures.tensor([6, 30, 40], seed: 401)
+        let weight = try OpFixtures.tensor([5, 6, 1, 1], seed: 402), bias = try OpFixtures.tensor([5], seed: 403)
+        let conv = try Conv2D(weight: weight, bias: bias)
+        // Inside, across the left and bottom edges, and wholly outside the 320×240 image.
+        let boxes = try Tensor(shape: [4, 4], storage: [40, 30, 90, 70, -7, 100, 5, 150, 250, 200, 340, 260, 400, 300, 450, 350])
+        var map = Tensor(shape: [0]), scratch = Tensor(shape: [0]), expected = Tensor(shape: [0])
+        try conv.forward(fmap, into: &map, scratch: &scratch)
+        try BilinearSampling.sampleBoxes(map, boxes: boxes, stride: 8, points: 3, into: &expected)
+        var plain = Tensor(shape: [0]), points = Tensor(shape: [0]), sums = Tensor(shape: [0])
+        try BilinearSampling.sampleBoxes(fmap, boxes: boxes, stride: 8, points: 3, into: &plain)
+        try BilinearSampling.sampleBoxesPointMajor(fmap, boxes: boxes, stride: 8, points: 3, into: &points, weightSums: &sums)
+        #expect(points.shape == [36, 6] && sums.shape == [36])
+        for b in 0..<4 { for ch in 0..<6 { for p in 0..<9 { #expect(points[b * 9 + p, ch] == plain[b, ch, p / 3, p % 3]) } } }
+        #expect(sums[4] == 1 && sums[27 + 4] == 0, "a point inside weighs 1, one outside 0")
+        #expect(sums[9 + 4] > 0 && sums[9 + 4] < 1, "a point within half a cell outside the left edge weighs less than 1")
+        var worst: Float = 0
+        for b in 0..<4 {
+            for p in 0..<9 {
+                for o in 0..<5 {
+                    var v: Float = bias[o] * sums[b * 9 + p]
+                    for ch in 0..<6 { v += weight[o, ch, 0, 0] * points[b * 9 + p, ch] }
+                    worst = max(worst, abs(v - expected[b, o, p / 3, p % 3]))
+                }
+            }
+        }
+        #expect(worst <= 1e-5, "max |Δ| \(worst)")
+        var out = Tensor(shape: [0])
+        #expect(throws: TensorError.self) { try BilinearSampling.sampleBoxesPointMajor(fmap, boxes: Tensor(shape: [2, 3]), stride: 8, points: 3, into: &out, weightSums: &sums) }
+    }
+
     @Test(arguments: [(8, 10), (7, 11), (3, 4), (4, 5)])
     func resizeMatchesInterpolate(_ h: Int, _ w: Int) throws {
         let x = try OpFixtures.tensor([3, 4, 5], seed: 450)

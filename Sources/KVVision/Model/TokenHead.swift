@@ -6,7 +6,10 @@ import Foundation
 /// - Appearance: a 1×1 conv turns the det features into an appearance map `[app_channels, h, w]`;
 ///   for a box (model pixels) a 3×3 grid of points at the box's bin centres is sampled bilinearly
 ///   (PyTorch `grid_sample`, align_corners False, zero padding), laid out point-major
-///   (`f[(3·ky + kx)·C + ch]`), and `e_app = fc2(gelu(fc1(f)))`.
+///   (`f[(3·ky + kx)·C + ch]`), and `e_app = fc2(gelu(fc1(f)))`. `appearance` does not compute the
+///   map: it samples the det features at the points and applies the 1×1 conv there (`W·s + b·Σw`,
+///   see `BilinearSampling.sampleBoxesPointMajor`) — the same values up to float rounding, for
+///   9 points per box instead of every cell. `appearanceMap` computes the map itself (reference).
 /// - Motion: `e_mot = fc2(gelu(fc1(g)))` over the 11 + classes inputs of `motionInputs`.
 ///
 /// Invariants: weights checked at load; `State` buffers grow to the largest detection count and
@@ -17,6 +20,8 @@ public struct TokenHead: Sendable {
     public let stride: Int
     public let classes: Int
     let appMap: Conv2D
+    /// The 1×1 conv's weight as a matrix `[app_channels, neck]`.
+    let appMapMatrix: Tensor
     let appFC1: Tensor, appFC1Bias: Tensor, appFC2: Tensor, appFC2Bias: Tensor
     let motFC1: Tensor, motFC1Bias: Tensor, motFC2: Tensor, motFC2Bias: Tensor
 
@@ -30,7 +35,9 @@ public struct TokenHead: Sendable {
         public internal(set) var motion = Tensor(shape: [0])
         var boxes = Tensor(shape: [0])
         var samples = Tensor(shape: [0])
-        var features = Tensor(shape: [0])
+        var weightSums = Tensor(shape: [0])
+        /// `[n, g²·app_channels]`: the grid samples of the last `appearance` (point-major).
+        public internal(set) var features = Tensor(shape: [0])
         var hidden = Tensor(shape: [0])
         var scratch = Tensor(shape: [0])
         public init() {}
@@ -44,10 +51,13 @@ public struct TokenHead: Sendable {
         let pts = c.appGrid * c.appGrid
         let w = try loader.take("tok.app_map.weight", shape: [c.appChannels, det.neckChannels, 1, 1])
         let b = try loader.take("tok.app_map.bias", shape: [c.appChannels])
-        let appMap: Conv2D
-        do { appMap = try Conv2D(weight: w, bias: b) } catch { throw .kernel(error) }
+        let appMap: Conv2D, matrix: Tensor
+        do {
+            appMap = try Conv2D(weight: w, bias: b)
+            matrix = try Tensor(shape: [c.appChannels, det.neckChannels], storage: w.storage)
+        } catch { throw .kernel(error) }
         return TokenHead(
-            config: c, imageSize: (model.imageSize[0], model.imageSize[1]), stride: det.stride, classes: names.count, appMap: appMap,
+            config: c, imageSize: (model.imageSize[0], model.imageSize[1]), stride: det.stride, classes: names.count, appMap: appMap, appMapMatrix: matrix,
             appFC1: try loader.take("tok.app_fc1.weight", shape: [c.appHidden, pts * c.appChannels]),
             appFC1Bias: try loader.take("tok.app_fc1.bias", shape: [c.appHidden]),
             appFC2: try loader.take("tok.app_fc2.weight", shape: [c.appDim, c.appHidden]),
@@ -58,24 +68,32 @@ public struct TokenHead: Sendable {
             motFC2Bias: try loader.take("tok.mot_fc2.bias", shape: [c.motDim]))
     }
 
-    private init(config: ModelConfig.TokenHead, imageSize: (height: Int, width: Int), stride: Int, classes: Int, appMap: Conv2D,
+    private init(config: ModelConfig.TokenHead, imageSize: (height: Int, width: Int), stride: Int, classes: Int, appMap: Conv2D, appMapMatrix: Tensor,
                  appFC1: Tensor, appFC1Bias: Tensor, appFC2: Tensor, appFC2Bias: Tensor,
                  motFC1: Tensor, motFC1Bias: Tensor, motFC2: Tensor, motFC2Bias: Tensor) {
         self.config = config; self.imageSize = imageSize; self.stride = stride; self.classes = classes; self.appMap = appMap
+        self.appMapMatrix = appMapMatrix
         self.appFC1 = appFC1; self.appFC1Bias = appFC1Bias; self.appFC2 = appFC2; self.appFC2Bias = appFC2Bias
         self.motFC1 = motFC1; self.motFC1Bias = motFC1Bias; self.motFC2 = motFC2; self.motFC2Bias = motFC2Bias
     }
 
-    /// Computes the appearance map from the det head's features `[neck, h, w]` into `state.map`.
+    /// Computes the appearance map from the det head's features `[neck, h, w]` into `state.map`
+    /// (what `appearance` samples, computed whole: for tests and inspection; the pipeline does not
+    /// need it).
     public func appearanceMap(features: Tensor, state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
         do { try appMap.forward(features, into: &state.map, scratch: &state.scratch, context: context) } catch { throw .kernel(error) }
     }
 
-    /// `e_app` for each of `boxes` (model pixels) on the last appearance map → `state.appearance`
-    /// `[n, app_dim]`.
-    public func appearance(boxes: [Box], state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
+    /// `e_app` for each of `boxes` (model pixels) → `state.appearance` `[n, app_dim]`, from the det
+    /// head's `features` `[neck, h, w]` of the frame; leaves the boxes' grid samples of the
+    /// appearance map in `state.features` `[n, g²·app_channels]`.
+    public func appearance(boxes: [Box], features: Tensor, state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
         let n = boxes.count, c = config.appChannels, g = config.appGrid, pts = g * g
+        guard features.rank == 3, features.shape[0] == appMap.inChannels else {
+            throw .badInput(expected: "det features [\(appMap.inChannels), h, w]", found: features.shape)
+        }
         state.appearance.resize([n, config.appDim])
+        state.features.resize([n, pts * c])
         guard n > 0 else { return }
         state.boxes.resize([n, 4])
         for (i, b) in boxes.enumerated() {
@@ -83,14 +101,18 @@ public struct TokenHead: Sendable {
             state.boxes.storage[4 * i + 2] = Float(b.x + b.w); state.boxes.storage[4 * i + 3] = Float(b.y + b.h)
         }
         do {
-            try BilinearSampling.sampleBoxes(state.map, boxes: state.boxes, stride: Double(stride), points: g, into: &state.samples)
-            // [n, C, g, g] → point-major [n, g·g·C].
-            state.features.resize([n, pts * c])
-            for i in 0..<n {
-                for ch in 0..<c {
-                    for p in 0..<pts { state.features.storage[(i * pts + p) * c + ch] = state.samples.storage[(i * c + ch) * pts + p] }
+            // The det features at every box's points, point-major [n·g², neck]; then the 1×1 conv
+            // at those points: [n·g², C] = W·s + b·Σw, which is [n, g²·C] point-major.
+            try BilinearSampling.sampleBoxesPointMajor(features, boxes: state.boxes, stride: Double(stride), points: g,
+                                                       into: &state.samples, weightSums: &state.weightSums)
+            try GEMM.matmul(state.samples, appMapMatrix, transposeB: true, into: &state.features, context: context)
+            if let bias = appMap.bias {
+                for r in 0..<(n * pts) {
+                    let s = state.weightSums.storage[r]
+                    for ch in 0..<c { state.features.storage[r * c + ch] += bias.storage[ch] * s }
                 }
             }
+            try state.features.reshape([n, pts * c])
             try GEMM.matmul(state.features, appFC1, transposeB: true, into: &state.hidden, context: context)
             try Activation.gelu(&state.hidden, bias: appFC1Bias, pool: context.pool)
             try GEMM.matmul(state.hidden, appFC2, transposeB: true, bias: appFC2Bias, into: &state.appearance, context: context)

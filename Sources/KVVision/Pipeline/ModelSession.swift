@@ -5,7 +5,7 @@ import Foundation
 /// detector, appearance model and temporal model at once.
 ///
 /// Per frame (the order `StreamPipeline` calls it in):
-/// 1. `prepare`: normalise, encode once, run `det` (maps, peaks) and the appearance map;
+/// 1. `prepare`: normalise, encode once, run `det` (maps, peaks);
 /// 2. `detect`: the decoded detections, boxes mapped from model to source pixels;
 /// 3. `embeddings`: `e_app` of each box (kept for the tokens), returned at unit length for the
 ///    tracker's re-identification;
@@ -145,7 +145,6 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
             let encoded = DispatchTime.now().uptimeNanoseconds
             defer { headNanoseconds = stemNanoseconds &+ (DispatchTime.now().uptimeNanoseconds &- encoded) }
             try model.det.forward(tokens: encoderState.tokens, state: &detState, context: context)
-            try model.tok.appearanceMap(features: detState.features, state: &tokState, context: context)
             raw = try model.det.decode(&detState)
         } catch { throw .model(error) }
         let g = frame.geometry
@@ -187,7 +186,7 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
             modelBoxes.append(Box(x: b.x * g.scaleX + Double(g.offsetX), y: b.y * g.scaleY + Double(g.offsetY),
                                   w: b.w * g.scaleX, h: b.h * g.scaleY))
         }
-        do { try model.tok.appearance(boxes: modelBoxes, state: &tokState, context: context) } catch { throw .model(error) }
+        do { try model.tok.appearance(boxes: modelBoxes, features: detState.features, state: &tokState, context: context) } catch { throw .model(error) }
         appearanceRows.assign(from: tokState.appearance)
     }
 

@@ -78,6 +78,48 @@ public enum BilinearSampling {
         }
     }
 
+    /// `sampleBoxes`'s points laid out point-major: `output` becomes `[B·n·n, C]` (row `b·n² + i·n + j`
+    /// holds point (i, j) of box b, its C channels contiguous), and `weightSums` `[B·n·n]` gets each
+    /// point's sum of the bilinear weights of its corners inside the map (1 inside, less near the
+    /// edge, 0 outside). A 1×1 conv `W·x + b` applied to the map before sampling equals `W` applied
+    /// to these samples plus `b · weightSum` (sampling is linear; the corners outside read zero,
+    /// not `b`), which is how `TokenHead` samples its appearance map without computing it.
+    public static func sampleBoxesPointMajor(_ features: Tensor, boxes: Tensor, stride: Double, points n: Int,
+                                             into output: inout Tensor, weightSums: inout Tensor) throws(TensorError) {
+        guard features.rank == 3 else {
+            throw .shapeMismatch(op: "box sample features [C, H, W]", expected: [-1, -1, -1], found: features.shape)
+        }
+        guard boxes.rank == 2, boxes.shape[1] == 4 else { throw .shapeMismatch(op: "box sample boxes [B, 4]", expected: [-1, 4], found: boxes.shape) }
+        guard n >= 1, stride > 0, stride.isFinite else {
+            throw .shapeMismatch(op: "box sample: points \(n) ≥ 1 and stride \(stride) > 0", expected: [], found: [])
+        }
+        let b = boxes.shape[0], c = features.shape[0], h = features.shape[1], w = features.shape[2]
+        output.resize([b * n * n, c])
+        weightSums.resize([b * n * n])
+        guard output.count > 0 else { return }
+        features.storage.withUnsafeBufferPointer { fp in
+            output.storage.withUnsafeMutableBufferPointer { op in
+                weightSums.storage.withUnsafeMutableBufferPointer { sp in
+                    for bi in 0..<b {
+                        let x0 = Double(boxes.storage[4 * bi]), y0 = Double(boxes.storage[4 * bi + 1])
+                        let x1 = Double(boxes.storage[4 * bi + 2]), y1 = Double(boxes.storage[4 * bi + 3])
+                        for i in 0..<n {
+                            let v = y0 + (Double(i) + 0.5) * (y1 - y0) / Double(n)
+                            let gy = Float(2 * (v / stride) / Double(h) - 1)
+                            for j in 0..<n {
+                                let u = x0 + (Double(j) + 0.5) * (x1 - x0) / Double(n)
+                                let gx = Float(2 * (u / stride) / Double(w) - 1)
+                                let row = (bi * n + i) * n + j
+                                sp[row] = sample(fp.baseAddress!, channels: c, height: h, width: w, gx: gx, gy: gy,
+                                                 into: op.baseAddress! + row * c, stride: 1)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// `output = interpolate(input, size: (height, width), bilinear, align_corners=False)` for
     /// `input` `[C, H, W]` (up- or down-sampling; no antialiasing, as PyTorch's default).
     public static func resize(_ input: Tensor, height ho: Int, width wo: Int, into output: inout Tensor) throws(TensorError) {
@@ -115,15 +157,16 @@ public enum BilinearSampling {
         return (i0, i1, real - Float(i0))
     }
 
-    /// One bilinear sample of every channel at normalised (gx, gy), written `stride` apart.
-    @inline(__always)
+    /// One bilinear sample of every channel at normalised (gx, gy), written `stride` apart; returns
+    /// the sum of the weights of the corners inside the map.
+    @inline(__always) @discardableResult
     private static func sample(_ x: UnsafePointer<Float>, channels c: Int, height h: Int, width w: Int,
-                               gx: Float, gy: Float, into out: UnsafeMutablePointer<Float>, stride: Int) {
+                               gx: Float, gy: Float, into out: UnsafeMutablePointer<Float>, stride: Int) -> Float {
         // PyTorch's unnormalize for align_corners=False: (g + 1)·size/2 − ½.
         let ix = (gx + 1) * (Float(w) / 2) - 0.5, iy = (gy + 1) * (Float(h) / 2) - 0.5
         guard ix.isFinite, iy.isFinite, ix > -1, iy > -1, ix < Float(w), iy < Float(h) else {
             for ch in 0..<c { out[ch * stride] = 0 }
-            return
+            return 0
         }
         let fx = ix.rounded(.down), fy = iy.rounded(.down)
         let xw = Int(fx), yn = Int(fy)
@@ -139,5 +182,6 @@ public enum BilinearSampling {
             let vse: Float = south && east ? p[(yn + 1) * w + xw + 1] : 0
             out[ch * stride] = vnw * nw + vne * ne + vsw * sw + vse * se
         }
+        return (north && west ? nw : 0) + (north && east ? ne : 0) + (south && west ? sw : 0) + (south && east ? se : 0)
     }
 }
