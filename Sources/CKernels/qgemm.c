@@ -3,6 +3,7 @@
 // target attribute so the file builds for baseline x86-64 and the caller picks what the CPU runs.
 #include "qgemm.h"
 #include "lanes.h"
+#include "q8byte.h"
 #include <math.h>
 #include <string.h>
 
@@ -40,13 +41,6 @@ int kvv_isa_supported(int isa) {
 }
 
 // MARK: - int8 packing and activation quantisation
-
-/// One activation byte: rint(x·inv) + zero clamped to 0…255 in float, NaN → 0 (a NaN cast to
-/// uint8_t is undefined). Every quantiser's scalar path; the vector paths do the same arithmetic.
-static inline uint8_t q8_byte(float x, float inv, float zf) {
-    float v = rintf(x * inv) + zf;
-    return (uint8_t)(!(v >= 0) ? 0 : (v > 255 ? 255 : v));
-}
 
 static inline long q8_index(long j, long kk, long kp) {
     return (j >> 4) * (kp << 4) + (kk >> 2) * 64 + (j & 15) * 4 + (kk & 3);
@@ -350,53 +344,29 @@ __m128i quantize16(const float *x, __m128 inv, __m128 zf) {
     return _mm_packus_epi16(_mm_packus_epi32(q[0], q[1]), _mm_packus_epi32(q[2], q[3]));
 }
 
-/// quantize16's arithmetic on one 512-bit vector: the same float operations in the same order
-/// (mul, round to nearest even, add, max with 0 — NaN gives 0 —, min with 255), so the same bytes.
-static inline __attribute__((always_inline, target("avx512f")))
-__m128i quantize16_512(const float *x, __m512 inv, __m512 zf) {
-    __m512 v = _mm512_add_ps(_mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(x), inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zf);
-    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(255.0f));
-    return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
-}
-
 /// Rows y0..<y1 for c a multiple of 16: sixteen channels × 16 pixels quantised at a time (one
 /// 512-bit vector each) and transposed in registers, so each pixel gets one 16-byte store per
 /// 16 channels (the c4 path: four 4-byte stores).
+/// `x`'s c channels go to channels at..at + c of an image of `stride` channels (the whole image:
+/// at 0, stride c; the joined map's stem part: after the token part).
 __attribute__((target("avx512f")))
 static void quantize_rows_c16(const float *x, long c, long h, long w, long pad, long y0, long y1,
-                              float inv, float zf, uint8_t *qx) {
+                              float inv, float zf, uint8_t *qx, long stride, long at) {
     long wp = w + 2 * pad;
     const __m512 vinv = _mm512_set1_ps(inv), vzf = _mm512_set1_ps(zf);
     for (long y = y0; y < y1; y++) {
-        uint8_t *row = qx + (y + pad) * wp * c + pad * c;
+        uint8_t *row = qx + (y + pad) * wp * stride + pad * stride + at;
         for (long ch = 0; ch < c; ch += 16) {
             const float *s = x + (ch * h + y) * w;
             long x0 = 0;
             for (; x0 + 16 <= w; x0 += 16) {
-                // p[k][g]: pixels 4g..4g+3 × channels 4k..4k+3 (pixel-major, 4 bytes a pixel).
-                __m128i p[4][4];
-                for (int k = 0; k < 4; k++) {
-                    const float *s0 = s + (4 * k) * h * w + x0;
-                    __m128i q0 = quantize16_512(s0, vinv, vzf), q1 = quantize16_512(s0 + h * w, vinv, vzf);
-                    __m128i q2 = quantize16_512(s0 + 2 * h * w, vinv, vzf), q3 = quantize16_512(s0 + 3 * h * w, vinv, vzf);
-                    __m128i a = _mm_unpacklo_epi8(q0, q1), b = _mm_unpackhi_epi8(q0, q1);
-                    __m128i e = _mm_unpacklo_epi8(q2, q3), f = _mm_unpackhi_epi8(q2, q3);
-                    p[k][0] = _mm_unpacklo_epi16(a, e); p[k][1] = _mm_unpackhi_epi16(a, e);
-                    p[k][2] = _mm_unpacklo_epi16(b, f); p[k][3] = _mm_unpackhi_epi16(b, f);
-                }
-                uint8_t *dst = row + x0 * c + ch;
-                for (int g = 0; g < 4; g++) {
-                    __m128i t0 = _mm_unpacklo_epi32(p[0][g], p[1][g]), t1 = _mm_unpackhi_epi32(p[0][g], p[1][g]);
-                    __m128i t2 = _mm_unpacklo_epi32(p[2][g], p[3][g]), t3 = _mm_unpackhi_epi32(p[2][g], p[3][g]);
-                    _mm_storeu_si128((__m128i *)(dst + (4 * g + 0) * c), _mm_unpacklo_epi64(t0, t2));
-                    _mm_storeu_si128((__m128i *)(dst + (4 * g + 1) * c), _mm_unpackhi_epi64(t0, t2));
-                    _mm_storeu_si128((__m128i *)(dst + (4 * g + 2) * c), _mm_unpacklo_epi64(t1, t3));
-                    _mm_storeu_si128((__m128i *)(dst + (4 * g + 3) * c), _mm_unpackhi_epi64(t1, t3));
-                }
+                __m128i q[16];
+                for (int k = 0; k < 16; k++) q[k] = q8_quantize16_v(_mm512_loadu_ps(s + k * h * w + x0), vinv, vzf);
+                q8_store_pixel_major16(q, row + x0 * stride + ch, stride, 16);
             }
             for (; x0 < w; x0++) {
                 for (int k = 0; k < 16; k++) {
-                    row[x0 * c + ch + k] = q8_byte(s[k * h * w + x0], inv, zf);
+                    row[x0 * stride + ch + k] = q8_byte(s[k * h * w + x0], inv, zf);
                 }
             }
         }
@@ -460,11 +430,10 @@ static void quantize_rows_any(const float *x, long c, long h, long w, long pad, 
     }
 }
 
-void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad, long y0, long y1,
-                                float scale, int32_t zero, uint8_t *qx) {
+/// Border rows above (first chunk) and below (last chunk) of a padded NHWC image, and the side
+/// columns of rows y0..<y1: the zero point.
+static void q8_image_borders(long c, long h, long w, long pad, long y0, long y1, int32_t zero, uint8_t *qx) {
     long wp = w + 2 * pad;
-    float inv = scale > 0 ? 1.0f / scale : 0, zf = (float)zero;
-    // Border rows above (first chunk) and below (last chunk), and this chunk's side columns.
     if (y0 == 0) memset(qx, zero, (size_t)(pad * wp * c));
     if (y1 == h) memset(qx + (h + pad) * wp * c, zero, (size_t)(pad * wp * c));
     for (long y = y0; y < y1; y++) {
@@ -472,10 +441,16 @@ void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad
         memset(row, zero, (size_t)(pad * c));
         memset(row + (pad + w) * c, zero, (size_t)(pad * c));
     }
+}
+
+void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad, long y0, long y1,
+                                float scale, int32_t zero, uint8_t *qx) {
+    float inv = scale > 0 ? 1.0f / scale : 0, zf = (float)zero;
+    q8_image_borders(c, h, w, pad, y0, y1, zero, qx);
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (c % 16 == 0 && __builtin_cpu_supports("avx512f")) {
-        quantize_rows_c16(x, c, h, w, pad, y0, y1, inv, zf, qx);
+        quantize_rows_c16(x, c, h, w, pad, y0, y1, inv, zf, qx, c, 0);
         return;
     }
     if (c % 4 == 0 && __builtin_cpu_supports("avx2")) {
@@ -484,6 +459,83 @@ void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad
     }
 #endif
     quantize_rows_any(x, c, h, w, pad, y0, y1, inv, zf, qx);
+}
+
+#if defined(__x86_64__)
+/// The token part of joined rows y0..<y1 (r = 2, cu a multiple of 16). A token's row holds channel
+/// c's 2×2 sub-pixels at 4·c + 2·i + j; sixteen channels of one sub-pixel come from the four
+/// vectors a0..a3 (channels ch..ch+15) by two two-register permutes and a blend, and are stored,
+/// quantised, as that pixel's 16 bytes.
+__attribute__((target("avx512f")))
+static void quantize_tokens_r2(const float *tokens, long gw, long cu, long w, long pad, long y0, long y1,
+                               float inv, float zf, uint8_t *qx, long stride) {
+    const long wp = w + 2 * pad, k = 4 * cu;
+    const __m512 vinv = _mm512_set1_ps(inv), vzf = _mm512_set1_ps(zf);
+    __m512i idx[4];  // sub-pixel s: lane l reads element (4·l + s) mod 32 of its register pair
+    for (int sp = 0; sp < 4; sp++) {
+        int32_t t[16];
+        for (int l = 0; l < 16; l++) t[l] = (4 * l + sp) & 31;
+        idx[sp] = _mm512_loadu_si512(t);
+    }
+    for (long y = y0; y < y1; y++) {
+        const long gy = y / 2, i = y % 2;
+        uint8_t *row = qx + (y + pad) * wp * stride + pad * stride;
+        for (long gx = 0; gx < gw; gx++) {
+            const float *t = tokens + (gy * gw + gx) * k;
+            for (long ch = 0; ch < cu; ch += 16) {
+                const __m512 a0 = _mm512_loadu_ps(t + 4 * ch), a1 = _mm512_loadu_ps(t + 4 * ch + 16);
+                const __m512 a2 = _mm512_loadu_ps(t + 4 * ch + 32), a3 = _mm512_loadu_ps(t + 4 * ch + 48);
+                for (long j = 0; j < 2; j++) {
+                    const __m512i ix = idx[2 * i + j];
+                    const __m512 v = _mm512_mask_blend_ps(0xFF00, _mm512_permutex2var_ps(a0, ix, a1), _mm512_permutex2var_ps(a2, ix, a3));
+                    _mm_storeu_si128((__m128i *)(row + (2 * gx + j) * stride + ch), q8_quantize16_v(v, vinv, vzf));
+                }
+            }
+        }
+    }
+}
+#endif
+
+void kvv_q8_quantize_joined_rows(const float *tokens, long gw, long r, long cu, const float *x, long cs,
+                                 long h, long w, long pad, long y0, long y1, float scale, int32_t zero, uint8_t *qx) {
+    const long c = cu + cs, k = cu * r * r;
+    const float inv = scale > 0 ? 1.0f / scale : 0, zf = (float)zero;
+    q8_image_borders(c, h, w, pad, y0, y1, zero, qx);
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    const int fast = __builtin_cpu_supports("avx512f");
+#else
+    const int fast = 0;
+#endif
+    const long wp = w + 2 * pad;
+#if defined(__x86_64__)
+    if (fast && r == 2 && cu % 16 == 0) {
+        quantize_tokens_r2(tokens, gw, cu, w, pad, y0, y1, inv, zf, qx, c);
+    } else
+#endif
+    {
+        for (long y = y0; y < y1; y++) {
+            const long gy = y / r, i = y % r;
+            uint8_t *row = qx + (y + pad) * wp * c + pad * c;
+            for (long xx = 0; xx < w; xx++) {
+                const float *t = tokens + (gy * gw + xx / r) * k + i * r + xx % r;
+                for (long ch = 0; ch < cu; ch++) row[xx * c + ch] = q8_byte(t[ch * r * r], inv, zf);
+            }
+        }
+    }
+#if defined(__x86_64__)
+    if (fast && cs % 16 == 0) {
+        quantize_rows_c16(x, cs, h, w, pad, y0, y1, inv, zf, qx, c, cu);
+        return;
+    }
+#endif
+    for (long y = y0; y < y1; y++) {
+        uint8_t *row = qx + (y + pad) * wp * c + pad * c + cu;
+        for (long ch = 0; ch < cs; ch++) {
+            const float *src = x + (ch * h + y) * w;
+            for (long xx = 0; xx < w; xx++) row[xx * c + ch] = q8_byte(src[xx], inv, zf);
+        }
+    }
 }
 
 #if defined(__x86_64__)

@@ -56,6 +56,40 @@ import Testing
         }
     }
 
+    /// `forwardJoined` (the det head's `[pixel_shuffle(tokens); stem]` quantised straight into the
+    /// conv's input image) gives the bits of `forward` on the joined f32 map, on every path and at
+    /// 1 and 2 threads: with the det head's shapes (the vector token path: upscale 2, 32 token
+    /// channels) and with odd ones (the portable token path; a stem part not a multiple of 16).
+    @Test(arguments: [(2, 32, 32, 15, 20), (2, 8, 12, 3, 5), (3, 4, 16, 2, 3)])
+    func joinedInputGivesTheBitsOfTheJoinedMap(_ r: Int, _ cu: Int, _ cs: Int, _ gh: Int, _ gw: Int) throws {
+        let h = gh * r, w = gw * r
+        let conv = try OpsConvTests.conv(cin: cu + cs, cout: 16, k: 3, seed: 700 + cu, bias: true, stride: 1, pad: 1)
+        // Tokens with negatives (a Linear's output), a post-ReLU stem map.
+        let tokens = try OpFixtures.tensor([gh * gw, cu * r * r], seed: 710 + cs, scale: 2)
+        var stem = try OpFixtures.tensor([cs, h, w], seed: 720 + cs, scale: 3)
+        for i in 0..<stem.count { stem.storage[i] = max(stem.storage[i], 0) }
+        var joined = Tensor(shape: [0])
+        try PixelShuffle.fromTokens(tokens, height: gh, width: gw, upscale: r, into: &joined, channels: cu + cs)
+        for i in 0..<stem.count { joined.storage[cu * h * w + i] = stem.storage[i] }
+        let range = ValueRange(of: tokens).union(ValueRange(of: stem))
+        #expect(range == ValueRange(of: joined))
+        for isa in Self.paths() {
+            let q = try Int8Conv2D(conv, isa: isa)
+            var expected = Tensor(shape: [0]), s = Int8Conv2D.Scratch()
+            let expectedRange = try q.forward(joined, into: &expected, scratch: &s, relu: true)
+            for threads in [1, 2] {
+                var out = Tensor(shape: [0]), s2 = Int8Conv2D.Scratch()
+                let got = try q.forwardJoined(tokens: tokens, gridHeight: gh, gridWidth: gw, upscale: r, stem: stem, inputRange: range,
+                                              into: &out, scratch: &s2, relu: true, context: ComputeContext(threads: threads))
+                #expect(out == expected && got == expectedRange, "\(isa.rawValue), \(threads) thread(s)")
+            }
+        }
+        var out = Tensor(shape: [0]), s = Int8Conv2D.Scratch()
+        #expect(throws: TensorError.self) {
+            try Int8Conv2D(conv).forwardJoined(tokens: tokens, gridHeight: gh, gridWidth: gw + 1, upscale: r, stem: stem, inputRange: range, into: &out, scratch: &s)
+        }
+    }
+
     @Test(arguments: cases) func sameBitsAtEveryThreadCount(_ c: Case) throws {
         let conv = try OpsConvTests.conv(cin: c.cin, cout: c.cout, k: c.k, seed: 500 + c.cin, bias: true, stride: c.stride, pad: c.pad)
         let q = try Int8Conv2D(conv)

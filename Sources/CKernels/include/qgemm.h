@@ -82,6 +82,14 @@ int kvv_q8_conv_is_implicit(int isa, long c, long kw);
 void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad, long y0, long y1,
                                 float scale, int32_t zero, uint8_t *qx);
 
+/// Rows y0..<y1 of the det head's joined map — channels 0..<cu the pixel shuffle (upscale r) of
+/// `tokens` [(h / r)·gw, cu·r²] (channel c's sub-pixel (i, j) of a token at c·r² + i·r + j;
+/// gw = w / r tokens a row), channels cu..<cu + cs the NCHW map x [cs, h, w] — quantised into the
+/// padded NHWC image qx as kvv_q8_quantize_image_rows would quantise that map, without the
+/// f32 map in between (same floats, same arithmetic: the same bytes).
+void kvv_q8_quantize_joined_rows(const float *tokens, long gw, long r, long cu, const float *x, long cs,
+                                 long h, long w, long pad, long y0, long y1, float scale, int32_t zero, uint8_t *qx);
+
 /// Output positions r0..<r1 of the convolution into out [n, positions] (NCHW: out[j·positions + r]),
 /// with the bias and, when relu, max(0, ·) (NaN kept). qx is the padded NHWC image (row width
 /// wp = w + 2·pad); block holds KVV_Q8_CONV_BLOCK·kpad(c·kh·kw) bytes and tmp

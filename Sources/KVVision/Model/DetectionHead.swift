@@ -213,15 +213,17 @@ public struct DetectionHead: Sendable {
     ///
     /// Each int8 conv takes its input's quantisation range from the conv that wrote it (tracked
     /// while writing; the joined map's adds one pass over its `U` part) instead of a pass over the
-    /// whole input: the same range, hence the same bits.
+    /// whole input: the same range, hence the same bits. With an int8 `neck₀` the joined map is
+    /// never formed: `Int8Conv2D.forwardJoined` quantises the up-projected tokens and the stem's
+    /// map straight into that conv's input image (the same bytes as quantising the map).
     public func forward(tokens: Tensor, state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
         let (h, w) = mapSize, p = grid.h * grid.w, d = up.shape[1]
         guard tokens.shape == [1 + p, d] else { throw .badInput(expected: "det tokens [\(1 + p), \(d)]", found: tokens.shape) }
         guard state.stemReady else { throw .badInput(expected: "det stem(pixels:) run for this frame before forward(tokens:)", found: []) }
         state.stemReady = false
         do {
-            // Patch tokens (class token skipped) → up → pixel shuffle, written straight into the
-            // first `up` channels of the joined map.
+            // Patch tokens (class token skipped) → up; their pixel shuffle is the joined map's
+            // first `up` channels.
             if let int8Up {
                 try int8Up.apply(tokens, bias: upBias, into: &state.upTokens, skippingRows: 1, scratch: &state.upScratch, context: context)
             } else {
@@ -230,19 +232,25 @@ public struct DetectionHead: Sendable {
             let r = (imageSize.height / grid.h) / config.stride
             var range = state.stemRange
             var x = state.stem[stem.count - 1]
-            // [U; S] along channels: U shuffled straight into the joined map's first channels,
-            // then S copied after it.
             let cu = config.upChannels, cs = x.shape[0]
-            try PixelShuffle.fromTokens(state.upTokens, height: grid.h, width: grid.w, upscale: r, into: &state.joined, channels: cu + cs)
-            try state.joined.reshape([cu + cs, h * w])
-            try x.reshape([cs, h * w])
-            try state.joined.copyRows(from: x, to: cu)
-            try state.joined.reshape([cu + cs, h, w])
-            // The joined map's range: the stem part's as tracked, the token part's from one pass
-            // over it; nil lets the conv compute it.
-            let joinedRange = int8Neck[0] == nil ? nil : range.map { ValueRange(of: state.joined, first: cu * h * w).union($0) }
-            range = try Self.convReLU(neck[0], int8Neck[0], state.joined, inputRange: joinedRange, into: &state.neck,
-                                      &state.scratch, &state.int8Scratch, context)
+            if let int8 = int8Neck[0] {
+                // [U; S] quantised straight into neck₀'s input image (no f32 joined map): its range
+                // is U's (every token value lands in the map) with S's as tracked.
+                let joinedRange = ValueRange(of: state.upTokens).union(range ?? ValueRange(of: x))
+                range = try int8.forwardJoined(tokens: state.upTokens, gridHeight: grid.h, gridWidth: grid.w, upscale: r, stem: x,
+                                               inputRange: joinedRange, into: &state.neck, scratch: &state.int8Scratch, relu: true,
+                                               context: context)
+            } else {
+                // [U; S] along channels: U shuffled straight into the joined map's first channels,
+                // then S copied after it.
+                try PixelShuffle.fromTokens(state.upTokens, height: grid.h, width: grid.w, upscale: r, into: &state.joined, channels: cu + cs)
+                try state.joined.reshape([cu + cs, h * w])
+                try x.reshape([cs, h * w])
+                try state.joined.copyRows(from: x, to: cu)
+                try state.joined.reshape([cu + cs, h, w])
+                range = try Self.convReLU(neck[0], nil, state.joined, inputRange: nil, into: &state.neck,
+                                          &state.scratch, &state.int8Scratch, context)
+            }
             _ = try Self.convReLU(neck[1], int8Neck[1], state.neck, inputRange: range, into: &state.features,
                                   &state.scratch, &state.int8Scratch, context)
             try outputs.forward(state.features, into: &state.maps, scratch: &state.scratch, context: context)

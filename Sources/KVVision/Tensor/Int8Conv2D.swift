@@ -85,6 +85,19 @@ public struct Int8Conv2D: Sendable {
     /// Bytes of the packed weight and its per-channel tables.
     public var bytes: Int { weights.bytes }
 
+    /// The activation scale and zero point for values in `range` (`kvv_q8_range_params`).
+    public static func quantization(for range: ValueRange) -> (scale: Float, zero: Int32) {
+        var scale: Float = 0, zero: Int32 = 0
+        kvv_q8_range_params(range.lower, range.upper, &scale, &zero)
+        return (scale, zero)
+    }
+
+    /// Makes `scratch.image` hold at least the padded image of an `height × width` input.
+    private func reserveImage(height h: Int, width w: Int, scratch: inout Scratch) {
+        let bytes = (h + 2 * padding) * (w + 2 * padding) * inChannels
+        if scratch.image.count < bytes { scratch.image = [UInt8](repeating: 0, count: bytes) }
+    }
+
     /// `output = conv(input) (+ bias)`, then `max(0, ·)` when `relu`; `input` is `[Cin, H, W]`,
     /// `output` becomes `[Cout, Ho, Wo]`. Output positions are split over the context's threads.
     /// `inputRange`, when given, must be `ValueRange(of: input)` (tracked by its producer; skips
@@ -96,25 +109,66 @@ public struct Int8Conv2D: Sendable {
             throw .shapeMismatch(op: "int8 conv2d input [Cin, H, W]", expected: [inChannels, -1, -1], found: input.shape)
         }
         let h = input.shape[1], w = input.shape[2]
+        let (scale, zero) = Self.quantization(for: inputRange ?? ValueRange(of: input))
+        reserveImage(height: h, width: w, scratch: &scratch)
+        Self.quantize(input, padding: padding, scale: scale, zero: zero, into: &scratch.image, context: context)
+        return try forwardQuantized(height: h, width: w, scale: scale, zero: zero, into: &output, scratch: &scratch, relu: relu, context: context)
+    }
+
+    /// `forward` of the det head's joined map `[U; S]` without the map: `U` the pixel shuffle
+    /// (`upscale`) of `tokens` `[gridH·gridW, Cu·upscale²]` (a Linear's output over the patch grid,
+    /// as `PixelShuffle.fromTokens` reads it), `S` the map `stem` `[Cs, H, W]` (H = gridH·upscale,
+    /// W likewise, Cu + Cs = `inChannels`). Both are quantised straight into the padded NHWC image
+    /// (`kvv_q8_quantize_joined_rows`): the same bytes, hence the same output bits, as `forward` of
+    /// the joined map with its `ValueRange` as `inputRange` — which is what `inputRange` must be
+    /// (the union of the two parts' ranges).
+    @discardableResult
+    public func forwardJoined(tokens: Tensor, gridHeight gh: Int, gridWidth gw: Int, upscale r: Int, stem: Tensor,
+                              inputRange: ValueRange, into output: inout Tensor, scratch: inout Scratch, relu: Bool = false,
+                              context: ComputeContext = .serial) throws(TensorError) -> ValueRange {
+        let h = gh * r, w = gw * r
+        guard r >= 1, gh > 0, gw > 0, tokens.rank == 2, tokens.shape[0] == gh * gw, tokens.shape[1] % (r * r) == 0,
+              stem.rank == 3, stem.shape[1] == h, stem.shape[2] == w, tokens.shape[1] / (r * r) + stem.shape[0] == inChannels else {
+            throw .shapeMismatch(op: "int8 conv2d joined input: tokens [\(gh)·\(gw), Cu·\(r * r)] and stem [Cs, \(h), \(w)], Cu + Cs = \(inChannels)",
+                                 expected: [inChannels, h, w], found: tokens.shape + stem.shape)
+        }
+        let cu = tokens.shape[1] / (r * r), cs = stem.shape[0], pad = padding
+        let (scale, zero) = Self.quantization(for: inputRange)
+        reserveImage(height: h, width: w, scratch: &scratch)
+        let rowChunks = context.pool.threads > 1 && h >= 8 ? min(context.pool.threads, h / 4) : 1
+        tokens.storage.withUnsafeBufferPointer { tp in
+            stem.storage.withUnsafeBufferPointer { sp in
+                scratch.image.withUnsafeMutableBufferPointer { qp in
+                    nonisolated(unsafe) let (t, x, q) = (tp.baseAddress!, sp.baseAddress!, qp.baseAddress!)
+                    let rowsPer = (h + rowChunks - 1) / rowChunks
+                    let quantise = { (i: Int) in
+                        let y0 = i * rowsPer, y1 = min(h, y0 + rowsPer)
+                        if y0 < y1 { kvv_q8_quantize_joined_rows(t, gw, r, cu, x, cs, h, w, pad, y0, y1, scale, zero, q) }
+                    }
+                    if rowChunks == 1 { quantise(0) } else { context.pool.run(rowChunks, quantise) }
+                }
+            }
+        }
+        return try forwardQuantized(height: h, width: w, scale: scale, zero: zero, into: &output, scratch: &scratch, relu: relu, context: context)
+    }
+
+    /// The convolution of the image already quantised in `scratch.image` (an `height × width`
+    /// input at `scale` and `zero`, padded NHWC) into `output`; returns its range.
+    private func forwardQuantized(height h: Int, width w: Int, scale: Float, zero: Int32, into output: inout Tensor,
+                                  scratch: inout Scratch, relu: Bool, context: ComputeContext) throws(TensorError) -> ValueRange {
         let (ho, wo) = outputSize(height: h, width: w)
         output.resize([outChannels, ho, wo])
         let positions = ho * wo, n = outChannels, cin = inChannels
         guard positions > 0 else { return ValueRange() }
-        let hp = h + 2 * padding, wp = w + 2 * padding
+        let wp = w + 2 * padding
         let kp = Int(kvv_q8_kpad(cin * kernelHeight * kernelWidth)), block = Int(KVV_Q8_CONV_BLOCK)
         let chunks = context.poolChunks(m: positions)
-        if scratch.image.count < hp * wp * cin { scratch.image = [UInt8](repeating: 0, count: hp * wp * cin) }
         let implicit = kvv_q8_conv_is_implicit(isa.code, cin, kernelWidth) != 0  // no unfold blocks
         let blockBytes = implicit ? 1 : chunks * block * kp
         if scratch.blocks.count < blockBytes { scratch.blocks = [UInt8](repeating: 0, count: blockBytes) }
         let rowFloats = implicit ? 1 : chunks * block * n  // the implicit kernel writes NCHW from registers
         if scratch.rows.count < rowFloats { scratch.rows = [Float](repeating: 0, count: rowFloats) }
         if scratch.ranges.count < 2 * chunks { scratch.ranges = [Float](repeating: 0, count: 2 * chunks) }
-        let range = inputRange ?? ValueRange(of: input)
-        var quantScale: Float = 0, quantZero: Int32 = 0
-        kvv_q8_range_params(range.lower, range.upper, &quantScale, &quantZero)
-        let (scale, zero) = (quantScale, quantZero)
-        Self.quantize(input, padding: padding, scale: scale, zero: zero, into: &scratch.image, context: context)
         // The convolution and its NCHW write-back (see the type's notes), output positions split over the threads.
         let size = (positions + chunks - 1) / chunks
         let (isaCode, kh, kw, s, reluFlag) = (isa.code, kernelHeight, kernelWidth, stride, Int32(relu ? 1 : 0))
