@@ -12,9 +12,9 @@ enum BenchTrackCommand: Command {
                                 [--kv-policy P] [--kv-storage S] [--tracker FILE] [--input-size WxH]
 
     Runs the whole `track` pipeline (decode, encoder, heads, temporal windows, tracker, JSON Lines
-    to a discarded in-memory sink) over INPUT N times (default 3) and reports the median
+    written to /dev/null) over INPUT N times (default 3) and reports the median
     frames/s, the median milliseconds per analysed frame of each stage (decode, encode, heads,
-    temporal, tracking, output), the encoder's share of the stages' time within each run (median),
+    temporal, tracking, output: each frame's JSON line encoded and written to /dev/null), the encoder's share of the stages' time within each run (median),
     the same model's encoder alone on as many frames right after each run (the video's first
     frame, same threads and precision; the median of the per-run ratios track / encoder alone is the figure to quote on a
     machine whose speed drifts between separate commands) and the peak resident memory. With
@@ -54,7 +54,7 @@ enum BenchTrackCommand: Command {
         var encodeShares: [Double] = []
         var frames = 0, lanesUsed = 1
         for _ in 0..<runs {
-            let sink = RecordCollector()
+            let sink = JSONLinesWriter(try TextOutput.discarding())
             let pipeline = try options.makePipeline(sink: sink, sharedModel: vit, sharedTrackingModel: tracking)
             lanesUsed = pipeline.lanes.count
             var end: EndRecord?

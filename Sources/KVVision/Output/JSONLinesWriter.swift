@@ -6,6 +6,8 @@ public final class JSONLinesWriter: RecordSink {
     let output: TextOutput
     public init(_ output: TextOutput) { self.output = output }
     public func write(_ record: OutputRecord) throws(OutputError) {
-        try output.write(record.jsonLine() + "\n")
+        var line = record.jsonLine()
+        line += "\n"
+        try output.write(line)
     }
 }

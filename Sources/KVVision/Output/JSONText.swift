@@ -4,26 +4,38 @@
 /// form (integral values without a fraction, `-0` as `0`), so the same values always give the
 /// same bytes, whatever the thread count or process. Strings are escaped per RFC 8259.
 ///
-/// Thread-safety: a value type owned by one writer.
+/// Invariants: objects and arrays nest at most `maxDepth` deep (records nest 4; deeper is a
+/// programming error). Thread-safety: a value type owned by one writer.
 public struct JSONText: Sendable {
     /// The text so far.
     public private(set) var text = ""
-    private var needsComma = [false]
+    /// Bit d: whether the value at nesting depth d needs a comma before it (bit 0: the top level).
+    private var needsComma: UInt64 = 0
+    private var depth = 0
+    public static let maxDepth = 63
 
-    public init() {}
+    /// `capacity`: bytes to reserve (a frame record of a dozen objects is about 1.5 KB).
+    public init(capacity: Int = 0) { text.reserveCapacity(capacity) }
 
     /// Starts an object (as a value of the current key or array).
-    public mutating func beginObject() { separate(); text += "{"; needsComma.append(false) }
-    public mutating func endObject() { needsComma.removeLast(); text += "}" }
-    public mutating func beginArray() { separate(); text += "["; needsComma.append(false) }
-    public mutating func endArray() { needsComma.removeLast(); text += "]" }
+    public mutating func beginObject() { separate(); text += "{"; push() }
+    public mutating func endObject() { pop(); text += "}" }
+    public mutating func beginArray() { separate(); text += "["; push() }
+    public mutating func endArray() { pop(); text += "]" }
+
+    private mutating func push() {
+        precondition(depth < Self.maxDepth, "JSON nested deeper than \(Self.maxDepth)")
+        depth += 1
+        needsComma &= ~(1 << UInt64(depth))
+    }
+    private mutating func pop() { depth = max(0, depth - 1) }
 
     /// Writes `"name":`; the next value belongs to it.
     public mutating func key(_ name: String) {
         separate()
         Self.quote(name, into: &text)
         text += ":"
-        needsComma[needsComma.count - 1] = false
+        needsComma &= ~(1 << UInt64(depth))
     }
 
     public mutating func string(_ value: String) { separate(); Self.quote(value, into: &text) }
@@ -39,13 +51,14 @@ public struct JSONText: Sendable {
     /// A box as `[x,y,w,h]` with 2 decimals.
     public mutating func field(_ name: String, _ box: Box) {
         key(name); beginArray()
-        for v in [box.x, box.y, box.w, box.h] { number(v, decimals: 2) }
+        number(box.x, decimals: 2); number(box.y, decimals: 2); number(box.w, decimals: 2); number(box.h, decimals: 2)
         endArray()
     }
 
     private mutating func separate() {
-        if needsComma[needsComma.count - 1] { text += "," }
-        needsComma[needsComma.count - 1] = true
+        let bit: UInt64 = 1 << UInt64(depth)
+        if needsComma & bit != 0 { text += "," }
+        needsComma |= bit
     }
 
     /// `value` rounded half away from zero to `decimals` decimals, shortest form.
@@ -63,6 +76,12 @@ public struct JSONText: Sendable {
     /// Appends `s` as a JSON string literal.
     public static func quote(_ s: String, into out: inout String) {
         out += "\""
+        // Most strings (keys, labels, states) need no escape: appended whole.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) {
+            out += s
+            out += "\""
+            return
+        }
         for u in s.unicodeScalars {
             switch u {
             case "\"": out += "\\\""

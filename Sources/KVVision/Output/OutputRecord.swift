@@ -33,7 +33,7 @@ public enum OutputRecord: Sendable, Equatable, Codable {
 
     /// The record as one line of JSON (without the trailing newline).
     public func jsonLine() -> String {
-        var j = JSONText()
+        var j = JSONText(capacity: 2048)
         j.beginObject()
         j.field("type", type)
         j.field("v", Self.version)

@@ -37,6 +37,13 @@ public final class TextOutput {
         return TextOutput(path: path, handle: handle, ownsHandle: true)
     }
 
+    /// `/dev/null`: every write is a real write of the whole text to the kernel, which discards it
+    /// (benchmarks: what `track` pays for output, without keeping it).
+    public static func discarding() throws(OutputError) -> TextOutput {
+        guard let handle = FileHandle(forWritingAtPath: "/dev/null") else { throw .cannotOpen(path: "/dev/null", reason: "cannot open for writing") }
+        return TextOutput(path: "/dev/null", handle: handle, ownsHandle: true)
+    }
+
     /// An in-memory output (read `captured`).
     public static func memory() -> TextOutput { TextOutput(path: "<memory>", handle: nil, ownsHandle: false) }
 

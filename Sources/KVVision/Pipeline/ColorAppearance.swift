@@ -12,7 +12,6 @@
 public final class ColorAppearance: AppearanceModel {
     public let bins: Int
     public let inner: Double
-    private var frame: VideoFrame?
 
     public init(bins: Int = 4, inner: Double = 0.5) {
         self.bins = max(1, min(bins, 16))
@@ -21,7 +20,9 @@ public final class ColorAppearance: AppearanceModel {
 
     public var tokens: Tensor? { nil }
 
-    public func prepare(_ frame: VideoFrame) throws(PipelineError) { self.frame = frame }
+    /// Nothing to prepare: `embeddings` reads the frame it is given. (Keeping a reference to the
+    /// frame here would make the frame source copy its pixel buffer before decoding the next one.)
+    public func prepare(_ frame: VideoFrame) throws(PipelineError) {}
 
     public func embeddings(for boxes: [Box], in frame: VideoFrame) -> [[Float]] {
         let g = frame.geometry
