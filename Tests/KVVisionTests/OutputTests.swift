@@ -18,6 +18,34 @@ import Testing
                        error: "x.mp4: truncated", tracks: 2, timings: ["encode": 1.23456])),
     ]
 
+    /// The writers' number bytes (`JSONText.appendNumber`, no `String` per number) are `format`'s
+    /// text exactly: over magnitudes from 10⁻⁷ to 10¹⁷, both signs, 0–6 decimals, halves, values
+    /// that round to an integer, to zero or to tiny numbers Swift writes in exponent form.
+    @Test func numberBytesAreFormatsText() {
+        var rng = SystemRandomNumberGenerator()
+        var values: [Double] = [0, -0.0, 1e-4, 0.0001, 0.00005, 0.000049, 1e-7, 0.5, 1.5, 2.5, -2.5, 0.125, 12.345, 1e15, 999_999_999_999_999,
+                                1e16, 9_007_199_254_740_993, 85.08, 29.8, 0.339, 0.8525, 1234567.891011, .infinity, -.infinity, .nan,
+                                Double.greatestFiniteMagnitude, Double.leastNonzeroMagnitude]
+        for exponent in -7...17 {
+            for _ in 0..<400 {
+                let v = Double.random(in: 1..<10, using: &rng) * pow(10, Double(exponent))
+                values.append(Bool.random(using: &rng) ? v : -v)
+            }
+        }
+        var mismatches: [String] = []
+        for v in values {
+            for d in 0...6 {
+                var bytes: [UInt8] = []
+                JSONText.appendNumber(v, decimals: d, into: &bytes)
+                let expected = JSONText.format(v, decimals: d)
+                if String(decoding: bytes, as: UTF8.self) != expected { mismatches.append("\(v) at \(d): \(String(decoding: bytes, as: UTF8.self)) ≠ \(expected)") }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+        var ints: [UInt8] = []
+        for n in [0, 7, -7, 10, 1_000_000, Int.max, Int.min] { ints.removeAll(); JSONText.appendInteger(n, into: &ints); #expect(String(decoding: ints, as: UTF8.self) == String(n)) }
+    }
+
     @Test func jsonLinesAreDeterministicAndRoundTrip() throws {
         let lines = Self.sample.map { $0.jsonLine() }
         #expect(lines[1] == #"{"type":"frame","v":1,"frame":4,"pts":0.16,"position":2,"objects":[{"id":3,"class":"circle","score":0.9123,"box":[1.01,0,20,30.5],"state":"confirmed","action":{"label":"walk","score":0.5}},{"id":4,"score":0,"box":[1,2,3,4],"state":"lost"}]}"#)

@@ -6,8 +6,6 @@ public final class JSONLinesWriter: RecordSink {
     let output: TextOutput
     public init(_ output: TextOutput) { self.output = output }
     public func write(_ record: OutputRecord) throws(OutputError) {
-        var line = record.jsonLine()
-        line += "\n"
-        try output.write(line)
+        try output.write(bytes: record.jsonLineBytes())
     }
 }

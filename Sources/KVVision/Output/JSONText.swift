@@ -7,21 +7,23 @@
 /// Invariants: objects and arrays nest at most `maxDepth` deep (records nest 4; deeper is a
 /// programming error). Thread-safety: a value type owned by one writer.
 public struct JSONText: Sendable {
+    /// The UTF-8 bytes so far.
+    public private(set) var bytes: [UInt8] = []
     /// The text so far.
-    public private(set) var text = ""
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
     /// Bit d: whether the value at nesting depth d needs a comma before it (bit 0: the top level).
     private var needsComma: UInt64 = 0
     private var depth = 0
     public static let maxDepth = 63
 
     /// `capacity`: bytes to reserve (a frame record of a dozen objects is about 1.5 KB).
-    public init(capacity: Int = 0) { text.reserveCapacity(capacity) }
+    public init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
     /// Starts an object (as a value of the current key or array).
-    public mutating func beginObject() { separate(); text += "{"; push() }
-    public mutating func endObject() { pop(); text += "}" }
-    public mutating func beginArray() { separate(); text += "["; push() }
-    public mutating func endArray() { pop(); text += "]" }
+    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); push() }
+    public mutating func endObject() { pop(); bytes.append(UInt8(ascii: "}")) }
+    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); push() }
+    public mutating func endArray() { pop(); bytes.append(UInt8(ascii: "]")) }
 
     private mutating func push() {
         precondition(depth < Self.maxDepth, "JSON nested deeper than \(Self.maxDepth)")
@@ -33,17 +35,17 @@ public struct JSONText: Sendable {
     /// Writes `"name":`; the next value belongs to it.
     public mutating func key(_ name: String) {
         separate()
-        Self.quote(name, into: &text)
-        text += ":"
+        Self.quote(name, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
         needsComma &= ~(1 << UInt64(depth))
     }
 
-    public mutating func string(_ value: String) { separate(); Self.quote(value, into: &text) }
-    public mutating func int(_ value: Int) { separate(); text += String(value) }
-    public mutating func bool(_ value: Bool) { separate(); text += value ? "true" : "false" }
-    public mutating func null() { separate(); text += "null" }
-    /// A number rounded to `decimals` (non-finite values are written as `null`).
-    public mutating func number(_ value: Double, decimals: Int) { separate(); text += Self.format(value, decimals: decimals) }
+    public mutating func string(_ value: String) { separate(); Self.quote(value, into: &bytes) }
+    public mutating func int(_ value: Int) { separate(); Self.appendInteger(value, into: &bytes) }
+    public mutating func bool(_ value: Bool) { separate(); bytes.append(contentsOf: (value ? "true" : "false").utf8) }
+    public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
+    /// A number rounded to `decimals` (non-finite values are written as `null`): `format`'s text.
+    public mutating func number(_ value: Double, decimals: Int) { separate(); Self.appendNumber(value, decimals: decimals, into: &bytes) }
 
     public mutating func field(_ name: String, _ value: String) { key(name); string(value) }
     public mutating func field(_ name: String, _ value: Int) { key(name); int(value) }
@@ -57,7 +59,7 @@ public struct JSONText: Sendable {
 
     private mutating func separate() {
         let bit: UInt64 = 1 << UInt64(depth)
-        if needsComma & bit != 0 { text += "," }
+        if needsComma & bit != 0 { bytes.append(UInt8(ascii: ",")) }
         needsComma |= bit
     }
 
@@ -73,31 +75,92 @@ public struct JSONText: Sendable {
         return String(r)
     }
 
-    /// Appends `s` as a JSON string literal.
-    public static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        // Most strings (keys, labels, states) need no escape: appended whole.
-        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) {
-            out += s
-            out += "\""
+    /// `format(value, decimals:)`'s bytes appended to `out`, without building a `String` where the
+    /// text is plain digits: for 10⁻⁴ ≤ |r| < 2⁵⁰·10⁻ᵈ (r the rounded value, d the decimals) the
+    /// shortest round-trip form of r = k / 10ᵈ is k's digits with the point d places from the right
+    /// and trailing zeros dropped (r is the double nearest that decimal, and any other decimal of
+    /// as many digits or fewer is at least 10⁻ᵈ away, more than 4× r's spacing there); elsewhere
+    /// (tiny values in exponent form, |r| ≥ 10¹⁵, larger k) `format` itself. Test: `OutputTests`' fast-format comparison.
+    static func appendNumber(_ value: Double, decimals: Int, into out: inout [UInt8]) {
+        let d = max(0, decimals)
+        guard value.isFinite, d <= 15 else { out.append(contentsOf: format(value, decimals: decimals).utf8); return }
+        var scale = 1.0
+        for _ in 0..<d { scale *= 10 }
+        let scaled = (value * scale).rounded()
+        let r = scaled / scale
+        guard r.isFinite, abs(scaled) < 1_125_899_906_842_624, abs(r) < 1e15, r == 0 || abs(r) >= 1e-4 else {
+            out.append(contentsOf: format(value, decimals: decimals).utf8)
             return
         }
+        if r == 0 { out.append(UInt8(ascii: "0")); return }
+        var k = Int(scaled), places = d
+        while places > 0, k % 10 == 0 { k /= 10; places -= 1 }  // trailing zeros of the fraction
+        if k < 0 { out.append(UInt8(ascii: "-")); k = -k }
+        // Digits of k, least significant first, then written with the point `places` from the right.
+        var digits: (UInt64, UInt64) = (0, 0)  // up to 32 digit slots, 4 bits each
+        var count = 0
+        var v = k
+        repeat {
+            let digit = UInt64(v % 10)
+            if count < 16 { digits.0 |= digit << UInt64(4 * count) } else { digits.1 |= digit << UInt64(4 * (count - 16)) }
+            count += 1
+            v /= 10
+        } while v > 0
+        let whole = count - places
+        if whole <= 0 {
+            out.append(UInt8(ascii: "0")); out.append(UInt8(ascii: "."))
+            for _ in 0..<(-whole) { out.append(UInt8(ascii: "0")) }
+        }
+        for i in stride(from: count - 1, through: 0, by: -1) {
+            let digit = i < 16 ? (digits.0 >> UInt64(4 * i)) & 15 : (digits.1 >> UInt64(4 * (i - 16))) & 15
+            out.append(UInt8(ascii: "0") + UInt8(digit))
+            if i == places, places > 0, whole > 0 { out.append(UInt8(ascii: ".")) }
+        }
+    }
+
+    /// `String(value)`'s bytes appended to `out`.
+    static func appendInteger(_ value: Int, into out: inout [UInt8]) {
+        guard value != Int.min else { out.append(contentsOf: String(value).utf8); return }
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var v = value.magnitude, divisor: UInt = 1
+        while v / divisor >= 10 { divisor *= 10 }
+        while divisor > 0 { out.append(UInt8(ascii: "0") + UInt8(v / divisor)); v %= divisor; divisor /= 10 }
+    }
+
+    /// Appends `s` as a JSON string literal.
+    public static func quote(_ s: String, into out: inout String) {
+        var bytes: [UInt8] = []
+        quote(s, into: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `s` as a JSON string literal, UTF-8.
+    public static func quote(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        // Most strings (keys, labels, states) need no escape: appended whole.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) {
+            out.append(contentsOf: s.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        var text = ""
         for u in s.unicodeScalars {
             switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
             default:
                 if u.value < 0x20 {
                     let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                    text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {
-                    out.unicodeScalars.append(u)
+                    text.unicodeScalars.append(u)
                 }
             }
         }
-        out += "\""
+        out.append(contentsOf: text.utf8)
+        out.append(UInt8(ascii: "\""))
     }
 }

@@ -32,7 +32,16 @@ public enum OutputRecord: Sendable, Equatable, Codable {
     }
 
     /// The record as one line of JSON (without the trailing newline).
-    public func jsonLine() -> String {
+    public func jsonLine() -> String { json().text }
+
+    /// `jsonLine()`'s UTF-8 bytes followed by a newline (what `JSONLinesWriter` writes).
+    public func jsonLineBytes() -> [UInt8] {
+        var bytes = json().bytes
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+
+    private func json() -> JSONText {
         var j = JSONText(capacity: 2048)
         j.beginObject()
         j.field("type", type)
@@ -44,7 +53,7 @@ public enum OutputRecord: Sendable, Equatable, Codable {
         case let .end(r): r.writeFields(&j)
         }
         j.endObject()
-        return j.text
+        return j
     }
 
     private enum CodingKeys: String, CodingKey { case type, v }

@@ -49,10 +49,16 @@ public final class TextOutput {
 
     /// Writes `text` completely.
     public func write(_ text: String) throws(OutputError) {
-        guard let handle else { captured += text; return }
+        guard handle != nil else { captured += text; return }
+        try write(bytes: Array(text.utf8))
+    }
+
+    /// Writes UTF-8 `bytes` completely.
+    public func write(bytes: [UInt8]) throws(OutputError) {
+        guard let handle else { captured += String(decoding: bytes, as: UTF8.self); return }
         errno = 0
         do {
-            try handle.write(contentsOf: Data(text.utf8))
+            try handle.write(contentsOf: bytes)
         } catch {
             // Foundation's message is generic ("The operation could not be completed"); the
             // system error it came from says what happened.
