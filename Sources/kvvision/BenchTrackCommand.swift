@@ -12,9 +12,9 @@ enum BenchTrackCommand: Command {
                                 [--kv-policy P] [--kv-storage S] [--tracker FILE] [--input-size WxH]
 
     Runs the whole `track` pipeline (decode, encoder, heads, temporal windows, tracker, JSON Lines
-    written to /dev/null) over INPUT N times (default 3) and reports the median
-    frames/s, the median milliseconds per analysed frame of each stage (decode, encode, heads,
-    temporal, tracking, output: each frame's JSON line encoded and written to /dev/null), the encoder's share of the stages' time within each run (median),
+    written to /dev/null) over INPUT N times (default 3) and reports the median frames/s, the
+    median milliseconds per analysed frame of each stage (decode, encode, heads, temporal,
+    tracking, output), the encoder's share of the stages' time within each run (median),
     the same model's encoder alone on as many frames right after each run (the video's first
     frame, same threads and precision; the median of the per-run ratios track / encoder alone is the figure to quote on a
     machine whose speed drifts between separate commands) and the peak resident memory. With
