@@ -12,10 +12,17 @@
 public final class ColorAppearance: AppearanceModel {
     public let bins: Int
     public let inner: Double
+    /// Per byte value: its bin (`v · bins / 256`), and that times `bins` and `bins²` (the red and
+    /// green parts of a bin index), looked up instead of computed per pixel.
+    private let bin: [Int32], greenPart: [Int32], redPart: [Int32]
 
     public init(bins: Int = 4, inner: Double = 0.5) {
-        self.bins = max(1, min(bins, 16))
+        let b = max(1, min(bins, 16))
+        self.bins = b
         self.inner = min(max(inner, 0.05), 1)
+        bin = (0..<256).map { Int32($0 * b / 256) }
+        greenPart = bin.map { $0 * Int32(b) }
+        redPart = bin.map { $0 * Int32(b * b) }
     }
 
     public var tokens: Tensor? { nil }
@@ -39,16 +46,15 @@ public final class ColorAppearance: AppearanceModel {
                 var counts = [Float](repeating: 0, count: size)
                 var n: Float = 0
                 if x1 > x0, y1 > y0 {
+                    let (red, green, blue) = (redPart, greenPart, bin)
                     for y in y0..<y1 {
                         var o = (y * w + x0) * 3
                         for _ in x0..<x1 {
-                            let r = Int(pixels[o]) * bins / 256, gg = Int(pixels[o + 1]) * bins / 256
-                            let b = Int(pixels[o + 2]) * bins / 256
-                            counts[(r * bins + gg) * bins + b] += 1
-                            n += 1
+                            counts[Int(red[Int(pixels[o])] &+ green[Int(pixels[o + 1])] &+ blue[Int(pixels[o + 2])])] += 1
                             o += 3
                         }
                     }
+                    n = Float((x1 - x0) * (y1 - y0))
                 }
                 if n > 0 { for i in counts.indices { counts[i] = (counts[i] / n).squareRoot() } }
                 return counts
