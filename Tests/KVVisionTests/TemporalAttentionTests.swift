@@ -102,6 +102,30 @@ import Testing
         }
     }
 
+    /// `.sameOwner` reads take each query's rows as lists from the window; they give the bits of
+    /// the `[n, rows]` bias matrix's read, with merged slots (weights ≠ 1), sinks, and queries
+    /// that share an owner or have none in the window, in every storage format.
+    @Test(arguments: KVStorageFormat.allCases)
+    func ownerRowListsGiveTheBiasMatrixsBits(_ format: KVStorageFormat) throws {
+        var (model, _) = try Self.model(rotaryDim: 0)
+        var frames = TemporalStreams.random(frames: 12, maxTokens: 3, dim: Self.dim, seed: 48)
+        for t in 5...7 { frames[t].tokens = frames[4].tokens; frames[t].owners = frames[4].owners }  // merged
+        for policy in [KVWindowPolicy.merge(threshold: 0.99, alpha: 0.5), .sinks(count: 2)] {
+            let config = KVWindowConfig(window: 5, maxObjects: 3, kvHeads: 2, headDim: 8, policy: policy, storage: format)
+            var lists = try model.makeState(window: config), matrix = try model.makeState(window: config)
+            for f in frames {
+                var owners = f.owners
+                if owners.count > 1 { owners[owners.count - 1] = owners[0] }  // two queries of one owner
+                if owners.count > 2 { owners[1] = 999 }  // an owner the window has never seen
+                model.useRowLists = true
+                let a = try model.step(&lists, tokens: TemporalStreams.tensor(f), frame: f.index, owners: owners, restriction: .sameOwner)
+                model.useRowLists = false
+                let b = try model.step(&matrix, tokens: TemporalStreams.tensor(f), frame: f.index, owners: owners, restriction: .sameOwner)
+                #expect(a == b, "\(format) \(policy) frame \(f.index)")
+            }
+        }
+    }
+
     @Test func mergeOfIdenticalFramesEqualsFifoOutputWithFewerSlots() throws {
         // RoPE off: identical frames then have identical keys, which is when merging is exact.
         let (model, reference) = try Self.model(rotaryDim: 0)

@@ -161,6 +161,23 @@ import Testing
                                    listed: false)
         #expect(listed.shape == [n, queryHeads * d] && listed == masked, "\(c.format) d \(d)")
         #expect(listed.storage[(2 * queryHeads * d)..<(3 * queryHeads * d)].allSatisfy { $0 == 0 })
+        // The same keys given as row lists (the bias matrix's entries that are not −∞).
+        guard WindowAttention.readsRowLists(keys) else { return }
+        var lists = WindowRowLists()
+        lists.reset(queries: n)
+        for i in 0..<n {
+            for j in 0..<rows where bias.storage[i * rows + j] != -.infinity {
+                lists.rows.append(Int32(j)); lists.bias.append(bias.storage[i * rows + j])
+            }
+            lists.starts.append(lists.rows.count)
+        }
+        var s3 = Tensor(shape: [0]), fromLists = Tensor(shape: [0])
+        try WindowAttention.attend(queries: q, queryHeads: queryHeads, keys: keys, values: values, lists: lists, scores: &s3, into: &fromLists)
+        #expect(fromLists == masked, "\(c.format) d \(d), row lists")
+        lists.rows[0] = Int32(rows)  // out of range: refused
+        #expect(throws: TensorError.self) {
+            try WindowAttention.attend(queries: q, queryHeads: queryHeads, keys: keys, values: values, lists: lists, scores: &s3, into: &fromLists)
+        }
     }
 
     @Test func rawScoresWithARowBiasSkipOnlyTheMaskedRows() throws {

@@ -18,6 +18,9 @@ import Foundation
 public struct TemporalAttention: Sendable {
     /// Dimensions.
     public let config: TemporalConfig
+    /// `.sameOwner` reads take each query's rows as a list from the window (`KVWindow.fillOwnerLists`)
+    /// instead of a `[n, rows]` bias matrix: the same bits; false (tests) forces the matrix.
+    var useRowLists = true
     /// Projections.
     public let weights: TemporalWeights
     let rope: RotaryEmbedding
@@ -226,11 +229,19 @@ public struct TemporalAttention: Sendable {
     /// Attention of `state.queries` over the window, then the output projection.
     private func attend(_ state: inout TemporalState, frame: Int, owners: [Int], restriction: AttentionRestriction,
                         context: ComputeContext) throws(TemporalError) {
-        state.window.fillBias(queryOwners: owners, restriction: restriction, into: &state.bias)
         do {
-            try WindowAttention.attend(queries: state.queries, queryHeads: config.queryHeads, keys: state.window.keys,
-                                       values: state.window.values, bias: state.bias, scores: &state.scores,
-                                       into: &state.attended)
+            if case .sameOwner = restriction, useRowLists, WindowAttention.readsRowLists(state.window.keys) {
+                // Each query's own rows as a list (the same bits as the bias matrix's listed read).
+                state.window.fillOwnerLists(queryOwners: owners, into: &state.lists)
+                try WindowAttention.attend(queries: state.queries, queryHeads: config.queryHeads, keys: state.window.keys,
+                                           values: state.window.values, lists: state.lists, scores: &state.scores,
+                                           into: &state.attended)
+            } else {
+                state.window.fillBias(queryOwners: owners, restriction: restriction, into: &state.bias)
+                try WindowAttention.attend(queries: state.queries, queryHeads: config.queryHeads, keys: state.window.keys,
+                                           values: state.window.values, bias: state.bias, scores: &state.scores,
+                                           into: &state.attended)
+            }
             try GEMM.matmul(state.attended, weights.o, transposeB: true, bias: weights.oBias, into: &state.output, context: context)
         } catch {
             throw .kernel(frame: frame, underlying: error)

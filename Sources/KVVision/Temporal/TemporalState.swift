@@ -23,6 +23,9 @@ public struct TemporalState: Sendable {
     var headScores = Tensor(shape: [0])
     /// Scratch of `associate`, sized on first use.
     var association = OwnerAssociation()
+    /// `.sameOwner` reads' row lists (capacity: one entry per window row, what distinct owners
+    /// can list at most; more only when queries share an owner).
+    var lists = WindowRowLists()
 
     init(window: KVWindow, modelDim: Int, queryWidth: Int) {
         self.window = window
@@ -35,12 +38,17 @@ public struct TemporalState: Sendable {
         bias = Tensor(shape: [t, window.config.tokenRows])
         scores = Tensor(shape: [t, window.config.tokenRows])
         attended = Tensor(shape: [t, queryWidth])
+        lists.rows.reserveCapacity(window.config.tokenRows)
+        lists.bias.reserveCapacity(window.config.tokenRows)
+        lists.starts.reserveCapacity(t + 1)
     }
 
     /// Bytes allocated for the window plus the scratch tensors (array capacities).
     public var allocatedBytes: Int {
         let scratch = [output, queries, contentKeys, keys, values, bias, scores, attended, headScores]
             .reduce(0) { $0 + $1.storage.capacity * MemoryLayout<Float>.stride }
-        return window.allocatedBytes + scratch + association.allocatedBytes
+        let listBytes = lists.rows.capacity * MemoryLayout<Int32>.stride + lists.bias.capacity * MemoryLayout<Float>.stride
+            + lists.starts.capacity * MemoryLayout<Int>.stride
+        return window.allocatedBytes + scratch + association.allocatedBytes + listBytes
     }
 }

@@ -97,45 +97,109 @@ public enum WindowAttention {
         _ q: UnsafePointer<Float>, n: Int, queryHeads: Int, group: Int, keys: KVRowStore, values: KVRowStore,
         bias b: UnsafePointer<Float>, scale: Float, scores s: UnsafeMutablePointer<Float>, into o: UnsafeMutablePointer<Float>
     ) {
-        let d = keys.headDim, r = keys.rows, kvHeads = keys.heads
-        let qStride = queryHeads * d, kvStride = kvHeads * d
+        let r = keys.rows
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: r) { list in
-            let rows = list.baseAddress!
-            for i in 0..<n {
-                let bi = b + i * r, si = s + i * r
-                var count = 0
-                for j in 0..<r where bi[j] != -Float.infinity {
-                    rows[count] = Int32(truncatingIfNeeded: j)
-                    count += 1
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: r) { listBias in
+                let rows = list.baseAddress!, lb = listBias.baseAddress!
+                for i in 0..<n {
+                    let bi = b + i * r
+                    var count = 0
+                    for j in 0..<r where bi[j] != -Float.infinity {
+                        rows[count] = Int32(truncatingIfNeeded: j)
+                        lb[count] = bi[j]
+                        count += 1
+                    }
+                    attendRows(q + i * queryHeads * keys.headDim, queryHeads: queryHeads, group: group, keys: keys, values: values,
+                               rows: rows, bias: lb, count: count, scale: scale, scores: s + i * r, into: o + i * queryHeads * keys.headDim)
                 }
-                for h in 0..<queryHeads {
-                    let g = h / group, oh = o + i * qStride + h * d
-                    keys.withElements { format, kp, scales in
-                        kvv_window_scores_rows(format, q + i * qStride + h * d, kp + g * d * keys.elementSize, kvStride, rows, count, d,
-                                               scale, scales.map { $0 + g }, scales == nil ? 0 : kvHeads, si)
-                    }
-                    // softmax(score + bias) over the listed keys, in the masked read's order.
-                    var m = -Float.infinity
-                    for t in 0..<count {
-                        let x = si[t] + bi[Int(rows[t])]
-                        si[t] = x
-                        if x > m { m = x }
-                    }
-                    guard m > -Float.infinity else {
-                        oh.update(repeating: 0, count: d)
-                        continue
-                    }
-                    var sum: Float = 0
-                    for t in 0..<count {
-                        let e = expf(si[t] - m)
-                        si[t] = e
-                        sum += e
-                    }
-                    let inv = 1 / sum
-                    for t in 0..<count { si[t] *= inv }
-                    values.withElements { format, vp, scales in
-                        kvv_window_weighted_sum_rows(format, si, rows, count, vp + g * d * values.elementSize, kvStride, d,
-                                                     scales.map { $0 + g }, scales == nil ? 0 : kvHeads, oh)
+            }
+        }
+    }
+
+    /// One query's attention over the listed keys `rows[0..<count]` (ascending) with their biases:
+    /// the listed read's arithmetic, shared by the masked-bias and the row-list entry points.
+    private static func attendRows(
+        _ q: UnsafePointer<Float>, queryHeads: Int, group: Int, keys: KVRowStore, values: KVRowStore,
+        rows: UnsafePointer<Int32>, bias lb: UnsafePointer<Float>, count: Int, scale: Float,
+        scores si: UnsafeMutablePointer<Float>, into o: UnsafeMutablePointer<Float>
+    ) {
+        let d = keys.headDim, kvStride = keys.heads * d, kvHeads = keys.heads
+        for h in 0..<queryHeads {
+            let g = h / group, oh = o + h * d
+            keys.withElements { format, kp, scales in
+                kvv_window_scores_rows(format, q + h * d, kp + g * d * keys.elementSize, kvStride, rows, count, d,
+                                       scale, scales.map { $0 + g }, scales == nil ? 0 : kvHeads, si)
+            }
+            // softmax(score + bias) over the listed keys, in the masked read's order.
+            var m = -Float.infinity
+            for t in 0..<count {
+                let x = si[t] + lb[t]
+                si[t] = x
+                if x > m { m = x }
+            }
+            guard m > -Float.infinity else {
+                oh.update(repeating: 0, count: d)
+                continue
+            }
+            var sum: Float = 0
+            for t in 0..<count {
+                let e = expf(si[t] - m)
+                si[t] = e
+                sum += e
+            }
+            let inv = 1 / sum
+            for t in 0..<count { si[t] *= inv }
+            values.withElements { format, vp, scales in
+                kvv_window_weighted_sum_rows(format, si, rows, count, vp + g * d * values.elementSize, kvStride, d,
+                                             scales.map { $0 + g }, scales == nil ? 0 : kvHeads, oh)
+            }
+        }
+    }
+
+    /// Whether `attend(queries:queryHeads:keys:values:lists:…)` can read `keys` (every format but
+    /// int8 with per-channel scales, which takes the masked read).
+    public static func readsRowLists(_ keys: KVRowStore) -> Bool { !(keys.format == .int8 && keys.channelGroup > 0) }
+
+    /// `attend` with each query's keys given as a list instead of a bias matrix: query i reads rows
+    /// `lists.rows[lists.starts[i]..<lists.starts[i + 1]]` (ascending) with the additive biases
+    /// `lists.bias` at the same places — the same bits as `attend` with a bias row holding those
+    /// biases at those rows and −∞ elsewhere, without the `[n, rows]` matrix (or the scan of it).
+    /// Needs `readsRowLists(keys)`. `scores` is resized to `[n, keys.rows]`.
+    public static func attend(
+        queries: Tensor, queryHeads: Int, keys: KVRowStore, values: KVRowStore,
+        lists: WindowRowLists, scores: inout Tensor, into output: inout Tensor
+    ) throws(TensorError) {
+        let d = keys.headDim, kvHeads = keys.heads, r = keys.rows
+        guard values.rows == r, values.heads == kvHeads, values.headDim == d, values.format == keys.format,
+              kvHeads > 0, queryHeads % kvHeads == 0, queryHeads > 0, readsRowLists(keys) else {
+            throw .shapeMismatch(op: "window attention stores (row lists)", expected: [r, kvHeads, d], found: [values.rows, values.heads, values.headDim])
+        }
+        guard queries.rank == 2, queries.shape[1] == queryHeads * d else {
+            throw .shapeMismatch(op: "window attention queries", expected: [-1, queryHeads * d], found: queries.shape)
+        }
+        let n = queries.shape[0]
+        guard lists.starts.count == n + 1, lists.starts.first == 0, lists.rows.count == lists.bias.count,
+              lists.starts.last.map({ $0 <= lists.rows.count }) ?? false,
+              zip(lists.starts, lists.starts.dropFirst()).allSatisfy({ $0 <= $1 }),
+              lists.rows.allSatisfy({ $0 >= 0 && Int($0) < r }) else {
+            throw .shapeMismatch(op: "window attention row lists", expected: [n + 1], found: [lists.starts.count, lists.rows.count])
+        }
+        scores.resize([n, r])
+        output.resize([n, queryHeads * d])
+        guard n > 0, d > 0 else { return }
+        let group = queryHeads / kvHeads, scale = 1 / Float(Double(d).squareRoot())
+        queries.storage.withUnsafeBufferPointer { qp in
+            lists.rows.withUnsafeBufferPointer { rp in
+                lists.bias.withUnsafeBufferPointer { bp in
+                    scores.storage.withUnsafeMutableBufferPointer { sp in
+                        output.storage.withUnsafeMutableBufferPointer { op in
+                            for i in 0..<n {
+                                let a = lists.starts[i], count = lists.starts[i + 1] - a
+                                attendRows(qp.baseAddress! + i * queryHeads * d, queryHeads: queryHeads, group: group, keys: keys,
+                                           values: values, rows: rp.baseAddress! + a, bias: bp.baseAddress! + a, count: count,
+                                           scale: scale, scores: sp.baseAddress! + i * r, into: op.baseAddress! + i * queryHeads * d)
+                            }
+                        }
                     }
                 }
             }
