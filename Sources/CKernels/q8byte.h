@@ -1,5 +1,5 @@
-// Private to CKernels: the activation quantiser's arithmetic, shared by every path that writes
-// quantised u8 images (qgemm.c's image quantisers, pixconv.c's fused stem pass).
+// Private to CKernels: the activation quantiser's arithmetic and the 16×16 byte transpose, shared
+// by qgemm.c's image quantisers (the NCHW image and the det head's joined tokens + stem map).
 #ifndef KVV_Q8BYTE_H
 #define KVV_Q8BYTE_H
 #include <math.h>

@@ -25,6 +25,19 @@ import Testing
 
     static func cosine(_ a: [Float], _ b: [Float]) -> Double { Double(zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }) }
 
+    /// A detections file may put a box anywhere: one far outside the frame (or astronomically
+    /// large) gets an empty histogram or the whole frame's, never a trap converting it to pixels.
+    @Test func colourOfBoxesFarOutsideTheFrame() {
+        let frame = Self.frame()
+        let colour = ColorAppearance()
+        let boxes = [Box(x: 1e300, y: 0, w: 1, h: 1), Box(x: -1e300, y: -1e300, w: 1, h: 1), Box(x: -1e300, y: -1e300, w: 1e300, h: 1e300),
+                     Box(x: 2, y: 2, w: 8, h: 8)]
+        let v = colour.embeddings(for: boxes, in: frame)
+        #expect(v.count == 4 && v.allSatisfy { $0.count == 64 })
+        #expect(v[0].allSatisfy { $0 == 0 } && v[1].allSatisfy { $0 == 0 }, "no pixel: all zero")
+        #expect(abs(Self.cosine(v[3], v[3]) - 1) < 1e-6)
+    }
+
     @Test(arguments: [0.0, 0.3, 0.7, 1.0])
     func cosineIsTheWeightedMeanOfBoth(weight: Double) throws {
         let s = Float(0.5).squareRoot()

@@ -57,8 +57,9 @@ import Testing
     }
 
     /// `forwardJoined` (the det head's `[pixel_shuffle(tokens); stem]` quantised straight into the
-    /// conv's input image) gives the bits of `forward` on the joined f32 map, on every path and at
-    /// 1 and 2 threads: with the det head's shapes (the vector token path: upscale 2, 32 token
+    /// conv's input image) gives the bits of `forward` on the joined f32 map, on every conv kernel
+    /// the CPU has and at 1 and 2 threads (two row chunks for the det head's 30 rows): with the det
+    /// head's shapes (the vector token path where the CPU has AVX-512: upscale 2, 32 token
     /// channels) and with odd ones (the portable token path; a stem part not a multiple of 16).
     @Test(arguments: [(2, 32, 32, 15, 20), (2, 8, 12, 3, 5), (3, 4, 16, 2, 3)])
     func joinedInputGivesTheBitsOfTheJoinedMap(_ r: Int, _ cu: Int, _ cs: Int, _ gh: Int, _ gw: Int) throws {

@@ -103,8 +103,8 @@ import Testing
     }
 
     /// `.sameOwner` reads take each query's rows as lists from the window; they give the bits of
-    /// the `[n, rows]` bias matrix's read, with merged slots (weights ≠ 1), sinks, and queries
-    /// that share an owner or have none in the window, in every storage format.
+    /// the `[n, rows]` bias matrix's read, with merged slots (weights ≠ 1), sinks, queries that
+    /// share an owner and an owner first seen this frame (its own row only), in every storage format.
     @Test(arguments: KVStorageFormat.allCases)
     func ownerRowListsGiveTheBiasMatrixsBits(_ format: KVStorageFormat) throws {
         var (model, _) = try Self.model(rotaryDim: 0)
@@ -116,7 +116,7 @@ import Testing
             for f in frames {
                 var owners = f.owners
                 if owners.count > 1 { owners[owners.count - 1] = owners[0] }  // two queries of one owner
-                if owners.count > 2 { owners[1] = 999 }  // an owner the window has never seen
+                if owners.count > 2 { owners[1] = 999 }  // an owner first seen this frame
                 model.useRowLists = true
                 let a = try model.step(&lists, tokens: TemporalStreams.tensor(f), frame: f.index, owners: owners, restriction: .sameOwner)
                 model.useRowLists = false

@@ -39,7 +39,8 @@ public final class ColorAppearance: AppearanceModel {
             boxes.map { box in
                 let bw = box.w * g.scaleX, bh = box.h * g.scaleY
                 let cx = box.centerX * g.scaleX + Double(g.offsetX), cy = box.centerY * g.scaleY + Double(g.offsetY)
-                func clamp(_ v: Double, _ n: Int) -> Int { v.isFinite ? min(max(Int(v.rounded()), 0), n) : 0 }
+                // Clamped as a Double first: a box from a detections file may lie anywhere (1e300).
+                func clamp(_ v: Double, _ n: Int) -> Int { v.isFinite ? Int(min(max(v.rounded(), 0), Double(n))) : 0 }
                 let x0 = clamp(cx - bw * inner / 2, w), x1 = clamp(cx + bw * inner / 2, w)
                 let y0 = clamp(cy - bh * inner / 2, h), y1 = clamp(cy + bh * inner / 2, h)
                 // Counted in the vector that is returned (a local: no exclusivity check per pixel).

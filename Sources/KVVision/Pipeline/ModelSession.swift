@@ -70,7 +70,7 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     var ownDetections: [Detection] = []
     var geometry: FrameGeometry?
     var prepared = false
-    /// Nanoseconds of the last `prepare` spent after the encoder (det head, appearance map, decoding).
+    /// Nanoseconds of the last `prepare` spent after the encoder (det head and its peak decoding, plus the det stem that runs before it).
     public private(set) var headNanoseconds: UInt64 = 0
     /// What the session keeps of a live track between frames: its last written observation.
     struct TrackMemory {

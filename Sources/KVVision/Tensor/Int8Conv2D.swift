@@ -126,6 +126,9 @@ public struct Int8Conv2D: Sendable {
     public func forwardJoined(tokens: Tensor, gridHeight gh: Int, gridWidth gw: Int, upscale r: Int, stem: Tensor,
                               inputRange: ValueRange, into output: inout Tensor, scratch: inout Scratch, relu: Bool = false,
                               context: ComputeContext = .serial) throws(TensorError) -> ValueRange {
+        guard (1...64).contains(r), (1...65_536).contains(gh), (1...65_536).contains(gw) else {
+            throw .shapeMismatch(op: "int8 conv2d joined input: grid \(gh)×\(gw), upscale \(r)", expected: [], found: [gh, gw, r])
+        }
         let h = gh * r, w = gw * r
         guard r >= 1, gh > 0, gw > 0, tokens.rank == 2, tokens.shape[0] == gh * gw, tokens.shape[1] % (r * r) == 0,
               stem.rank == 3, stem.shape[1] == h, stem.shape[2] == w, tokens.shape[1] / (r * r) + stem.shape[0] == inChannels else {

@@ -156,6 +156,12 @@ public enum WindowAttention {
         }
     }
 
+    /// Whether `rows[range]` rises strictly (so a list has at most one entry per row: no more
+    /// entries than the scores row has room for).
+    private static func strictlyAscending(_ rows: [Int32], _ range: Range<Int>) -> Bool {
+        range.count < 2 || zip(rows[range], rows[range].dropFirst()).allSatisfy { $0 < $1 }
+    }
+
     /// Whether `attend(queries:queryHeads:keys:values:lists:…)` can read `keys` (every format but
     /// int8 with per-channel scales, which takes the masked read).
     public static func readsRowLists(_ keys: KVRowStore) -> Bool { !(keys.format == .int8 && keys.channelGroup > 0) }
@@ -181,7 +187,8 @@ public enum WindowAttention {
         guard lists.starts.count == n + 1, lists.starts.first == 0, lists.rows.count == lists.bias.count,
               lists.starts.last.map({ $0 <= lists.rows.count }) ?? false,
               zip(lists.starts, lists.starts.dropFirst()).allSatisfy({ $0 <= $1 }),
-              lists.rows.allSatisfy({ $0 >= 0 && Int($0) < r }) else {
+              lists.rows.allSatisfy({ $0 >= 0 && Int($0) < r }),
+              (0..<n).allSatisfy({ i in Self.strictlyAscending(lists.rows, lists.starts[i]..<lists.starts[i + 1]) }) else {
             throw .shapeMismatch(op: "window attention row lists", expected: [n + 1], found: [lists.starts.count, lists.rows.count])
         }
         scores.resize([n, r])

@@ -4,7 +4,7 @@
 /// entries that are not −∞).
 ///
 /// Invariants (checked by the read): `starts.count == n + 1`, `starts[0] == 0`, non-decreasing;
-/// `rows.count == bias.count`. Buffers keep their capacity when refilled (`removeAll(keepingCapacity:)`).
+/// `rows.count == bias.count`; each query's rows in range and strictly ascending. Buffers keep their capacity when refilled (`removeAll(keepingCapacity:)`).
 /// Thread-safety: a value type; one owner.
 public struct WindowRowLists: Sendable, Equatable {
     public var rows: [Int32] = []
