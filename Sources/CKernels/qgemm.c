@@ -422,21 +422,22 @@ static void quantize_rows_c4(const float *x, long c, long h, long w, long pad, l
 #endif
 
 KVV_CLONES
+/// Any c; `x`'s channels go to channels at..at + c of an image of `stride` channels (as quantize_rows_c16).
 static void quantize_rows_any(const float *x, long c, long h, long w, long pad, long y0, long y1,
-                              float inv, float zf, uint8_t *qx) {
+                              float inv, float zf, uint8_t *qx, long stride, long at) {
     long wp = w + 2 * pad;
     uint8_t line[256];
     for (long y = y0; y < y1; y++) {
-        uint8_t *row = qx + (y + pad) * wp * c;
+        uint8_t *row = qx + (y + pad) * wp * stride + at;
         for (long ch = 0; ch < c; ch++) {
             const float *src = x + (ch * h + y) * w;
-            uint8_t *dst = row + pad * c + ch;
+            uint8_t *dst = row + pad * stride + ch;
             for (long x0 = 0; x0 < w; x0 += 256) {
                 long n = w - x0 < 256 ? w - x0 : 256;
                 for (long k = 0; k < n; k++) {
                     line[k] = q8_byte(src[x0 + k], inv, zf);
                 }
-                for (long k = 0; k < n; k++) dst[(x0 + k) * c] = line[k];
+                for (long k = 0; k < n; k++) dst[(x0 + k) * stride] = line[k];
             }
         }
     }
@@ -470,7 +471,7 @@ void kvv_q8_quantize_image_rows(const float *x, long c, long h, long w, long pad
         return;
     }
 #endif
-    quantize_rows_any(x, c, h, w, pad, y0, y1, inv, zf, qx);
+    quantize_rows_any(x, c, h, w, pad, y0, y1, inv, zf, qx, c, 0);
 }
 
 #if defined(__x86_64__)
@@ -541,13 +542,7 @@ void kvv_q8_quantize_joined_rows(const float *tokens, long gw, long r, long cu, 
         return;
     }
 #endif
-    for (long y = y0; y < y1; y++) {
-        uint8_t *row = qx + (y + pad) * wp * c + pad * c + cu;
-        for (long ch = 0; ch < cs; ch++) {
-            const float *src = x + (ch * h + y) * w;
-            for (long xx = 0; xx < w; xx++) row[xx * c + ch] = q8_byte(src[xx], inv, zf);
-        }
-    }
+    quantize_rows_any(x, cs, h, w, pad, y0, y1, inv, zf, qx, c, cu);
 }
 
 #if defined(__x86_64__)

@@ -95,43 +95,32 @@ public struct JSONText: Sendable {
         if r == 0 { out.append(UInt8(ascii: "0")); return }
         var k = Int(scaled), places = d
         while places > 0, k % 10 == 0 { k /= 10; places -= 1 }  // trailing zeros of the fraction
-        if k < 0 { out.append(UInt8(ascii: "-")); k = -k }
-        // Digits of k, least significant first, then written with the point `places` from the right.
-        var digits: (UInt64, UInt64) = (0, 0)  // up to 32 digit slots, 4 bits each
-        var count = 0
-        var v = k
-        repeat {
-            let digit = UInt64(v % 10)
-            if count < 16 { digits.0 |= digit << UInt64(4 * count) } else { digits.1 |= digit << UInt64(4 * (count - 16)) }
-            count += 1
-            v /= 10
-        } while v > 0
-        let whole = count - places
-        if whole <= 0 {
-            out.append(UInt8(ascii: "0")); out.append(UInt8(ascii: "."))
-            for _ in 0..<(-whole) { out.append(UInt8(ascii: "0")) }
-        }
-        for i in stride(from: count - 1, through: 0, by: -1) {
-            let digit = i < 16 ? (digits.0 >> UInt64(4 * i)) & 15 : (digits.1 >> UInt64(4 * (i - 16))) & 15
-            out.append(UInt8(ascii: "0") + UInt8(digit))
-            if i == places, places > 0, whole > 0 { out.append(UInt8(ascii: ".")) }
-        }
+        if k < 0 { out.append(UInt8(ascii: "-")) }
+        appendDigits(k.magnitude, places: places, into: &out)
     }
 
     /// `String(value)`'s bytes appended to `out`.
     static func appendInteger(_ value: Int, into out: inout [UInt8]) {
-        guard value != Int.min else { out.append(contentsOf: String(value).utf8); return }
         if value < 0 { out.append(UInt8(ascii: "-")) }
-        var v = value.magnitude, divisor: UInt = 1
-        while v / divisor >= 10 { divisor *= 10 }
-        while divisor > 0 { out.append(UInt8(ascii: "0") + UInt8(v / divisor)); v %= divisor; divisor /= 10 }
+        appendDigits(value.magnitude, places: 0, into: &out)
     }
 
-    /// Appends `s` as a JSON string literal.
-    public static func quote(_ s: String, into out: inout String) {
-        var bytes: [UInt8] = []
-        quote(s, into: &bytes)
-        out += String(decoding: bytes, as: UTF8.self)
+    /// The decimal digits of `v` with a point `places` digits from the right (a leading `0.` and
+    /// zeros when v has no more digits than that).
+    private static func appendDigits(_ v: UInt, places: Int, into out: inout [UInt8]) {
+        var count = 1, divisor: UInt = 1
+        while v / divisor >= 10 { divisor *= 10; count += 1 }
+        if count <= places {
+            out.append(UInt8(ascii: "0")); out.append(UInt8(ascii: "."))
+            for _ in 0..<(places - count) { out.append(UInt8(ascii: "0")) }
+        }
+        var rest = v
+        for i in stride(from: count - 1, through: 0, by: -1) {
+            out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+            if i == places, places > 0, count > places { out.append(UInt8(ascii: ".")) }
+        }
     }
 
     /// Appends `s` as a JSON string literal, UTF-8.

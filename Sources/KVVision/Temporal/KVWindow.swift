@@ -317,26 +317,18 @@ public struct KVWindow: Sendable {
     /// `.sameOwner`'s bias as row lists: query i's list holds the filled rows whose owner is
     /// `queryOwners[i]`, ascending, each with `logf(weight)` — exactly the entries of `fillBias`'s
     /// row i that are not −∞, in the same order (`WindowAttention.attend(…lists:…)` reads them
-    /// without the `[n, rows]` matrix). Two passes over the filled rows (count, then place).
+    /// without the `[n, rows]` matrix). One pass over the filled rows per query, nothing allocated
+    /// beyond the lists' capacity.
     public func fillOwnerLists(queryOwners: [Int], into lists: inout WindowRowLists) {
-        let n = queryOwners.count
-        lists.reset(queries: n)
-        let owners = queryOwners.map { Int(Int32(truncatingIfNeeded: $0)) }
-        var counts = [Int](repeating: 0, count: n)
-        forEachFilledRow { _, _, owner in
-            for i in 0..<n where owners[i] == owner { counts[i] += 1 }
-        }
-        var next = [Int](repeating: 0, count: n)
-        var total = 0
-        for i in 0..<n { next[i] = total; total += counts[i]; lists.starts.append(total) }
-        lists.rows.append(contentsOf: repeatElement(0, count: total))
-        lists.bias.append(contentsOf: repeatElement(0, count: total))
-        forEachFilledRow { j, weight, owner in
-            for i in 0..<n where owners[i] == owner {
-                lists.rows[next[i]] = Int32(truncatingIfNeeded: j)
-                lists.bias[next[i]] = logf(weight)
-                next[i] += 1
+        lists.reset(queries: queryOwners.count)
+        for queryOwner in queryOwners {
+            let owner = Int(Int32(truncatingIfNeeded: queryOwner))
+            forEachFilledRow { j, weight, rowOwner in
+                guard rowOwner == owner else { return }
+                lists.rows.append(Int32(truncatingIfNeeded: j))
+                lists.bias.append(logf(weight))
             }
+            lists.starts.append(lists.rows.count)
         }
     }
 

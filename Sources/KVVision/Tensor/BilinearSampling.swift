@@ -48,31 +48,14 @@ public enum BilinearSampling {
     /// on `features` `[C, H, W]` whose cells are `stride` image pixels; `output` becomes `[B, C, n, n]`.
     public static func sampleBoxes(_ features: Tensor, boxes: Tensor, stride: Double, points n: Int,
                                    into output: inout Tensor) throws(TensorError) {
-        guard features.rank == 3 else {
-            throw .shapeMismatch(op: "box sample features [C, H, W]", expected: [-1, -1, -1], found: features.shape)
-        }
-        guard boxes.rank == 2, boxes.shape[1] == 4 else { throw .shapeMismatch(op: "box sample boxes [B, 4]", expected: [-1, 4], found: boxes.shape) }
-        guard n >= 1, stride > 0, stride.isFinite else {
-            throw .shapeMismatch(op: "box sample: points \(n) ≥ 1 and stride \(stride) > 0", expected: [], found: [])
-        }
-        let b = boxes.shape[0], c = features.shape[0], h = features.shape[1], w = features.shape[2]
+        let (b, c, h, w) = try checkBoxSampling(features, boxes: boxes, stride: stride, points: n)
         output.resize([b, c, n, n])
         guard output.count > 0 else { return }
         features.storage.withUnsafeBufferPointer { fp in
             output.storage.withUnsafeMutableBufferPointer { op in
-                for bi in 0..<b {
-                    let x0 = Double(boxes.storage[4 * bi]), y0 = Double(boxes.storage[4 * bi + 1])
-                    let x1 = Double(boxes.storage[4 * bi + 2]), y1 = Double(boxes.storage[4 * bi + 3])
-                    for i in 0..<n {
-                        let v = y0 + (Double(i) + 0.5) * (y1 - y0) / Double(n)
-                        let gy = Float(2 * (v / stride) / Double(h) - 1)
-                        for j in 0..<n {
-                            let u = x0 + (Double(j) + 0.5) * (x1 - x0) / Double(n)
-                            let gx = Float(2 * (u / stride) / Double(w) - 1)
-                            sample(fp.baseAddress!, channels: c, height: h, width: w, gx: gx, gy: gy,
-                                   into: op.baseAddress! + bi * c * n * n + i * n + j, stride: n * n)
-                        }
-                    }
+                forEachGridPoint(boxes, count: b, stride: stride, points: n, height: h, width: w) { bi, i, j, gx, gy in
+                    sample(fp.baseAddress!, channels: c, height: h, width: w, gx: gx, gy: gy,
+                           into: op.baseAddress! + bi * c * n * n + i * n + j, stride: n * n)
                 }
             }
         }
@@ -86,6 +69,26 @@ public enum BilinearSampling {
     /// not `b`), which is how `TokenHead` samples its appearance map without computing it.
     public static func sampleBoxesPointMajor(_ features: Tensor, boxes: Tensor, stride: Double, points n: Int,
                                              into output: inout Tensor, weightSums: inout Tensor) throws(TensorError) {
+        let (b, c, h, w) = try checkBoxSampling(features, boxes: boxes, stride: stride, points: n)
+        output.resize([b * n * n, c])
+        weightSums.resize([b * n * n])
+        guard output.count > 0 else { return }
+        features.storage.withUnsafeBufferPointer { fp in
+            output.storage.withUnsafeMutableBufferPointer { op in
+                weightSums.storage.withUnsafeMutableBufferPointer { sp in
+                    forEachGridPoint(boxes, count: b, stride: stride, points: n, height: h, width: w) { bi, i, j, gx, gy in
+                        let row = (bi * n + i) * n + j
+                        sp[row] = sample(fp.baseAddress!, channels: c, height: h, width: w, gx: gx, gy: gy,
+                                         into: op.baseAddress! + row * c, stride: 1)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The box samplers' argument checks; returns (boxes, channels, height, width).
+    private static func checkBoxSampling(_ features: Tensor, boxes: Tensor, stride: Double,
+                                         points n: Int) throws(TensorError) -> (Int, Int, Int, Int) {
         guard features.rank == 3 else {
             throw .shapeMismatch(op: "box sample features [C, H, W]", expected: [-1, -1, -1], found: features.shape)
         }
@@ -93,28 +96,23 @@ public enum BilinearSampling {
         guard n >= 1, stride > 0, stride.isFinite else {
             throw .shapeMismatch(op: "box sample: points \(n) ≥ 1 and stride \(stride) > 0", expected: [], found: [])
         }
-        let b = boxes.shape[0], c = features.shape[0], h = features.shape[1], w = features.shape[2]
-        output.resize([b * n * n, c])
-        weightSums.resize([b * n * n])
-        guard output.count > 0 else { return }
-        features.storage.withUnsafeBufferPointer { fp in
-            output.storage.withUnsafeMutableBufferPointer { op in
-                weightSums.storage.withUnsafeMutableBufferPointer { sp in
-                    for bi in 0..<b {
-                        let x0 = Double(boxes.storage[4 * bi]), y0 = Double(boxes.storage[4 * bi + 1])
-                        let x1 = Double(boxes.storage[4 * bi + 2]), y1 = Double(boxes.storage[4 * bi + 3])
-                        for i in 0..<n {
-                            let v = y0 + (Double(i) + 0.5) * (y1 - y0) / Double(n)
-                            let gy = Float(2 * (v / stride) / Double(h) - 1)
-                            for j in 0..<n {
-                                let u = x0 + (Double(j) + 0.5) * (x1 - x0) / Double(n)
-                                let gx = Float(2 * (u / stride) / Double(w) - 1)
-                                let row = (bi * n + i) * n + j
-                                sp[row] = sample(fp.baseAddress!, channels: c, height: h, width: w, gx: gx, gy: gy,
-                                                 into: op.baseAddress! + row * c, stride: 1)
-                            }
-                        }
-                    }
+        return (boxes.shape[0], features.shape[0], features.shape[1], features.shape[2])
+    }
+
+    /// Calls `body(box, i, j, gx, gy)` for each box's grid point (i, j) — the bin centre, as normalised
+    /// map coordinates (see the type's notes) — box by box, row by row.
+    @inline(__always)
+    private static func forEachGridPoint(_ boxes: Tensor, count b: Int, stride: Double, points n: Int, height h: Int, width w: Int,
+                                         _ body: (Int, Int, Int, Float, Float) -> Void) {
+        for bi in 0..<b {
+            let x0 = Double(boxes.storage[4 * bi]), y0 = Double(boxes.storage[4 * bi + 1])
+            let x1 = Double(boxes.storage[4 * bi + 2]), y1 = Double(boxes.storage[4 * bi + 3])
+            for i in 0..<n {
+                let v = y0 + (Double(i) + 0.5) * (y1 - y0) / Double(n)
+                let gy = Float(2 * (v / stride) / Double(h) - 1)
+                for j in 0..<n {
+                    let u = x0 + (Double(j) + 0.5) * (x1 - x0) / Double(n)
+                    body(bi, i, j, Float(2 * (u / stride) / Double(w) - 1), gy)
                 }
             }
         }

@@ -23,12 +23,9 @@ public struct ValueRange: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The range of every value of `tensor` (one pass).
-    public init(of tensor: Tensor) { self.init(of: tensor, first: tensor.count) }
-
-    /// The range of the first `count` values of `tensor` (one pass over them).
-    public init(of tensor: Tensor, first count: Int) {
+    public init(of tensor: Tensor) {
         var lo: Float = 0, hi: Float = 0
-        tensor.storage.withUnsafeBufferPointer { kvv_value_range($0.baseAddress, min(max(count, 0), $0.count), &lo, &hi) }
+        tensor.storage.withUnsafeBufferPointer { kvv_value_range($0.baseAddress, $0.count, &lo, &hi) }
         self.init(lower: lo, upper: hi)
     }
 

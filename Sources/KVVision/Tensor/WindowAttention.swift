@@ -130,25 +130,9 @@ public enum WindowAttention {
                 kvv_window_scores_rows(format, q + h * d, kp + g * d * keys.elementSize, kvStride, rows, count, d,
                                        scale, scales.map { $0 + g }, scales == nil ? 0 : kvHeads, si)
             }
-            // softmax(score + bias) over the listed keys, in the masked read's order.
-            var m = -Float.infinity
-            for t in 0..<count {
-                let x = si[t] + lb[t]
-                si[t] = x
-                if x > m { m = x }
-            }
-            guard m > -Float.infinity else {
-                oh.update(repeating: 0, count: d)
-                continue
-            }
-            var sum: Float = 0
-            for t in 0..<count {
-                let e = expf(si[t] - m)
-                si[t] = e
-                sum += e
-            }
-            let inv = 1 / sum
-            for t in 0..<count { si[t] *= inv }
+            // softmax(score + bias) over the listed keys, in the masked read's order (all masked:
+            // zero weights, and the weighted sum below writes zeros).
+            maskedSoftmax(si, bias: lb, count: count)
             values.withElements { format, vp, scales in
                 kvv_window_weighted_sum_rows(format, si, rows, count, vp + g * d * values.elementSize, kvStride, d,
                                              scales.map { $0 + g }, scales == nil ? 0 : kvHeads, oh)
