@@ -63,17 +63,28 @@ public struct Int8Conv2D: Sendable {
                          context: ComputeContext) {
         let cin = input.shape[0], h = input.shape[1], w = input.shape[2]
         precondition(image.count >= (h + 2 * padding) * (w + 2 * padding) * cin, "quantised image buffer too small")
-        let rowChunks = context.pool.threads > 1 && h >= 8 ? min(context.pool.threads, h / 4) : 1
         input.storage.withUnsafeBufferPointer { xp in
             image.withUnsafeMutableBufferPointer { qp in
                 nonisolated(unsafe) let (x, q) = (xp.baseAddress!, qp.baseAddress!)
-                let rowsPer = (h + rowChunks - 1) / rowChunks
-                let quantise = { (i: Int) in
-                    let y0 = i * rowsPer, y1 = min(h, y0 + rowsPer)
-                    if y0 < y1 { kvv_q8_quantize_image_rows(x, cin, h, w, padding, y0, y1, scale, zero, q) }
+                forEachRowChunk(height: h, context: context) { rows in
+                    kvv_q8_quantize_image_rows(x, cin, h, w, padding, rows.lowerBound, rows.upperBound, scale, zero, q)
                 }
-                if rowChunks == 1 { quantise(0) } else { context.pool.run(rowChunks, quantise) }
             }
+        }
+    }
+
+    /// Calls `body` on the image's rows split over the context's threads (at most one chunk per
+    /// thread, at least 4 rows each; one chunk on one thread or below 8 rows); chunks are never empty.
+    private static func forEachRowChunk(height h: Int, context: ComputeContext, _ body: (Range<Int>) -> Void) {
+        let chunks = context.pool.threads > 1 && h >= 8 ? min(context.pool.threads, h / 4) : 1
+        guard chunks > 1 else {
+            if h > 0 { body(0..<h) }
+            return
+        }
+        let rowsPer = (h + chunks - 1) / chunks
+        context.pool.run(chunks) { i in
+            let y0 = i * rowsPer, y1 = min(h, y0 + rowsPer)
+            if y0 < y1 { body(y0..<y1) }
         }
     }
 
@@ -138,17 +149,13 @@ public struct Int8Conv2D: Sendable {
         let cu = tokens.shape[1] / (r * r), cs = stem.shape[0], pad = padding
         let (scale, zero) = Self.quantization(for: inputRange)
         reserveImage(height: h, width: w, scratch: &scratch)
-        let rowChunks = context.pool.threads > 1 && h >= 8 ? min(context.pool.threads, h / 4) : 1
         tokens.storage.withUnsafeBufferPointer { tp in
             stem.storage.withUnsafeBufferPointer { sp in
                 scratch.image.withUnsafeMutableBufferPointer { qp in
                     nonisolated(unsafe) let (t, x, q) = (tp.baseAddress!, sp.baseAddress!, qp.baseAddress!)
-                    let rowsPer = (h + rowChunks - 1) / rowChunks
-                    let quantise = { (i: Int) in
-                        let y0 = i * rowsPer, y1 = min(h, y0 + rowsPer)
-                        if y0 < y1 { kvv_q8_quantize_joined_rows(t, gw, r, cu, x, cs, h, w, pad, y0, y1, scale, zero, q) }
+                    Self.forEachRowChunk(height: h, context: context) { rows in
+                        kvv_q8_quantize_joined_rows(t, gw, r, cu, x, cs, h, w, pad, rows.lowerBound, rows.upperBound, scale, zero, q)
                     }
-                    if rowChunks == 1 { quantise(0) } else { context.pool.run(rowChunks, quantise) }
                 }
             }
         }
