@@ -39,15 +39,14 @@ enum BenchTrackCommand: Command {
         // frame per lane at once.
         var whole: EncoderAlone?, laned: EncoderAlone?
         if let encoder, input != "-" {  // stdin can be read once only
-            // Its input: the video's first frame at the model's size, normalised as `track` does.
+            // Its input: the video's first frame at the model's size, encoded from its bytes as
+            // `track` encodes every frame (`VisionTransformer.encode(rgb:…)`).
             let h = encoder.config.imageSize[0], w = encoder.config.imageSize[1]
             let source = try FrameSource(input, options: FrameSourceOptions(width: w, height: h))
             guard let first = try source.next() else { throw PipelineError.invalidSetting(key: "input", reason: "\(input) has no frame") }
-            var x = Tensor(shape: [0])
-            try ImageNormalization(config: encoder.config).apply(rgb: first.pixels, width: w, height: h, into: &x)
-            whole = try EncoderAlone(encoder: encoder, input: x, threads: [threads])
+            whole = try EncoderAlone(encoder: encoder, rgb: first.pixels, threads: [threads])
             let lanes = options.laneCount(trackingModel: tracking != nil)
-            if lanes > 1 { laned = try EncoderAlone(encoder: encoder, input: x, threads: TrackOptions.laneThreads(threads, lanes: lanes)) }
+            if lanes > 1 { laned = try EncoderAlone(encoder: encoder, rgb: first.pixels, threads: TrackOptions.laneThreads(threads, lanes: lanes)) }
         }
         var fps: [Double] = [], encoderFps: [Double] = [], lanedEncoderFps: [Double] = [], ratios: [Double] = []
         var stages: [String: [Double]] = [:]
@@ -124,15 +123,20 @@ final class EncoderAlone: @unchecked Sendable {
         init(context: ComputeContext, state: EncoderState) { self.context = context; self.state = state }
     }
     let encoder: VisionTransformer
-    let input: Tensor
+    /// The frame's RGB bytes at the model's size.
+    let rgb: [UInt8]
     let lanes: [Lane]
 
-    init(encoder: VisionTransformer, input: Tensor, threads: [Int]) throws {
+    init(encoder: VisionTransformer, rgb: [UInt8], threads: [Int]) throws {
         self.encoder = encoder
-        self.input = input
+        self.rgb = rgb
         let h = encoder.config.imageSize[0], w = encoder.config.imageSize[1]
         lanes = try threads.map { Lane(context: ComputeContext(threads: $0), state: try encoder.makeState(height: h, width: w)) }
-        for lane in lanes { for _ in 0..<3 { try encoder.encode(input, state: &lane.state, context: lane.context) } }  // warm-up
+        for lane in lanes { for _ in 0..<3 { try encode(lane) } }  // warm-up
+    }
+
+    private func encode(_ lane: Lane) throws {
+        try encoder.encode(rgb: rgb, width: lane.state.width, height: lane.state.height, state: &lane.state, context: lane.context)
     }
 
     /// Wall seconds to encode `frames` frames over the lanes (lane k takes frames k, k + lanes, …).
@@ -140,7 +144,7 @@ final class EncoderAlone: @unchecked Sendable {
         let n = lanes.count
         if n == 1 {
             let lane = lanes[0]
-            return try BenchStatistics.time { for _ in 0..<frames { try encoder.encode(input, state: &lane.state, context: lane.context) } }
+            return try BenchStatistics.time { for _ in 0..<frames { try encode(lane) } }
         }
         let done = DispatchSemaphore(value: 0)
         let t = BenchStatistics.time {
@@ -148,7 +152,7 @@ final class EncoderAlone: @unchecked Sendable {
                 let thread = Thread { [self] in
                     let lane = lanes[k]
                     do {
-                        for _ in stride(from: k, to: frames, by: n) { try encoder.encode(input, state: &lane.state, context: lane.context) }
+                        for _ in stride(from: k, to: frames, by: n) { try encode(lane) }
                     } catch { lane.failure = error }
                     done.signal()
                 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include "qgemm.h"
 #include "pixconv.h"
+#include "im2colrgb.h"
 
 /// In place: row = softmax(row) over `n` floats (max subtracted first; Cephes exp).
 void kvv_softmax_row(float *row, long n);

@@ -188,7 +188,28 @@ public struct DetectionHead: Sendable {
         guard pixels.shape == [3, imageSize.height, imageSize.width] else {
             throw .badInput(expected: "det pixels [3, \(imageSize.height), \(imageSize.width)]", found: pixels.shape)
         }
+        try runStem(pixels: pixels, rgb: rgb, state: &state, context: context)
+    }
+
+    /// Whether the first stem conv reads the frame's bytes (`stem(rgb:…)` then needs no
+    /// normalised pixels): an int8 head on a CPU with `Int8PixelConv`'s kernel.
+    public var readsFrameBytes: Bool { int8Pixels != nil }
+
+    /// `stem(pixels:rgb:)` from the frame's bytes alone (rows of 3·W bytes), for a head that
+    /// `readsFrameBytes`; any other throws (its first conv needs the normalised pixels).
+    public func stem(rgb: [UInt8], state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
+        guard readsFrameBytes else {
+            throw .badInput(expected: "det pixels [3, \(imageSize.height), \(imageSize.width)] (this head's first conv is f32)", found: [])
+        }
+        try runStem(pixels: nil, rgb: rgb, state: &state, context: context)
+    }
+
+    /// The stem from `rgb` (first conv, when `int8Pixels`) or `pixels` (checked by the callers).
+    private func runStem(pixels: Tensor?, rgb: [UInt8]?, state: inout State, context: ComputeContext) throws(WeightsError) {
         state.stemReady = false
+        guard pixels != nil || (int8Pixels != nil && rgb != nil) else {
+            throw .badInput(expected: "det pixels [3, \(imageSize.height), \(imageSize.width)] or, for an int8 first conv, the frame's bytes", found: [])
+        }
         do {
             // One buffer per conv (an input never aliases its output).
             if state.stem.count != stem.count { state.stem = stem.map { _ in Tensor(shape: [0]) } }
@@ -199,7 +220,8 @@ public struct DetectionHead: Sendable {
                                                    context: context)
                     continue
                 }
-                let input = i == 0 ? pixels : state.stem[i - 1]
+                // (pixels is nil only when the first conv read rgb above: checked on entry.)
+                let input = i == 0 ? pixels ?? Tensor(shape: [0]) : state.stem[i - 1]
                 range = try Self.convReLU(conv, int8Stem[i], input, inputRange: range, into: &state.stem[i],
                                           &state.scratch, &state.int8Scratch, context)
             }

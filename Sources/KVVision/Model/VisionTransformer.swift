@@ -36,6 +36,8 @@ public struct VisionTransformer: Sendable {
     let patchB: Tensor     // [D]
     let blocks: [Block]
     let normW: Tensor, normB: Tensor
+    /// The config's mean/std as applied to a frame's bytes (`encode(rgb:…)`).
+    public let normalization: ImageNormalization
 
     /// Names and shapes of every tensor the encoder needs, in load order.
     public static func requiredTensors(_ c: ModelConfig) -> [(name: String, shape: [Int])] {
@@ -146,6 +148,7 @@ public struct VisionTransformer: Sendable {
         }
         self.config = config
         self.precision = precision
+        normalization = try ImageNormalization(config: config)
         cls = try get("cls_token")
         pos = try get("pos_embed")
         patchW = try get("patch_embed.proj.weight")
@@ -252,9 +255,33 @@ public struct VisionTransformer: Sendable {
         } catch { throw .kernel(error) }
     }
 
+    /// Encodes one frame straight from its interleaved RGB bytes (`height` rows of `3·width`
+    /// bytes, `rowBytes` apart; width and height as `state`'s): the same tokens, bit for bit, as
+    /// `encode` of `normalization.apply(rgb:…)`, but the normalised f32 image is never written —
+    /// the patch rows are unfolded from the bytes and normalised on the way
+    /// (`PatchEmbedding.im2col(rgb:…)`). Threads as `encode`'s.
+    public func encode(rgb: [UInt8], width: Int, height: Int, rowBytes: Int? = nil, state: inout EncoderState,
+                       context: ComputeContext = .serial) throws(WeightsError) {
+        let stride = rowBytes ?? 3 * width
+        guard width == state.width, height == state.height, stride >= 3 * width, rgb.count >= stride * (height - 1) + 3 * width else {
+            throw .badInput(expected: "RGB \(state.width)x\(state.height) with \(stride)-byte rows", found: [rgb.count, height, width])
+        }
+        do {
+            try PatchEmbedding.im2col(rgb: rgb, width: width, height: height, rowBytes: stride, scale: normalization.scale,
+                                      offset: normalization.offset, patch: config.patchSize, into: &state.patches, pool: context.pool)
+            try PatchEmbedding.project(state.patches, weight: patchW, base: state.base, into: &state.x, context: context)
+            try runBlocks(&state, context)
+        } catch { throw .kernel(error) }
+    }
+
     private func forward(_ image: Tensor, _ s: inout EncoderState, _ context: ComputeContext) throws(TensorError) {
-        let eps = config.layerNormEps, pool = context.pool
         try PatchEmbedding.embed(image, patch: config.patchSize, weight: patchW, base: s.base, patches: &s.patches, into: &s.x, context: context)
+        try runBlocks(&s, context)
+    }
+
+    /// The transformer blocks and the final norm over `s.x` (the patch embedding's tokens).
+    private func runBlocks(_ s: inout EncoderState, _ context: ComputeContext) throws(TensorError) {
+        let eps = config.layerNormEps, pool = context.pool
         var pending: Tensor? = nil
         for b in blocks {
             try LayerNorm.apply(&s.x, addingBias: pending, weight: b.norm1W, bias: b.norm1B, eps: eps, into: &s.y, pool: pool)

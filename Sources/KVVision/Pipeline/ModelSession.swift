@@ -110,7 +110,7 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
             normalization = try ImageNormalization(config: model.config)
             encoderState = try model.encoder.makeState(height: h, width: w)
         } catch { throw .model(error) }
-        input = Tensor(shape: [3, h, w])
+        input = Tensor(shape: [0])  // the normalised frame, for an f32 det stem only
     }
 
     /// Another lane of this stream: its own frame scratch and `context`, this session's windows and
@@ -135,13 +135,18 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         }
         let raw: [HeadDetection]
         do {
-            try normalization.apply(rgb: frame.pixels, width: w, height: h, into: &input)
-            // The det stem first, while the pixels just written are in cache; its time is the
-            // heads', not the encoder's.
+            // The det stem first, while the frame's bytes are in cache; its time is the heads',
+            // not the encoder's. The encoder unfolds its patches from the bytes (no normalised
+            // f32 image); only a det head whose first conv is f32 needs that image.
             let stemStart = DispatchTime.now().uptimeNanoseconds
-            try model.det.stem(pixels: input, rgb: frame.pixels, state: &detState, context: context)
+            if model.det.readsFrameBytes {
+                try model.det.stem(rgb: frame.pixels, state: &detState, context: context)
+            } else {
+                try normalization.apply(rgb: frame.pixels, width: w, height: h, into: &input)
+                try model.det.stem(pixels: input, state: &detState, context: context)
+            }
             let stemNanoseconds = DispatchTime.now().uptimeNanoseconds &- stemStart
-            try model.encoder.encode(input, state: &encoderState, context: context)
+            try model.encoder.encode(rgb: frame.pixels, width: w, height: h, state: &encoderState, context: context)
             let encoded = DispatchTime.now().uptimeNanoseconds
             defer { headNanoseconds = stemNanoseconds &+ (DispatchTime.now().uptimeNanoseconds &- encoded) }
             try model.det.forward(tokens: encoderState.tokens, state: &detState, context: context)
