@@ -8,7 +8,7 @@ enum BenchTrackCommand: Command {
     static let summary = "end-to-end track frames/s, per-stage ms per frame, peak RSS"
     static let help = """
     Usage: kvvision bench track INPUT [--model FILE|none] [--detections DET.txt] [--runs N] [--json]
-                                [--threads N] [--lanes L] [--precision P] [--every K] [--max-frames N] [--window N]
+                                [--threads N] [--lanes L] [--decoder-threads N] [--precision P] [--every K] [--max-frames N] [--window N]
                                 [--kv-policy P] [--kv-storage S] [--tracker FILE] [--input-size WxH]
 
     Runs the whole `track` pipeline (decode, encoder, heads, temporal windows, tracker, JSON Lines

@@ -2,7 +2,7 @@ import Foundation
 import KVVision
 
 /// The pipeline options `track` and `bench track` share — model, detections, sampling, windows,
-/// tracker settings, precision, threads and lanes — parsed once, so that a benchmark runs exactly the
+/// tracker settings, precision, threads, lanes and decoder threads — parsed once, so that a benchmark runs exactly the
 /// pipeline `track` would.
 struct PipelineArguments {
     var model: String?
@@ -13,6 +13,7 @@ struct PipelineArguments {
     var tracker: TrackerConfig?
     var threads = 1
     var lanes: Int?
+    var decoderThreads: Int?
     var precision: Precision?
     var windows = ModelSession.Windows()
 
@@ -26,6 +27,7 @@ struct PipelineArguments {
         threads = try args.int("--threads", in: 1...256) ?? 1
         lanes = try args.int("--lanes", in: 1...256)
         if let lanes, lanes > threads { throw UsageError("--lanes \(lanes): at most --threads (\(threads))") }
+        decoderThreads = try args.int("--decoder-threads", in: 1...64)
         precision = try ModelOptions.precision(&args)
         let window = try args.int("--window", in: 1...4096)
         let policy = try args.option("--kv-policy", expected: "fifo, sinks:N or merge:THRESHOLD[:ALPHA]") { KVWindowPolicy.parse($0) }
@@ -52,6 +54,7 @@ struct PipelineArguments {
         o.tracker = tracker
         o.threads = threads
         o.lanes = lanes
+        o.decoderThreads = decoderThreads
         o.precision = precision
         o.windows = windows
         return o

@@ -39,6 +39,8 @@ enum TrackCommand: Command {
       --threads N          threads of this stream (decoder and model; default 1)
       --lanes L            frames analysed at once, the threads split between them (default: one
                            per thread with a tracking model, else 1); same records for any L
+      --decoder-threads N  FFmpeg's decoder threads (default: --threads with one lane, else a
+                           quarter of --threads, at least 1)
       --timings            add per-stage milliseconds to the end record (not reproducible)
       --progress P         auto (default: on a terminal) | always | never: frames, frames/s and ETA on stderr
 

@@ -71,6 +71,36 @@ struct ModelSessionTests {
         #expect(try text(3, lanes: 3, detections: det) == withFile)
     }
 
+    /// FFmpeg gets every thread with one lane, a quarter (at least one) with several, or what the
+    /// user sets; the records do not depend on it.
+    @Test func decoderThreadsFollowTheLanesUnlessSetAndChangeNoRecord() throws {
+        var o = TrackOptions(input: Self.sample)
+        o.threads = 2
+        #expect(o.decoderThreadCount(lanes: 1) == 2)
+        #expect(o.decoderThreadCount(lanes: 2) == 1)
+        o.threads = 16
+        #expect(o.decoderThreadCount(lanes: 16) == 4)
+        o.decoderThreads = 3
+        #expect(o.decoderThreadCount(lanes: 16) == 3 && o.decoderThreadCount(lanes: 1) == 3)
+        o.decoderThreads = 0
+        #expect(throws: PipelineError.self) { try o.validate() }
+        func text(decoderThreads: Int?) throws -> String {
+            var options = TrackOptions(input: Self.sample)
+            options.model = Self.modelPath
+            options.maxFrames = 20
+            options.threads = 2
+            options.decoderThreads = decoderThreads
+            let output = TextOutput.memory()
+            let writer = JSONLinesWriter(output)
+            let pipeline = try options.makePipeline(sink: writer)
+            _ = try pipeline.run()
+            return output.captured
+        }
+        let byDefault = try text(decoderThreads: nil)
+        #expect(byDefault.split(separator: "\n").count == 22)
+        #expect(try text(decoderThreads: 2) == byDefault)
+    }
+
     @Test func theModelsTrackerDefaultsApplyUnlessReplaced() throws {
         let model = try TrackingModel.load(path: Self.modelPath)
         // The file's "tracker" object (tools/train/export.py TRACKER_DEFAULTS when it was written).

@@ -29,6 +29,9 @@ public struct TrackOptions: Sendable {
     /// per thread beats one frame split over every thread), one lane otherwise. Records are the
     /// same for any value; a frame's latency is its lane's.
     public var lanes: Int?
+    /// FFmpeg's decoder threads; nil: `threads` with one lane, else a quarter of `threads` (at
+    /// least one) — see `decoderThreadCount`.
+    public var decoderThreads: Int?
     /// Tracker settings (nil: the model's defaults, else `TrackerConfig()`).
     public var tracker: TrackerConfig?
     /// Encoder precision (nil: the model's default).
@@ -46,6 +49,9 @@ public struct TrackOptions: Sendable {
         guard (1...256).contains(threads) else { throw .invalidSetting(key: "threads", reason: "must be in 1...256, got \(threads)") }
         if let lanes, !(1...threads).contains(lanes) {
             throw .invalidSetting(key: "lanes", reason: "must be in 1...threads (\(threads)), got \(lanes)")
+        }
+        if let decoderThreads, !(1...64).contains(decoderThreads) {
+            throw .invalidSetting(key: "decoder_threads", reason: "must be in 1...64, got \(decoderThreads)")
         }
         if let s = inputSize, s.count != 2 || s.contains(where: { $0 <= 0 }) {
             throw .invalidSetting(key: "input_size", reason: "must be [height, width], positive")
@@ -98,7 +104,7 @@ public struct TrackOptions: Sendable {
         var settings = StreamPipeline.Settings()
         settings.every = every
         settings.recordTimings = recordTimings
-        media.threads = threads
+        media.threads = decoderThreadCount(lanes: laneCount(trackingModel: full != nil))
         if full == nil, let lanes, lanes > 1 {
             throw .invalidSetting(key: "lanes", reason: "more than one lane needs a tracking model (with temporal heads)")
         }
@@ -164,6 +170,18 @@ public struct TrackOptions: Sendable {
     /// Lanes `makePipeline` runs: `lanes` (default one per thread) with a tracking model, else 1.
     public func laneCount(trackingModel: Bool) -> Int {
         trackingModel ? (lanes ?? threads) : 1
+    }
+
+    /// FFmpeg's decoder threads for a pipeline of `lanes` lanes: `decoderThreads` when set, else
+    /// `threads` with one lane (FFmpeg's frame threads then decode ahead while the frame before is
+    /// analysed) and a quarter of `threads`, at least one, with several: the lanes already keep
+    /// every thread busy, and the decoder runs on the lane that takes the next frame — FFmpeg's
+    /// own threads would only compete with the lanes for the cores (on 2 cores, 2 lanes: decode
+    /// 0.31–0.35 ms a frame on one thread against 0.34–0.37 on two, docs/benchmarks.md), while a
+    /// large source behind many lanes still gets some.
+    public func decoderThreadCount(lanes: Int) -> Int {
+        if let decoderThreads { return decoderThreads }
+        return lanes > 1 ? max(1, threads / 4) : threads
     }
 
     /// Threads of each of `lanes` lanes sharing `threads` (the first ones get the remainder).
