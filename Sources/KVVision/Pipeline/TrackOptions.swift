@@ -176,9 +176,9 @@ public struct TrackOptions: Sendable {
     /// `threads` with one lane (FFmpeg's frame threads then decode ahead while the frame before is
     /// analysed) and a quarter of `threads`, at least one, with several: the lanes already keep
     /// every thread busy, and the decoder runs on the lane that takes the next frame — FFmpeg's
-    /// own threads would only compete with the lanes for the cores (on 2 cores, 2 lanes: decode
-    /// 0.31–0.35 ms a frame on one thread against 0.34–0.37 on two, docs/benchmarks.md), while a
-    /// large source behind many lanes still gets some.
+    /// own threads would only compete with the lanes for the cores (on 2 cores, 2 lanes: `track`
+    /// at 0.888 of the encoder alone against 0.852 with two decoder threads, medians of four
+    /// alternated rounds, docs/benchmarks.md), while a large source behind many lanes still gets some.
     public func decoderThreadCount(lanes: Int) -> Int {
         if let decoderThreads { return decoderThreads }
         return lanes > 1 ? max(1, threads / 4) : threads
