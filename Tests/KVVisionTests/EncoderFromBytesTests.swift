@@ -79,27 +79,24 @@ import Testing
         }
     }
 
-    /// An int8 det head whose first conv reads bytes runs its stem from the bytes alone, with the
-    /// maps `stem(pixels:rgb:)` gives; an f32 head refuses (its first conv needs the pixels).
-    @Test func theDetStemFromBytesAloneMatchesAndAnF32HeadRefuses() throws {
-        let f32 = try TrackingModel.load(path: Self.goldenPath, precision: .f32)
-        #expect(!f32.det.readsFrameBytes)
-        let h = f32.config.imageSize[0], w = f32.config.imageSize[1]
+    /// `stem(rgb:)` gives the maps of `stem(pixels:rgb:)` on the normalised frame: an int8 head
+    /// whose first conv reads bytes runs it on them, an f32 head normalises them first.
+    @Test(arguments: [Precision.f32, .int8])
+    func theDetStemFromBytesAloneGivesTheMapsOfTheNormalisedFrame(precision: Precision) throws {
+        let model = try TrackingModel.load(path: Self.goldenPath, precision: precision)
+        #expect(model.det.readsFrameBytes == (precision == .int8 && Int8PixelConv.kernelAvailable))
+        let h = model.config.imageSize[0], w = model.config.imageSize[1]
         let rgb = Self.frame(width: w, height: h, rowBytes: 3 * w, seed: 11)
-        var state = DetectionHead.State()
-        #expect(throws: WeightsError.self) { try f32.det.stem(rgb: rgb, state: &state) }
-        guard Int8PixelConv.kernelAvailable else { return }
-        let int8 = try TrackingModel.load(path: Self.goldenPath, precision: .int8)
-        #expect(int8.det.readsFrameBytes)
         var image = Tensor(shape: [0])
-        try int8.encoder.normalization.apply(rgb: rgb, width: w, height: h, into: &image)
-        var encoder = try int8.encoder.makeState(height: h, width: w)
-        try int8.encoder.encode(rgb: rgb, width: w, height: h, state: &encoder)
+        try model.encoder.normalization.apply(rgb: rgb, width: w, height: h, into: &image)
+        var encoder = try model.encoder.makeState(height: h, width: w)
+        try model.encoder.encode(rgb: rgb, width: w, height: h, state: &encoder)
         var a = DetectionHead.State(), b = DetectionHead.State()
-        try int8.det.forward(pixels: image, rgb: rgb, tokens: encoder.tokens, state: &a)
-        try int8.det.stem(rgb: rgb, state: &b)
-        try int8.det.forward(tokens: encoder.tokens, state: &b)
+        try model.det.forward(pixels: image, rgb: rgb, tokens: encoder.tokens, state: &a)
+        try model.det.stem(rgb: rgb, state: &b)
+        try model.det.forward(tokens: encoder.tokens, state: &b)
         #expect(a.maps.storage.map(\.bitPattern) == b.maps.storage.map(\.bitPattern))
         #expect(a.features.storage.map(\.bitPattern) == b.features.storage.map(\.bitPattern))
+        #expect(throws: WeightsError.self) { try model.det.stem(rgb: Array(rgb.prefix(3 * w)), state: &b) }
     }
 }

@@ -40,6 +40,8 @@ public struct DetectionHead: Sendable {
     let int8Up: PackedLinear?
     /// The first stem conv in int8 on the frame's RGB bytes (nil: f32 on the normalised pixels).
     let int8Pixels: Int8PixelConv?
+    /// The model's mean/std, for `stem(rgb:)` when the first conv runs f32 on normalised pixels.
+    let normalization: ImageNormalization
     let stem: [Conv2D]
     let neck: [Conv2D]
     /// Fused 1×1 outputs: `classes` heat logits, 2 offsets, 2 log sizes.
@@ -69,6 +71,8 @@ public struct DetectionHead: Sendable {
         var upScratch = PackedLinear.Scratch()
         var joined = Tensor(shape: [0])
         var stem: [Tensor] = []
+        /// The normalised frame `stem(rgb:)` gives an f32 first conv (unused when it reads bytes).
+        var pixels = Tensor(shape: [0])
         var neck = Tensor(shape: [0])
         var scratch = Tensor(shape: [0])
         var int8Scratch = Int8Conv2D.Scratch()
@@ -118,9 +122,9 @@ public struct DetectionHead: Sendable {
         for (i, conv) in stem.enumerated() { int8Stem.append(try int8(conv, "det.stem.\(i)")) }
         for (i, conv) in neck.enumerated() { int8Neck.append(try int8(conv, "det.neck.\(i)")) }
         // The first stem conv reads the frame's bytes in int8 where the CPU has the kernel.
+        let norm = try ImageNormalization(config: model)
         var int8Pixels: Int8PixelConv?
         if precision == .int8, !keep.keepsF32("det.stem.0") {
-            let norm = try ImageNormalization(config: model)
             int8Pixels = Int8PixelConv(stem[0], scale: norm.scale, offset: norm.offset)
         }
         var int8Up: PackedLinear?
@@ -128,8 +132,8 @@ public struct DetectionHead: Sendable {
             do { int8Up = try PackedLinear(weight: up, precision: .int8) } catch { throw .kernel(error) }
         }
         return DetectionHead(config: c, imageSize: (model.imageSize[0], model.imageSize[1]), grid: model.grid, classes: k,
-                             up: up, upBias: upBias, int8Up: int8Up, int8Pixels: int8Pixels, stem: stem, neck: neck, outputs: outputs,
-                             int8Stem: int8Stem, int8Neck: int8Neck, precision: precision == .int8 ? .int8 : .f32)
+                             up: up, upBias: upBias, int8Up: int8Up, int8Pixels: int8Pixels, normalization: norm, stem: stem, neck: neck,
+                             outputs: outputs, int8Stem: int8Stem, int8Neck: int8Neck, precision: precision == .int8 ? .int8 : .f32)
     }
 
     private static func conv(_ loader: inout WeightsLoader, _ name: String, _ shape: [Int], stride: Int, padding: Int) throws(WeightsError) -> Conv2D {
@@ -139,10 +143,12 @@ public struct DetectionHead: Sendable {
     }
 
     private init(config: ModelConfig.DetectionHead, imageSize: (height: Int, width: Int), grid: (h: Int, w: Int), classes: Int,
-                 up: Tensor, upBias: Tensor, int8Up: PackedLinear?, int8Pixels: Int8PixelConv?, stem: [Conv2D], neck: [Conv2D], outputs: Conv2D,
+                 up: Tensor, upBias: Tensor, int8Up: PackedLinear?, int8Pixels: Int8PixelConv?, normalization: ImageNormalization,
+                 stem: [Conv2D], neck: [Conv2D], outputs: Conv2D,
                  int8Stem: [Int8Conv2D?], int8Neck: [Int8Conv2D?], precision: Precision) {
         self.config = config; self.imageSize = imageSize; self.grid = grid; self.classes = classes
-        self.up = up; self.upBias = upBias; self.int8Up = int8Up; self.int8Pixels = int8Pixels; self.stem = stem; self.neck = neck; self.outputs = outputs
+        self.up = up; self.upBias = upBias; self.int8Up = int8Up; self.int8Pixels = int8Pixels
+        self.normalization = normalization; self.stem = stem; self.neck = neck; self.outputs = outputs
         self.int8Stem = int8Stem; self.int8Neck = int8Neck; self.precision = precision
     }
 
@@ -191,38 +197,39 @@ public struct DetectionHead: Sendable {
         try runStem(pixels: pixels, rgb: rgb, state: &state, context: context)
     }
 
-    /// Whether the first stem conv reads the frame's bytes (`stem(rgb:…)` then needs no
-    /// normalised pixels): an int8 head on a CPU with `Int8PixelConv`'s kernel.
+    /// Whether the first stem conv reads the frame's bytes itself (an int8 head on a CPU with
+    /// `Int8PixelConv`'s kernel); otherwise `stem(rgb:)` normalises them for it first.
     public var readsFrameBytes: Bool { int8Pixels != nil }
 
-    /// `stem(pixels:rgb:)` from the frame's bytes alone (rows of 3·W bytes), for a head that
-    /// `readsFrameBytes`; any other throws (its first conv needs the normalised pixels).
+    /// `stem(pixels:rgb:)` from the frame's bytes alone (rows of 3·W bytes): a head that
+    /// `readsFrameBytes` runs its first conv on them; any other normalises them into its state's
+    /// `pixels` first (the same values `ImageNormalization.apply` gives the encoder's input).
     public func stem(rgb: [UInt8], state: inout State, context: ComputeContext = .serial) throws(WeightsError) {
-        guard readsFrameBytes else {
-            throw .badInput(expected: "det pixels [3, \(imageSize.height), \(imageSize.width)] (this head's first conv is f32)", found: [])
+        if readsFrameBytes {
+            try runStem(pixels: nil, rgb: rgb, state: &state, context: context)
+        } else {
+            try normalization.apply(rgb: rgb, width: imageSize.width, height: imageSize.height, into: &state.pixels)
+            try runStem(pixels: state.pixels, rgb: nil, state: &state, context: context)
         }
-        try runStem(pixels: nil, rgb: rgb, state: &state, context: context)
     }
 
-    /// The stem from `rgb` (first conv, when `int8Pixels`) or `pixels` (checked by the callers).
+    /// The stem: its first conv on `rgb` (when `int8Pixels`) or on `pixels`, then the rest. The
+    /// two callers pass one of them that applies.
     private func runStem(pixels: Tensor?, rgb: [UInt8]?, state: inout State, context: ComputeContext) throws(WeightsError) {
         state.stemReady = false
-        guard pixels != nil || (int8Pixels != nil && rgb != nil) else {
-            throw .badInput(expected: "det pixels [3, \(imageSize.height), \(imageSize.width)] or, for an int8 first conv, the frame's bytes", found: [])
-        }
         do {
             // One buffer per conv (an input never aliases its output).
             if state.stem.count != stem.count { state.stem = stem.map { _ in Tensor(shape: [0]) } }
             var range: ValueRange?
-            for (i, conv) in stem.enumerated() {
-                if i == 0, let int8Pixels, let rgb {
-                    range = try int8Pixels.forward(rgb: rgb, width: imageSize.width, height: imageSize.height, into: &state.stem[0],
-                                                   context: context)
-                    continue
-                }
-                // (pixels is nil only when the first conv read rgb above: checked on entry.)
-                let input = i == 0 ? pixels ?? Tensor(shape: [0]) : state.stem[i - 1]
-                range = try Self.convReLU(conv, int8Stem[i], input, inputRange: range, into: &state.stem[i],
+            if let int8Pixels, let rgb {
+                range = try int8Pixels.forward(rgb: rgb, width: imageSize.width, height: imageSize.height, into: &state.stem[0],
+                                               context: context)
+            } else if let pixels {
+                range = try Self.convReLU(stem[0], int8Stem[0], pixels, inputRange: nil, into: &state.stem[0],
+                                          &state.scratch, &state.int8Scratch, context)
+            }
+            for i in 1..<stem.count {
+                range = try Self.convReLU(stem[i], int8Stem[i], state.stem[i - 1], inputRange: range, into: &state.stem[i],
                                           &state.scratch, &state.int8Scratch, context)
             }
             state.stemRange = range

@@ -262,12 +262,12 @@ public struct VisionTransformer: Sendable {
     /// (`PatchEmbedding.im2col(rgb:…)`). Threads as `encode`'s.
     public func encode(rgb: [UInt8], width: Int, height: Int, rowBytes: Int? = nil, state: inout EncoderState,
                        context: ComputeContext = .serial) throws(WeightsError) {
-        let stride = rowBytes ?? 3 * width
-        guard width == state.width, height == state.height, stride >= 3 * width, rgb.count >= stride * (height - 1) + 3 * width else {
-            throw .badInput(expected: "RGB \(state.width)x\(state.height) with \(stride)-byte rows", found: [rgb.count, height, width])
+        guard width == state.width, height == state.height else {
+            throw .badInput(expected: "RGB \(state.width)x\(state.height)", found: [height, width, 3])
         }
         do {
-            try PatchEmbedding.im2col(rgb: rgb, width: width, height: height, rowBytes: stride, scale: normalization.scale,
+            // (The unfold checks the bytes against the rows.)
+            try PatchEmbedding.im2col(rgb: rgb, width: width, height: height, rowBytes: rowBytes ?? 3 * width, scale: normalization.scale,
                                       offset: normalization.offset, patch: config.patchSize, into: &state.patches, pool: context.pool)
             try PatchEmbedding.project(state.patches, weight: patchW, base: state.base, into: &state.x, context: context)
             try runBlocks(&state, context)

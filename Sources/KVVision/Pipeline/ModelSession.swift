@@ -45,7 +45,6 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
     public let model: TrackingModel
     public let windows: Windows
     let context: ComputeContext
-    let normalization: ImageNormalization
     var encoderState: EncoderState
     var detState = DetectionHead.State()
     var tokState = TokenHead.State()
@@ -58,7 +57,6 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         init(asso: AssociationHead.State, act: ActionHead.State) { self.asso = asso; self.act = act }
     }
     let stream: StreamState
-    var input: Tensor
     var motionInputs = Tensor(shape: [0])
     var queryTokens = Tensor(shape: [0])
     var trackTokens = Tensor(shape: [0])
@@ -107,10 +105,8 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         self.stream = stream
         let h = model.config.imageSize[0], w = model.config.imageSize[1]
         do {
-            normalization = try ImageNormalization(config: model.config)
             encoderState = try model.encoder.makeState(height: h, width: w)
         } catch { throw .model(error) }
-        input = Tensor(shape: [0])  // the normalised frame, for an f32 det stem only
     }
 
     /// Another lane of this stream: its own frame scratch and `context`, this session's windows and
@@ -136,15 +132,10 @@ public final class ModelSession: Detector, AppearanceModel, TemporalModel {
         let raw: [HeadDetection]
         do {
             // The det stem first, while the frame's bytes are in cache; its time is the heads',
-            // not the encoder's. The encoder unfolds its patches from the bytes (no normalised
-            // f32 image); only a det head whose first conv is f32 needs that image.
+            // not the encoder's. Both read the bytes: the encoder unfolds its patches from them,
+            // and only an f32 first stem conv gets a normalised image (in the det state).
             let stemStart = DispatchTime.now().uptimeNanoseconds
-            if model.det.readsFrameBytes {
-                try model.det.stem(rgb: frame.pixels, state: &detState, context: context)
-            } else {
-                try normalization.apply(rgb: frame.pixels, width: w, height: h, into: &input)
-                try model.det.stem(pixels: input, state: &detState, context: context)
-            }
+            try model.det.stem(rgb: frame.pixels, state: &detState, context: context)
             let stemNanoseconds = DispatchTime.now().uptimeNanoseconds &- stemStart
             try model.encoder.encode(rgb: frame.pixels, width: w, height: h, state: &encoderState, context: context)
             let encoded = DispatchTime.now().uptimeNanoseconds

@@ -1,8 +1,8 @@
 /// Appearance from any ViT: the encoder's patch tokens pooled inside each box.
 ///
-/// `prepare` normalises the frame (which must be at the encoder's input size, as the pipeline's
-/// frame provider delivers it) and encodes it once into this stream's `EncoderState` on the
-/// pipeline's own `ComputeContext` (its threads). `embeddings` maps each box from source pixels to the patch grid
+/// `prepare` encodes the frame's bytes (which must be at the encoder's input size, as the
+/// pipeline's frame provider delivers them; `VisionTransformer.encode(rgb:…)`) once into this
+/// stream's `EncoderState` on the pipeline's own `ComputeContext` (its threads). `embeddings` maps each box from source pixels to the patch grid
 /// (through the frame's `FrameGeometry`), averages the tokens of the patches whose centres lie in
 /// the box (at least the patch under the box centre, clamped to the grid), subtracts the frame's
 /// mean patch token (what every box shares: background, biases) and scales to unit length.
@@ -14,9 +14,7 @@
 public final class TokenAppearance: AppearanceModel {
     public let model: VisionTransformer
     let context: ComputeContext
-    let normalization: ImageNormalization
     var state: EncoderState
-    var input: Tensor
     var frameMean: [Float]
     private var prepared = false
 
@@ -25,10 +23,8 @@ public final class TokenAppearance: AppearanceModel {
         self.model = model
         self.context = context
         do {
-            normalization = try ImageNormalization(config: model.config)
             state = try model.makeState(height: height, width: width)
         } catch { throw .model(error) }
-        input = Tensor(shape: [3, height, width])
         frameMean = [Float](repeating: 0, count: model.config.dim)
     }
 
@@ -41,8 +37,7 @@ public final class TokenAppearance: AppearanceModel {
                                reason: "frame is \(frame.width)x\(frame.height), encoder expects \(state.width)x\(state.height)")
         }
         do {
-            try normalization.apply(rgb: frame.pixels, width: frame.width, height: frame.height, into: &input)
-            try model.encode(input, state: &state, context: context)
+            try model.encode(rgb: frame.pixels, width: frame.width, height: frame.height, state: &state, context: context)
         } catch { throw .model(error) }
         let d = model.config.dim, cells = state.grid.h * state.grid.w
         for j in 0..<d { frameMean[j] = 0 }
