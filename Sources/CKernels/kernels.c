@@ -1,4 +1,4 @@
-// Element-wise kernels, the det stem's direct conv and the KV window reads (see
+// Element-wise kernels, the det head's direct 3×3 convs and the KV window reads (see
 // include/ckernels.h). The element-wise algorithms are those of
 // Sources/KVVision/Tensor/VectorMath.swift: Cephes single-precision exp (inputs clamped to
 // [-87.3, 88.3], 2^n by exponent bits) and the Eigen/XLA rational erf (inputs clamped to [-4, 4]),
@@ -111,90 +111,162 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
     }
 }
 
-// Direct 3×3 / stride 2 / padding 1 convolution for few input channels (the det stem's first
-// conv, 3 pixel channels): 16 output columns per vector, 8 output channels of accumulators per
-// pass. A tap (ci, ky, kx) of a 16-column block is the even lanes of 32 consecutive input floats
-// (one permute), read in place or, at the image's left and right edges, from a zero-padded copy
-// of the 34 input columns the block's loads cover; each block's taps are made once and shared by every
-// pass. Rows outside the image are skipped (zero padding adds nothing). Weights are taken
-// transposed, [cin·9][cout], so a pass broadcasts 8 consecutive floats per tap. No im2col buffer.
-#define KVV_CONV_MAX_TAPS (KVV_CONV3X3S2_MAX_CIN * 9)
+// MARK: - Direct 3×3 convolution (stride 1 or 2, padding 1)
+
+// Each step computes 16 output columns × 8 output channels: the taps (the 16 input values under
+// each kernel position, de-interleaved for stride 2) are gathered once per block of
+// KVV_CONV3X3_CHUNK input channels into a stack buffer, then every block of 8 channels sweeps them,
+// broadcasting 8 consecutive weights per tap from weight_t [cin·9][cout]. No im2col buffer. A row's
+// last block of at most 8 columns shares its 16 lanes with the next row's (lanes 8.. hold row
+// oy + 1), so a 40-column map fills 5 vectors for two rows, not 6. Every sum is bias, then all
+// (ci, ky, kx) in order with zero taps outside the image; between channel blocks it waits in
+// `out` (an exact f32 store and load). So no output depends on the blocking, the pairing or the
+// threads.
+
+/// Taps of one (ci, ky) input row for 16 outputs from input column ix0 (= stride·ox0 − 1),
+/// zero when the row is outside the image.
+#define CONV_TAPS(dst, row, rowInside, w, ix0, s, inside) do {                           \
+    float pad_[34];                                                                    \
+    const float *src_ = pad_;                                                          \
+    if (!(rowInside)) {                                                                \
+        memset(pad_, 0, sizeof pad_);                                                  \
+    } else if (inside) {                                                               \
+        src_ = (row) + (ix0);                                                          \
+    } else {                                                                           \
+        for (long t_ = 0; t_ < 16 * (s) + 2; t_++) {                                   \
+            const long ix_ = (ix0) + t_;                                               \
+            pad_[t_] = ix_ >= 0 && ix_ < (w) ? (row)[ix_] : 0.0f;                      \
+        }                                                                              \
+    }                                                                                  \
+    for (long kx_ = 0; kx_ < 3; kx_++) {                                               \
+        if ((s) == 1) {                                                                \
+            (dst)[kx_] = *(const v16f *)(src_ + kx_);                                  \
+        } else {                                                                       \
+            v16f lo_ = *(const v16f *)(src_ + kx_), hi_ = *(const v16f *)(src_ + kx_ + 16); \
+            (dst)[kx_] = __builtin_shufflevector(lo_, hi_, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30); \
+        }                                                                              \
+    }                                                                                  \
+} while (0)
+
+/// The block's lanes of `out` at d: the first `lanes`, or with `paired` lanes 0..<lanes at d and
+/// 8..<8 + lanes at d + wo (the next row); the other lanes 0.
+#define LOAD_LANES(d, lanes, paired, wo) ({ v16f l_ = SPLAT(0.0f);                      \
+    if ((lanes) == 16) l_ = *(const v16f *)(d);                                        \
+    else for (long j_ = 0; j_ < (lanes); j_++) {                                       \
+        l_[j_] = (d)[j_];                                                              \
+        if (paired) l_[8 + j_] = (d)[(wo) + j_];                                       \
+    }                                                                                  \
+    l_; })
+
+// The function body, for NCO output channels of accumulators per pass (cout a multiple of NCO):
+// 8 in the baseline and AVX2 versions (16 ymm registers), 16 where the CPU has AVX-512 (32 zmm):
+// twice the sums in flight per tap for CPUs with two 512-bit FMA pipes. Both give the same bits.
+#define CONV3X3_BODY(NCO) {                                                                  \
+    v16f taps[KVV_CONV3X3_CHUNK * 9];                                                      \
+    v16f vlo = SPLAT(0.0f), vhi = SPLAT(0.0f);  /* the range written (NaN ignored) */      \
+    const long s = stride, plane = ho * wo;                                                \
+    int tailDone = 0;  /* this row's last block went with the previous row's */            \
+    for (long oy = oy0; oy < oy1; oy++) {                                                  \
+        const int doneBefore = tailDone;                                                   \
+        tailDone = 0;                                                                      \
+        for (long ox0 = 0; ox0 < wo; ox0 += 16) {                                          \
+            const long lanes = wo - ox0 < 16 ? wo - ox0 : 16;                              \
+            if (lanes < 16 && doneBefore) break;                                           \
+            const int paired = lanes <= 8 && oy + 1 < oy1;                                 \
+            if (paired) tailDone = 1;                                                      \
+            /* Every tap of the block readable from the row: columns ix0 ..< ix0 + 16·s + 2. */ \
+            const long ix0 = s * ox0 - 1;                                                  \
+            const int inside = ix0 >= 0 && ix0 + 16 * s + 2 <= w;                          \
+            for (long c0 = 0; c0 < cin; c0 += KVV_CONV3X3_CHUNK) {                         \
+                const long cn = cin - c0 < KVV_CONV3X3_CHUNK ? cin - c0 : KVV_CONV3X3_CHUNK; \
+                const int first = c0 == 0, last = c0 + cn == cin;                          \
+                for (long ci = 0; ci < cn; ci++)                                           \
+                    for (long ky = 0; ky < 3; ky++) {                                      \
+                        const long iy = s * oy - 1 + ky;                                   \
+                        v16f *t = taps + (ci * 3 + ky) * 3;                                \
+                        CONV_TAPS(t, in + ((c0 + ci) * h + iy) * w, iy >= 0 && iy < h, w, ix0, s, inside); \
+                        if (paired) {                                                      \
+                            v16f next[3];                                                  \
+                            const long iy1 = iy + s;                                       \
+                            CONV_TAPS(next, in + ((c0 + ci) * h + iy1) * w, iy1 >= 0 && iy1 < h, w, ix0, s, inside); \
+                            for (long kx = 0; kx < 3; kx++)                                \
+                                t[kx] = __builtin_shufflevector(t[kx], next[kx], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23); \
+                        }                                                                  \
+                    }                                                                      \
+                for (long co0 = 0; co0 < cout; co0 += (NCO)) {                             \
+                    float *dst = out + (co0 * ho + oy) * wo + ox0;                         \
+                    v16f acc[(NCO)];                                                       \
+                    _Pragma("clang loop unroll(full)")                                     \
+                    for (long c = 0; c < (NCO); c++)                                       \
+                        acc[c] = !first ? LOAD_LANES(dst + c * plane, lanes, paired, wo)   \
+                                        : SPLAT(bias ? bias[co0 + c] : 0.0f);              \
+                    const float *wc = weight_t + c0 * 9 * cout + co0;                      \
+                    for (long k = 0; k < cn * 9; k++) {                                    \
+                        const v16f x = taps[k];                                            \
+                        const float *wk = wc + k * cout;                                   \
+                        _Pragma("clang loop unroll(full)")                                 \
+                        for (long c = 0; c < (NCO); c++) acc[c] += x * wk[c];              \
+                    }                                                                      \
+                    _Pragma("clang loop unroll(full)")                                     \
+                    for (long c = 0; c < (NCO); c++) {                                     \
+                        v16f v = acc[c];                                                   \
+                        float *d = dst + c * plane;                                        \
+                        if (last && relu) v = SEL(v > SPLAT(0.0f), v, SEL(v != v, v, SPLAT(0.0f))); \
+                        if (lanes == 16) {                                                 \
+                            *(v16f *)d = v;                                                \
+                            if (last) {                                                    \
+                                vlo = SEL(v < vlo, v, vlo);                                \
+                                vhi = SEL(v > vhi, v, vhi);                                \
+                            }                                                              \
+                        } else {                                                           \
+                            for (long j = 0; j < lanes; j++) {                             \
+                                for (long half = 0; half <= paired; half++) {              \
+                                    const float x = v[8 * half + j];                       \
+                                    d[half * wo + j] = x;                                  \
+                                    if (last) {                                            \
+                                        vlo[0] = x < vlo[0] ? x : vlo[0];                  \
+                                        vhi[0] = x > vhi[0] ? x : vhi[0];                  \
+                                    }                                                      \
+                                }                                                          \
+                            }                                                              \
+                        }                                                                  \
+                    }                                                                      \
+                }                                                                          \
+            }                                                                              \
+        }                                                                                  \
+    }                                                                                      \
+    if (range) {                                                                           \
+        float lo[16], hi[16];                                                              \
+        memcpy(lo, &vlo, sizeof lo);                                                       \
+        memcpy(hi, &vhi, sizeof hi);                                                       \
+        kvv_fold_range(lo, hi, 16, &range[0], &range[1]);                                  \
+    }                                                                                      \
+}
+
+#define CONV3X3_PARAMS const float *in, long cin, long h, long w, long stride, const float *weight_t, const float *bias, \
+                       long cout, float *out, long ho, long wo, long oy0, long oy1, int relu, float *range
 
 KVV_CLONES
-void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *weight_t, const float *bias,
-                        long cout, float *out, long ho, long wo, long oy0, long oy1, int relu, float *range) {
-    v16f taps[KVV_CONV_MAX_TAPS];
-    v16f vlo = SPLAT(0.0f), vhi = SPLAT(0.0f);  // the range written (NaN ignored)
-    for (long oy = oy0; oy < oy1; oy++) {
-        const long ky0 = 2 * oy - 1 < 0 ? 1 : 0, ky1 = 2 * oy + 1 >= h ? 2 : 3;  // rows inside
-        for (long ox0 = 0; ox0 < wo; ox0 += 16) {
-            const long lanes = wo - ox0 < 16 ? wo - ox0 : 16;
-            // Every tap of the block readable as 32 floats from 2·ox0 + kx − 1 (kx = 0..2).
-            const int inside = ox0 > 0 && 2 * ox0 + 1 + 32 <= w;
-            for (long ci = 0; ci < cin; ci++)
-                for (long ky = ky0; ky < ky1; ky++) {
-                    const float *row = in + (ci * h + 2 * oy + ky - 1) * w;
-                    float pad[34];  // columns 2·ox0 − 1 + t, zero outside the image
-                    const float *src = pad;
-                    if (inside) {
-                        src = row + 2 * ox0 - 1;
-                    } else {
-                        for (long t = 0; t < 34; t++) {
-                            const long ix = 2 * ox0 - 1 + t;
-                            pad[t] = ix >= 0 && ix < w ? row[ix] : 0.0f;
-                        }
-                    }
-                    for (long kx = 0; kx < 3; kx++) {
-                        v16f lo = *(const v16f *)(src + kx), hi = *(const v16f *)(src + kx + 16);
-                        taps[(ci * 3 + ky) * 3 + kx] =
-                            __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-                    }
-                }
-            for (long co0 = 0; co0 < cout; co0 += 8) {
-                v16f a0, a1, a2, a3, a4, a5, a6, a7;
-                if (bias) {
-                    a0 = SPLAT(bias[co0]); a1 = SPLAT(bias[co0 + 1]); a2 = SPLAT(bias[co0 + 2]); a3 = SPLAT(bias[co0 + 3]);
-                    a4 = SPLAT(bias[co0 + 4]); a5 = SPLAT(bias[co0 + 5]); a6 = SPLAT(bias[co0 + 6]); a7 = SPLAT(bias[co0 + 7]);
-                } else {
-                    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = SPLAT(0.0f);
-                }
-                for (long ci = 0; ci < cin; ci++) {
-                    for (long ky = ky0; ky < ky1; ky++) {
-                        for (long kx = 0; kx < 3; kx++) {
-                            const long k = (ci * 3 + ky) * 3 + kx;
-                            const v16f x = taps[k];
-                            const float *wk = weight_t + k * cout + co0;
-                            a0 += x * wk[0]; a1 += x * wk[1]; a2 += x * wk[2]; a3 += x * wk[3];
-                            a4 += x * wk[4]; a5 += x * wk[5]; a6 += x * wk[6]; a7 += x * wk[7];
-                        }
-                    }
-                }
-                v16f acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
-                for (long c = 0; c < 8; c++) {
-                    v16f v = acc[c];
-                    if (relu) v = SEL(v > SPLAT(0.0f), v, SEL(v != v, v, SPLAT(0.0f)));
-                    float *dst = out + ((co0 + c) * ho + oy) * wo + ox0;
-                    if (lanes == 16) {
-                        *(v16f *)dst = v;
-                        vlo = SEL(v < vlo, v, vlo);
-                        vhi = SEL(v > vhi, v, vhi);
-                    } else {
-                        for (long j = 0; j < lanes; j++) {
-                            dst[j] = v[j];
-                            vlo[0] = v[j] < vlo[0] ? v[j] : vlo[0];
-                            vhi[0] = v[j] > vhi[0] ? v[j] : vhi[0];
-                        }
-                    }
-                }
-            }
-        }
+static void conv3x3_rows8(CONV3X3_PARAMS) CONV3X3_BODY(8)
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f")))
+static void conv3x3_rows16(CONV3X3_PARAMS) CONV3X3_BODY(16)
+
+static int conv3x3_has16(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+#endif
+
+void kvv_conv3x3_rows(CONV3X3_PARAMS) {
+#if defined(__x86_64__)
+    if (cout % 16 == 0 && conv3x3_has16()) {
+        conv3x3_rows16(in, cin, h, w, stride, weight_t, bias, cout, out, ho, wo, oy0, oy1, relu, range);
+        return;
     }
-    if (range) {
-        float lo[16], hi[16];
-        memcpy(lo, &vlo, sizeof lo);
-        memcpy(hi, &vhi, sizeof hi);
-        kvv_fold_range(lo, hi, 16, &range[0], &range[1]);
-    }
+#endif
+    conv3x3_rows8(in, cin, h, w, stride, weight_t, bias, cout, out, ho, wo, oy0, oy1, relu, range);
 }
 
 // MARK: - KV window reads in f32 / f16 / int8 (the temporal heads' attention over the window)

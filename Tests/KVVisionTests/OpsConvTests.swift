@@ -66,14 +66,20 @@ import Testing
         #expect(err <= 1e-5 * OpFixtures.maxAbs(expected, floor: 1), "stem max error \(err)")
     }
 
-    /// The direct 3×3 stride-2 kernel (≤ 4 input channels) against the convolution by its
-    /// definition: odd sizes, widths whose 16-column blocks are partly or wholly inside the row,
-    /// with and without bias and ReLU, 1 and 3 threads; output channels not a multiple of 8 take
-    /// the im2col path (last case), with the same result.
-    @Test(arguments: [(1, 8, 7, 9, false, false), (3, 24, 37, 70, true, true), (4, 16, 8, 66, true, false),
-                      (2, 8, 3, 130, false, true), (3, 16, 1, 1, true, false), (3, 5, 9, 11, true, true)])
-    func directStride2MatchesTheDefinition(_ c: (cin: Int, cout: Int, h: Int, w: Int, bias: Bool, relu: Bool)) throws {
-        let conv = try Self.conv(cin: c.cin, cout: c.cout, k: 3, seed: 7 * c.w + c.h, bias: c.bias, stride: 2, pad: 1)
+    /// The direct 3×3 kernel (stride 1 or 2, padding 1) against the convolution by its definition:
+    /// odd sizes, widths whose 16-column blocks are partly or wholly inside the row, input channels
+    /// over one and several tap chunks (`KVV_CONV3X3_CHUNK`, 32; 70 = 32 + 32 + 6), with and
+    /// without bias and ReLU; bit-identical with 1, 2 and 3 threads (the rows split differently).
+    /// Output channels not a multiple of 8 take the im2col path (the last cases), with the same
+    /// result.
+    @Test(arguments: [(1, 8, 7, 9, false, false, 2), (3, 24, 37, 70, true, true, 2), (4, 16, 8, 66, true, false, 2),
+                      (2, 8, 3, 130, false, true, 2), (3, 16, 1, 1, true, false, 2), (16, 32, 24, 80, true, true, 2),
+                      (40, 16, 9, 35, true, false, 2), (64, 48, 12, 40, true, true, 1), (70, 8, 5, 17, false, false, 1),
+                      (1, 8, 1, 1, true, false, 1), (33, 16, 6, 16, true, true, 1), (3, 5, 9, 11, true, true, 2),
+                      (9, 12, 7, 21, true, false, 1)])
+    func directMatchesTheDefinition(_ c: (cin: Int, cout: Int, h: Int, w: Int, bias: Bool, relu: Bool, stride: Int)) throws {
+        let s = c.stride
+        let conv = try Self.conv(cin: c.cin, cout: c.cout, k: 3, seed: 7 * c.w + c.h, bias: c.bias, stride: s, pad: 1)
         let x = try OpFixtures.tensor([c.cin, c.h, c.w], seed: c.h * c.w)
         let (ho, wo) = conv.outputSize(height: c.h, width: c.w)
         var want = [Float](repeating: 0, count: c.cout * ho * wo)
@@ -84,7 +90,7 @@ import Testing
                     for ci in 0..<c.cin {
                         for ky in 0..<3 {
                             for kx in 0..<3 {
-                                let iy = 2 * oy + ky - 1, ix = 2 * ox + kx - 1
+                                let iy = s * oy + ky - 1, ix = s * ox + kx - 1
                                 guard iy >= 0, iy < c.h, ix >= 0, ix < c.w else { continue }
                                 sum += Double(conv.weight.storage[co * c.cin * 9 + (ci * 3 + ky) * 3 + kx])
                                     * Double(x.storage[(ci * c.h + iy) * c.w + ix])
@@ -95,22 +101,41 @@ import Testing
                 }
             }
         }
-        for threads in [1, 3] {
+        var first: [Float]?
+        for threads in [1, 2, 3] {
             var out = Tensor(shape: [0]), scratch = Tensor(shape: [0])
             try conv.forward(x, into: &out, scratch: &scratch, relu: c.relu, context: ComputeContext(threads: threads))
             #expect(out.shape == [c.cout, ho, wo])
             let err = zip(out.storage, want).map { abs($0 - $1) }.max() ?? 0
-            #expect(err <= 1e-5, "cin \(c.cin) cout \(c.cout) \(c.h)x\(c.w) threads \(threads): max error \(err)")
+            let bound: Float = 1e-5 * max(1, want.map { abs($0) }.max() ?? 0)
+            #expect(err <= bound, "cin \(c.cin) cout \(c.cout) \(c.h)x\(c.w) stride \(s) threads \(threads): max error \(err)")
             #expect((scratch.count == 0) == (c.cout % 8 == 0), "the direct path needs no im2col buffer")
+            if let first { #expect(out.storage == first, "threads \(threads) changed bits") } else { first = out.storage }
         }
+    }
+
+    /// The direct kernel's two blockings (16 output channels a pass where the CPU has AVX-512 and
+    /// the count allows, 8 otherwise) give the same bits: 24 channels run 8 at a time, their first
+    /// 16 alone (16 at a time on AVX-512 machines) must match them exactly, at stride 1 and 2.
+    @Test(arguments: [1, 2]) func directBlockingsGiveTheSameBits(stride: Int) throws {
+        let wide = try Self.conv(cin: 40, cout: 24, k: 3, seed: 90 + stride, bias: true, stride: stride, pad: 1)
+        let narrow = try Conv2D(weight: Tensor(shape: [16, 40, 3, 3], storage: Array(wide.weight.storage[..<(16 * 40 * 9)])),
+                                bias: Tensor(shape: [16], storage: Array(wide.bias!.storage[..<16])), stride: stride, padding: 1)
+        let x = try OpFixtures.tensor([40, 13, 40], seed: 91)
+        var a = Tensor(shape: [0]), b = Tensor(shape: [0]), scratch = Tensor(shape: [0])
+        try wide.forward(x, into: &a, scratch: &scratch, relu: true, context: ComputeContext(threads: 2))
+        try narrow.forward(x, into: &b, scratch: &scratch, relu: true, context: ComputeContext(threads: 1))
+        #expect(scratch.count == 0)
+        #expect(Array(a.storage[..<b.count]) == b.storage)
     }
 
     /// The direct path reports the range it wrote, equal to the one computed from its output (what
     /// an int8 conv reading it would compute), with partial 16-column blocks and several threads;
     /// the im2col path reports none.
-    @Test(arguments: [(3, 24, 37, 70, true), (2, 8, 3, 130, false), (3, 16, 12, 40, true)])
-    func directStride2TracksTheRangeItWrote(_ c: (cin: Int, cout: Int, h: Int, w: Int, relu: Bool)) throws {
-        let conv = try Self.conv(cin: c.cin, cout: c.cout, k: 3, seed: 11 * c.w, bias: true, stride: 2, pad: 1)
+    @Test(arguments: [(3, 24, 37, 70, true, 2), (2, 8, 3, 130, false, 2), (3, 16, 12, 40, true, 2),
+                      (48, 16, 9, 40, false, 1), (70, 8, 5, 23, true, 1)])
+    func directTracksTheRangeItWrote(_ c: (cin: Int, cout: Int, h: Int, w: Int, relu: Bool, stride: Int)) throws {
+        let conv = try Self.conv(cin: c.cin, cout: c.cout, k: 3, seed: 11 * c.w, bias: true, stride: c.stride, pad: 1)
         let x = try OpFixtures.tensor([c.cin, c.h, c.w], seed: c.w)
         for threads in [1, 3] {
             var out = Tensor(shape: [0]), scratch = Tensor(shape: [0])
@@ -118,7 +143,7 @@ import Testing
             #expect(range == ValueRange(of: out), "threads \(threads): \(String(describing: range)) vs \(ValueRange(of: out))")
             #expect(c.relu ? range?.lower == 0 : (range?.lower ?? 0) < 0)
         }
-        let im2col = try Self.conv(cin: c.cin, cout: 5, k: 3, seed: 1, bias: true, stride: 2, pad: 1)
+        let im2col = try Self.conv(cin: c.cin, cout: 5, k: 3, seed: 1, bias: true, stride: c.stride, pad: 1)
         var out = Tensor(shape: [0]), scratch = Tensor(shape: [0])
         #expect(try im2col.forward(x, into: &out, scratch: &scratch) == nil)
     }

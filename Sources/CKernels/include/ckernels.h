@@ -1,5 +1,5 @@
 // Small C kernels: the ViT encoder's element-wise ones (softmax rows, exact GELU) and the det
-// stem's direct 3×3 stride-2 conv, compiled in several instruction-set versions and picked at
+// head's direct 3×3 convs (stride 1 and 2), compiled in several instruction-set versions and picked at
 // load time for the running CPU (ifunc through clang's target_clones: AVX-512F, AVX2, baseline
 // x86-64 SSE2); and the KV window reads for f32 / f16 / int8 stores (AVX2 + FMA + F16C when the
 // CPU has them, checked at run time, else scalar). The Swift code compiles for baseline
@@ -22,17 +22,19 @@ void kvv_softmax_row(float *row, long n);
 /// In place: row[j] = gelu(row[j] + bias[j]) over `n` floats (exact erf GELU); `bias` may be NULL.
 void kvv_gelu_row(float *row, long n, const float *bias);
 
-/// Largest input channel count of `kvv_conv3x3s2_rows`.
-#define KVV_CONV3X3S2_MAX_CIN 4
+/// Input channels whose taps `kvv_conv3x3_rows` gathers at a time (a 18 KB stack buffer).
+#define KVV_CONV3X3_CHUNK 32
 
-/// Output rows `oy0 ..< oy1` of a 3×3 convolution, stride 2, padding 1 (NCHW, one image):
+/// Output rows `oy0 ..< oy1` of a 3×3 convolution, stride 1 or 2, padding 1 (NCHW, one image):
 /// in `[cin, h, w]`, `weight_t` the weights transposed to `[cin·9, cout]` (row (ci·3 + ky)·3 + kx),
-/// bias `[cout]` or NULL, out `[cout, ho, wo]` with ho = (h + 1) / 2, wo = (w + 1) / 2; `relu` != 0
-/// applies max(0, ·) (NaN kept). Needs 1 ≤ cin ≤ KVV_CONV3X3S2_MAX_CIN and cout a multiple of 8.
-/// Direct, no im2col buffer; rows may be split over threads. When `range` is not NULL it receives
-/// [min(0, written), max(0, written)] over these rows (NaN ignored): an int8 consumer's range.
-void kvv_conv3x3s2_rows(const float *in, long cin, long h, long w, const float *weight_t, const float *bias,
-                        long cout, float *out, long ho, long wo, long oy0, long oy1, int relu, float *range);
+/// bias `[cout]` or NULL, out `[cout, ho, wo]` with ho = (h − 1) / stride + 1, likewise wo;
+/// `relu` != 0 applies max(0, ·) (NaN kept). Needs cin ≥ 1 and cout a multiple of 8. Direct, no
+/// im2col buffer; each output is bias + Σ over (ci, ky, kx) in that order, whatever the rows
+/// given, so rows may be split over threads without changing a bit. When `range` is not NULL it
+/// receives [min(0, written), max(0, written)] over these rows (NaN ignored): an int8 consumer's
+/// range.
+void kvv_conv3x3_rows(const float *in, long cin, long h, long w, long stride, const float *weight_t, const float *bias,
+                      long cout, float *out, long ho, long wo, long oy0, long oy1, int relu, float *range);
 
 /// KV element formats of `kvv_window_scores` / `kvv_window_weighted_sum`.
 #define KVV_KV_F32 0

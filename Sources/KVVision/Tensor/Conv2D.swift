@@ -10,13 +10,15 @@ import CKernels
 /// `[Cin·kh·kw, Ho·Wo]` (row `(c·kh + ky)·kw + kx` holds `x[c, oy·stride + ky − padding, ox·stride + kx − padding]`,
 /// zero outside the image), so `out = W · cols + b` lands directly in NCHW order. A 1×1 kernel with
 /// stride 1 and no padding skips the unfold and multiplies the input in place. A 3×3 kernel with
-/// stride 2, padding 1, at most `KVV_CONV3X3S2_MAX_CIN` input channels (a conv on pixels) and a
-/// multiple of 8 output channels runs direct instead (`kvv_conv3x3s2_rows`, output rows split over the threads): with 27 inputs
-/// per output the im2col buffer cost more than the multiplications.
+/// stride 1 or 2, padding 1 and a multiple of 8 output channels (every det head conv) runs direct
+/// instead (`kvv_conv3x3_rows`, output rows split over the threads, bias and ReLU fused): the
+/// unfold wrote 9 floats per input value and read them back, which cost as much as the
+/// multiplications (docs/benchmarks.md, "A direct f32 conv").
 ///
 /// Invariants: shapes are checked at init and per call; `forward` resizes `output` and `scratch`
 /// with `Tensor.resize`, so calls at a fixed input size allocate nothing after the first.
-/// Accuracy: f32 accumulation in OpenBLAS; against PyTorch's CPU conv the tests see ≤ 1e-5 of the
+/// Accuracy: f32 accumulation (OpenBLAS, or the direct kernel: bias, then inputs in weight order);
+/// against PyTorch's CPU conv the tests see ≤ 1e-5 of the
 /// output's largest magnitude (see Tests/KVVisionTests/OpsConvTests.swift).
 /// Thread-safety: immutable and `Sendable`; callers own `scratch` and `output` (one per stream).
 public struct Conv2D: Sendable {
@@ -67,10 +69,9 @@ public struct Conv2D: Sendable {
         }
     }
 
-    /// Whether the direct small-input kernel computes a convolution of this geometry.
+    /// Whether the direct 3×3 kernel computes a convolution of this geometry.
     static func usesDirect(kernelHeight: Int, kernelWidth: Int, stride: Int, padding: Int, inChannels: Int, outChannels: Int) -> Bool {
-        kernelHeight == 3 && kernelWidth == 3 && stride == 2 && padding == 1 && inChannels <= Int(KVV_CONV3X3S2_MAX_CIN)
-            && outChannels % 8 == 0
+        kernelHeight == 3 && kernelWidth == 3 && (stride == 1 || stride == 2) && padding == 1 && outChannels % 8 == 0
     }
 
     /// Output height and width for an input of `height × width` (zero when the kernel does not fit).
@@ -90,16 +91,16 @@ public struct Conv2D: Sendable {
         return outChannels * o.height * o.width * inChannels * kernelHeight * kernelWidth
     }
 
-    /// True when the direct small-input kernel computes this convolution (see the type's notes).
-    private var isDirectStride2: Bool { !directWeight.isEmpty }
+    /// True when the direct 3×3 kernel computes this convolution (see the type's notes).
+    private var isDirect: Bool { !directWeight.isEmpty }
 
     /// True when the unfold is the identity (1×1, stride 1, no padding).
     private var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
 
     /// `output = conv(input) (+ bias)`, then `max(0, ·)` when `relu`; `input` is `[Cin, H, W]`.
     /// `scratch` holds the unfolded input (`[Cin·kh·kw, Ho·Wo]`; untouched for pointwise kernels).
-    /// Returns `ValueRange(of: output)` when the kernel tracked it for free (the direct stride-2
-    /// path), nil otherwise.
+    /// Returns `ValueRange(of: output)` when the kernel tracked it for free (the direct 3×3 path),
+    /// nil otherwise.
     @discardableResult
     public func forward(_ input: Tensor, into output: inout Tensor, scratch: inout Tensor, relu: Bool = false,
                         context: ComputeContext = .serial) throws(TensorError) -> ValueRange? {
@@ -112,7 +113,7 @@ public struct Conv2D: Sendable {
         output.resize([outChannels, ho, wo])
         let n = ho * wo, k = inChannels * kernelHeight * kernelWidth
         guard n > 0 else { return ValueRange() }
-        if isDirectStride2 {
+        if isDirect {
             return forwardDirect(input, height: h, width: w, outHeight: ho, outWidth: wo, into: &output, relu: relu, pool: pool)
         }
         if !isPointwise {
@@ -146,11 +147,14 @@ public struct Conv2D: Sendable {
         return nil
     }
 
-    /// The direct 3×3 stride-2 path: output rows split over the pool, bias and ReLU fused; returns
+    /// The direct 3×3 path: output rows split over the pool, bias and ReLU fused; returns
     /// the output's range (each chunk of rows reports its own into a stack slot for its first row).
     private func forwardDirect(_ input: Tensor, height h: Int, width w: Int, outHeight ho: Int, outWidth wo: Int,
                                into output: inout Tensor, relu: Bool, pool: ThreadPool) -> ValueRange {
-        let cin = inChannels, cout = outChannels
+        let cin = inChannels, cout = outChannels, s = stride
+        // About half a million multiply-accumulates a chunk of rows (one row of the stem's first
+        // conv is only ~0.07 M; one of a neck conv over 40 columns ~1.1 M).
+        let grain = max(1, 500_000 / max(1, wo * cout * cin * 9))
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * ho) { slots in
             slots.initialize(repeating: 0)
             input.storage.withUnsafeBufferPointer { ip in
@@ -159,9 +163,8 @@ public struct Conv2D: Sendable {
                         nonisolated(unsafe) let src = ip.baseAddress!, wgt = wp.baseAddress!, dst = op.baseAddress!, ranges = slots.baseAddress!
                         let run = { (b: UnsafePointer<Float>?) in
                             nonisolated(unsafe) let b = b
-                            // ≥ 4 rows a chunk: a row of 160 outputs × 24 channels is only ~0.1 M MACs.
-                            pool.parallelFor(ho, grain: 4) { rows in
-                                kvv_conv3x3s2_rows(src, cin, h, w, wgt, b, cout, dst, ho, wo, rows.lowerBound, rows.upperBound, relu ? 1 : 0,
+                            pool.parallelFor(ho, grain: grain) { rows in
+                                kvv_conv3x3_rows(src, cin, h, w, s, wgt, b, cout, dst, ho, wo, rows.lowerBound, rows.upperBound, relu ? 1 : 0,
                                                    ranges + 2 * rows.lowerBound)
                             }
                         }
