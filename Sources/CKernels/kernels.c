@@ -113,40 +113,74 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
 
 // MARK: - Direct 3×3 convolution (stride 1 or 2, padding 1)
 
-// Each step computes 16 output columns × 8 output channels: the taps (the 16 input values under
-// each kernel position, de-interleaved for stride 2) are gathered once per block of
-// KVV_CONV3X3_CHUNK input channels into a stack buffer, then every block of 8 channels sweeps them,
-// broadcasting 8 consecutive weights per tap from weight_t [cin·9][cout]. No im2col buffer. A row's
-// last block of at most 8 columns shares its 16 lanes with the next row's (lanes 8.. hold row
-// oy + 1), so a 40-column map fills 5 vectors for two rows, not 6. Every sum is bias, then all
-// (ci, ky, kx) in order with zero taps outside the image; between channel blocks it waits in
-// `out` (an exact f32 store and load). So no output depends on the blocking, the pairing or the
-// threads.
+// Each step computes 16 output columns × NCO output channels (16 on AVX-512, else 8): the taps
+// (the 16 input values under each kernel position, de-interleaved for stride 2) are gathered once
+// per block of KVV_CONV3X3_CHUNK input channels into a stack buffer, then every block of NCO
+// channels sweeps them, broadcasting NCO consecutive weights per tap from weight_t [cin·9][cout].
+// No im2col buffer. A block reaching past the row's left or right end takes its taps by masked
+// loads on AVX-512 (a zero-padded copy elsewhere). A row's last block of at most 8 columns shares
+// its 16 lanes with the next row's (lanes 8.. hold row oy + 1), so a 40-column map fills 5 vectors
+// for two rows, not 6. While a row computes, the input rows and output lines of the next one are
+// prefetched (the maps outgrow L2 and the rows of one tap are a channel plane apart). Every sum is
+// bias, then all (ci, ky, kx) in order with zero taps outside the image; between channel blocks it
+// waits in `out` (an exact f32 store and load). So no output depends on the blocking, the
+// pairing, the target or the threads.
 
 /// Taps of one (ci, ky) input row for 16 outputs from input column ix0 (= stride·ox0 − 1),
-/// zero when the row is outside the image.
-#define CONV_TAPS(dst, row, rowInside, w, ix0, s, inside) do {                           \
-    float pad_[34];                                                                    \
-    const float *src_ = pad_;                                                          \
+/// zero when the row is outside the image. `EDGE` fills them for a block that reaches past
+/// either side of the row (`inside` false).
+#define CONV_TAPS(dst, row, rowInside, w, ix0, s, inside, EDGE) do {                     \
     if (!(rowInside)) {                                                                \
-        memset(pad_, 0, sizeof pad_);                                                  \
+        for (long kx_ = 0; kx_ < 3; kx_++) (dst)[kx_] = SPLAT(0.0f);                   \
     } else if (inside) {                                                               \
-        src_ = (row) + (ix0);                                                          \
+        CONV_TAPS_FROM(dst, (row) + (ix0), s);                                         \
     } else {                                                                           \
-        for (long t_ = 0; t_ < 16 * (s) + 2; t_++) {                                   \
-            const long ix_ = (ix0) + t_;                                               \
-            pad_[t_] = ix_ >= 0 && ix_ < (w) ? (row)[ix_] : 0.0f;                      \
-        }                                                                              \
+        EDGE(dst, row, w, ix0, s);                                                     \
     }                                                                                  \
+} while (0)
+
+/// The three taps (kx = 0, 1, 2) from `src`, which holds columns ix0 ..< ix0 + 16·s + 2.
+#define CONV_TAPS_FROM(dst, src, s) do {                                                 \
     for (long kx_ = 0; kx_ < 3; kx_++) {                                               \
         if ((s) == 1) {                                                                \
-            (dst)[kx_] = *(const v16f *)(src_ + kx_);                                  \
+            (dst)[kx_] = *(const v16f *)((src) + kx_);                                 \
         } else {                                                                       \
-            v16f lo_ = *(const v16f *)(src_ + kx_), hi_ = *(const v16f *)(src_ + kx_ + 16); \
+            v16f lo_ = *(const v16f *)((src) + kx_), hi_ = *(const v16f *)((src) + kx_ + 16); \
             (dst)[kx_] = __builtin_shufflevector(lo_, hi_, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30); \
         }                                                                              \
     }                                                                                  \
 } while (0)
+
+/// Edge taps through a zero-padded copy of the columns, one by one (any target).
+#define CONV_EDGE_PADDED(dst, row, w, ix0, s) do {                                       \
+    float pad_[34];                                                                    \
+    for (long t_ = 0; t_ < 16 * (s) + 2; t_++) {                                       \
+        const long ix_ = (ix0) + t_;                                                   \
+        pad_[t_] = ix_ >= 0 && ix_ < (w) ? (row)[ix_] : 0.0f;                          \
+    }                                                                                  \
+    CONV_TAPS_FROM(dst, pad_, s);                                                      \
+} while (0)
+
+#if defined(__x86_64__)
+/// row[ix ..< ix + 16] with zeros outside [0, w), in one AVX-512 masked load (lanes outside are
+/// not read, so nothing before or past the map is touched).
+#define ROW16_MASKED(row, ix, w) ({                                                      \
+    const long lo_ = (ix) < 0 ? -(ix) : 0, hi_ = (w) - (ix) < 16 ? (w) - (ix) : 16;    \
+    const __mmask16 m_ = hi_ <= lo_ ? 0 : (__mmask16)(((1u << hi_) - 1) & ~((1u << lo_) - 1)); \
+    (v16f)_mm512_maskz_loadu_ps(m_, (row) + (ix)); })
+
+/// Edge taps by masked loads: the same values as CONV_EDGE_PADDED without the scalar copy.
+#define CONV_EDGE_MASKED(dst, row, w, ix0, s) do {                                       \
+    for (long kx_ = 0; kx_ < 3; kx_++) {                                               \
+        if ((s) == 1) {                                                                \
+            (dst)[kx_] = ROW16_MASKED(row, (ix0) + kx_, w);                            \
+        } else {                                                                       \
+            v16f lo_ = ROW16_MASKED(row, (ix0) + kx_, w), hi_ = ROW16_MASKED(row, (ix0) + kx_ + 16, w); \
+            (dst)[kx_] = __builtin_shufflevector(lo_, hi_, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30); \
+        }                                                                              \
+    }                                                                                  \
+} while (0)
+#endif
 
 /// The block's lanes of `out` at d: the first `lanes`, or with `paired` lanes 0..<lanes at d and
 /// 8..<8 + lanes at d + wo (the next row); the other lanes 0.
@@ -158,17 +192,52 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
     }                                                                                  \
     l_; })
 
+/// Asks for input rows iy0 ... iy1 (clipped to the image) of every channel: the rows of one
+/// (ci, ky) are a channel plane apart, more streams than the hardware prefetcher follows.
+#define CONV_PREFETCH_ROWS(in, cin, h, w, iy0, iy1) do {                                \
+    for (long iy_ = (iy0) < 0 ? 0 : (iy0); iy_ <= (iy1) && iy_ < (h); iy_++)           \
+        for (long ci_ = 0; ci_ < (cin); ci_++) {                                       \
+            const char *r_ = (const char *)((in) + (ci_ * (h) + iy_) * (w));          \
+            for (long b_ = 0; b_ < (w) * 4; b_ += 64) __builtin_prefetch(r_ + b_);     \
+            __builtin_prefetch(r_ + (w) * 4 - 1);                                       \
+        }                                                                              \
+} while (0)
+
+/// At the start of a call: the weights into L2 (every block sweeps them) and the input rows of
+/// the first output row.
+#define CONV_PREFETCH_START(in, cin, h, w, s, weight_t, cout, oy0, oy1) do {              \
+    const char *w_ = (const char *)(weight_t);                                         \
+    for (long b_ = 0; b_ < (cin) * 9 * (cout) * 4; b_ += 64) __builtin_prefetch(w_ + b_, 0, 2); \
+    if ((oy0) < (oy1)) CONV_PREFETCH_ROWS(in, cin, h, w, (s) * (oy0) - 1, (s) * (oy0) + 1); \
+} while (0)
+
+/// Asks to own the lines of output row oy (every channel) before the row is written.
+#define CONV_PREFETCH_OUT(out, cout, ho, wo, oy) do {                                    \
+    for (long co_ = 0; co_ < (cout); co_++) {                                          \
+        const char *r_ = (const char *)((out) + (co_ * (ho) + (oy)) * (wo));          \
+        for (long b_ = 0; b_ < (wo) * 4; b_ += 64) __builtin_prefetch(r_ + b_, 1);     \
+        __builtin_prefetch(r_ + (wo) * 4 - 1, 1);                                       \
+    }                                                                                  \
+} while (0)
+
 // The function body, for NCO output channels of accumulators per pass (cout a multiple of NCO):
 // 8 in the baseline and AVX2 versions (16 ymm registers), 16 where the CPU has AVX-512 (32 zmm):
 // twice the sums in flight per tap for CPUs with two 512-bit FMA pipes. Both give the same bits.
-#define CONV3X3_BODY(NCO) {                                                                  \
+#define CONV3X3_BODY(NCO, EDGE) {                                                                  \
     v16f taps[KVV_CONV3X3_CHUNK * 9];                                                      \
     v16f vlo = SPLAT(0.0f), vhi = SPLAT(0.0f);  /* the range written (NaN ignored) */      \
     const long s = stride, plane = ho * wo;                                                \
     int tailDone = 0;  /* this row's last block went with the previous row's */            \
+    CONV_PREFETCH_START(in, cin, h, w, s, weight_t, cout, oy0, oy1);                       \
+    if (oy0 < oy1) CONV_PREFETCH_OUT(out, cout, ho, wo, oy0);                              \
     for (long oy = oy0; oy < oy1; oy++) {                                                  \
         const int doneBefore = tailDone;                                                   \
         tailDone = 0;                                                                      \
+        /* While row oy computes, the rows oy + 1 reads and oy did not, and oy + 1's output. */ \
+        if (oy + 1 < oy1) {                                                                \
+            CONV_PREFETCH_ROWS(in, cin, h, w, s * oy + 2, s * oy + s + 1);                 \
+            CONV_PREFETCH_OUT(out, cout, ho, wo, oy + 1);                                  \
+        }                                                                                  \
         for (long ox0 = 0; ox0 < wo; ox0 += 16) {                                          \
             const long lanes = wo - ox0 < 16 ? wo - ox0 : 16;                              \
             if (lanes < 16 && doneBefore) break;                                           \
@@ -184,11 +253,11 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
                     for (long ky = 0; ky < 3; ky++) {                                      \
                         const long iy = s * oy - 1 + ky;                                   \
                         v16f *t = taps + (ci * 3 + ky) * 3;                                \
-                        CONV_TAPS(t, in + ((c0 + ci) * h + iy) * w, iy >= 0 && iy < h, w, ix0, s, inside); \
+                        CONV_TAPS(t, in + ((c0 + ci) * h + iy) * w, iy >= 0 && iy < h, w, ix0, s, inside, EDGE); \
                         if (paired) {                                                      \
                             v16f next[3];                                                  \
                             const long iy1 = iy + s;                                       \
-                            CONV_TAPS(next, in + ((c0 + ci) * h + iy1) * w, iy1 >= 0 && iy1 < h, w, ix0, s, inside); \
+                            CONV_TAPS(next, in + ((c0 + ci) * h + iy1) * w, iy1 >= 0 && iy1 < h, w, ix0, s, inside, EDGE); \
                             for (long kx = 0; kx < 3; kx++)                                \
                                 t[kx] = __builtin_shufflevector(t[kx], next[kx], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23); \
                         }                                                                  \
@@ -247,11 +316,11 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
                        long cout, float *out, long ho, long wo, long oy0, long oy1, int relu, float *range
 
 KVV_CLONES
-static void conv3x3_rows8(CONV3X3_PARAMS) CONV3X3_BODY(8)
+static void conv3x3_rows8(CONV3X3_PARAMS) CONV3X3_BODY(8, CONV_EDGE_PADDED)
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f")))
-static void conv3x3_rows16(CONV3X3_PARAMS) CONV3X3_BODY(16)
+static void conv3x3_rows16(CONV3X3_PARAMS) CONV3X3_BODY(16, CONV_EDGE_MASKED)
 
 static int conv3x3_has16(void) {
     __builtin_cpu_init();
