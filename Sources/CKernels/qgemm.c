@@ -563,27 +563,14 @@ void transpose8x8_ps(__m256 r[8]) {
     r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
-/// One tile of the implicit convolution: MR output positions (consecutive from `pos`, one
-/// pointer each in rowp) × the 16 output channels from j0. Row r reads `nseg` segments of
-/// `seglen` bytes at rowp[r] + s·segstride (the kh window rows, each kw·c contiguous NHWC bytes),
-/// in the packed weight's K order; the epilogue is q8_tile_avx512's with one scale and zero point,
-/// then the ReLU (v ≤ 0 → +0, NaN kept, as the unfolded path's write-back), the range (NaN
-/// ignored) and the store straight into NCHW out[j·positions + pos + r], transposed in registers
-/// when MR = 8.
+/// The epilogue of one implicit-convolution tile for the 16 output channels from j0: q8_tile_avx512's
+/// with one scale and zero point, then the ReLU (v ≤ 0 → +0, NaN kept, as the unfolded path's
+/// write-back), the range (NaN ignored) and the store straight into NCHW out[j·positions + pos + r],
+/// transposed in registers when MR = 8.
 static inline __attribute__((always_inline)) AVX512VNNI_T
-void q8_conv_tile_avx512(const int MR, const int8_t *panel, const uint8_t *const *rowp, long nseg, long seglen,
-                         long segstride, float sa, int32_t z, const float *ws, const int32_t *wsum, long j0, long n,
-                         const float *bias, int relu, float *out, long positions, long pos, __m512 *vlo, __m512 *vhi) {
-    __m512i acc[8];
-    for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_si512();
-    const int8_t *wp = panel;
-    for (long sg = 0; sg < nseg; sg++) {
-        const long off = sg * segstride;
-        for (long t = 0; t < seglen; t += 4, wp += 64) {
-            __m512i w = _mm512_loadu_si512((const void *)wp);
-            for (int r = 0; r < MR; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(load4(rowp[r] + off + t)), w);
-        }
-    }
+void q8_conv_store_avx512(const int MR, const __m512i *acc, float sa, int32_t z, const float *ws, const int32_t *wsum,
+                          long j0, long n, const float *bias, int relu, float *out, long positions, long pos,
+                          __m512 *vlo, __m512 *vhi) {
     const long nj = n - j0 >= 16 ? 16 : n - j0;
     __mmask16 mask = nj == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nj) - 1);
     __m512 sw = _mm512_mul_ps(_mm512_set1_ps(sa), _mm512_loadu_ps(ws + j0));
@@ -622,6 +609,37 @@ void q8_conv_tile_avx512(const int MR, const int8_t *panel, const uint8_t *const
     }
 }
 
+/// One tile of the implicit convolution: MR output positions (consecutive from `pos`, one
+/// pointer each in rowp) × NP panels of 16 output channels from j0 (panel p at panel + p·16·kp).
+/// Row r reads `nseg` segments of `seglen` bytes at rowp[r] + s·segstride (the kh window rows,
+/// each kw·c contiguous NHWC bytes), in the packed weight's K order; each broadcast of four input
+/// bytes feeds every panel (two panels: half the broadcasts per dot product). Integer sums: the
+/// same bits for any NP.
+static inline __attribute__((always_inline)) AVX512VNNI_T
+void q8_conv_tile_avx512(const int MR, const int NP, const int8_t *panel, long kp, const uint8_t *const *rowp,
+                         long nseg, long seglen, long segstride, float sa, int32_t z, const float *ws,
+                         const int32_t *wsum, long j0, long n, const float *bias, int relu, float *out,
+                         long positions, long pos, __m512 *vlo, __m512 *vhi) {
+    __m512i acc0[8], acc1[8];  // two named arrays, not acc[NP][8]: clang then keeps them in registers
+    for (int r = 0; r < MR; r++) acc0[r] = acc1[r] = _mm512_setzero_si512();
+    const int8_t *wp = panel;
+    const long panelStride = 16 * kp;
+    for (long sg = 0; sg < nseg; sg++) {
+        const long off = sg * segstride;
+        for (long t = 0; t < seglen; t += 4, wp += 64) {
+            __m512i w0 = _mm512_loadu_si512((const void *)wp), w1 = w0;
+            if (NP == 2) w1 = _mm512_loadu_si512((const void *)(wp + panelStride));
+            for (int r = 0; r < MR; r++) {
+                const __m512i x = _mm512_set1_epi32(load4(rowp[r] + off + t));
+                acc0[r] = _mm512_dpbusd_epi32(acc0[r], x, w0);
+                if (NP == 2) acc1[r] = _mm512_dpbusd_epi32(acc1[r], x, w1);
+            }
+        }
+    }
+    q8_conv_store_avx512(MR, acc0, sa, z, ws, wsum, j0, n, bias, relu, out, positions, pos, vlo, vhi);
+    if (NP == 2) q8_conv_store_avx512(MR, acc1, sa, z, ws, wsum, j0 + 16, n, bias, relu, out, positions, pos, vlo, vhi);
+}
+
 /// Output positions r0..<r1 of the implicit convolution straight into NCHW out (see the tile),
 /// with the range written into range[0..1].
 AVX512VNNI_T
@@ -635,15 +653,26 @@ static void q8_conv_avx512vnni(const int8_t *pw, const float *ws, const int32_t 
     for (long b0 = r0; b0 < r1; b0 += KVV_Q8_CONV_BLOCK) {
         long b1 = b0 + KVV_Q8_CONV_BLOCK < r1 ? b0 + KVV_Q8_CONV_BLOCK : r1, m = b1 - b0;
         for (long r = b0; r < b1; r++) rowp[r - b0] = qx + ((r / wo) * stride * wp + (r % wo) * stride) * c;
-        for (long j0 = 0; j0 < n; j0 += 16) {
+        for (long j0 = 0; j0 < n; ) {
             const int8_t *panel = pw + j0 * kp;
             long i = 0;
-            for (; i + 8 <= m; i += 8)
-                q8_conv_tile_avx512(8, panel, rowp + i, nseg, seglen, segstride, sa, z, ws, wsum, j0, n, bias, relu,
-                                    out, positions, b0 + i, &vlo, &vhi);
-            for (; i < m; i++)
-                q8_conv_tile_avx512(1, panel, rowp + i, nseg, seglen, segstride, sa, z, ws, wsum, j0, n, bias, relu,
-                                    out, positions, b0 + i, &vlo, &vhi);
+            if (n - j0 > 16) {  // two panels of 16 channels a pass
+                for (; i + 8 <= m; i += 8)
+                    q8_conv_tile_avx512(8, 2, panel, kp, rowp + i, nseg, seglen, segstride, sa, z, ws, wsum, j0, n, bias,
+                                        relu, out, positions, b0 + i, &vlo, &vhi);
+                for (; i < m; i++)
+                    q8_conv_tile_avx512(1, 2, panel, kp, rowp + i, nseg, seglen, segstride, sa, z, ws, wsum, j0, n, bias,
+                                        relu, out, positions, b0 + i, &vlo, &vhi);
+                j0 += 32;
+            } else {
+                for (; i + 8 <= m; i += 8)
+                    q8_conv_tile_avx512(8, 1, panel, kp, rowp + i, nseg, seglen, segstride, sa, z, ws, wsum, j0, n, bias,
+                                        relu, out, positions, b0 + i, &vlo, &vhi);
+                for (; i < m; i++)
+                    q8_conv_tile_avx512(1, 1, panel, kp, rowp + i, nseg, seglen, segstride, sa, z, ws, wsum, j0, n, bias,
+                                        relu, out, positions, b0 + i, &vlo, &vhi);
+                j0 += 16;
+            }
         }
     }
     if (range) {
