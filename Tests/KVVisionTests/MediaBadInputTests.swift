@@ -63,6 +63,46 @@ import KVVision
         #expect(try source.next() == nil)
     }
 
+    /// A copy of tools/fuzz/seeds/seed.avi (tools/fuzz/make_seeds.sh: 12 MPEG-4 frames of 64×48
+    /// with an idx1 index) with its frame counts patched: avih's dwTotalFrames (byte 16 of its
+    /// data) and the video strh's dwLength (byte 32 of its data), little-endian u32.
+    static func avi(totalFrames: UInt32, cutAt fraction: Double = 1) throws -> String {
+        var data = try Data(contentsOf: TestFiles.fixture("media/twelve-frames.avi"))
+        for (tag, offset) in [("avih", 16), ("strh", 32)] {
+            let at = try #require(data.range(of: Data(tag.utf8))).lowerBound + 8 + offset
+            for b in 0..<4 { data[at + b] = UInt8(truncatingIfNeeded: totalFrames >> (8 * UInt32(b))) }
+        }
+        let path = try TestFiles.scratchDirectory().appendingPathComponent("patched.avi").path
+        _ = FileManager.default.createFile(atPath: path, contents: data.prefix(Int(Double(data.count) * fraction)))
+        return path
+    }
+
+    @Test func aviWhoseHeaderCountsAFrameMoreThanItsIndexReadsToItsEnd() throws {
+        // Seen in a Debian package's sample AVI (header 209 frames, idx1 and file 208), which
+        // FFmpeg's CLI decodes without a warning: the index, not the header, says what is there.
+        let source = try FrameSource(try Self.avi(totalFrames: 13))
+        var frames = 0
+        while try source.next() != nil { frames += 1 }
+        #expect(frames == 12)
+        #expect(source.end == .endOfFile)
+    }
+
+    @Test func aviCutShortReportsDamageAfterItsFrames() throws {
+        // Cut at 80 %: the idx1 index at the end is gone, so the header's 12 frames decide.
+        let source = try FrameSource(try Self.avi(totalFrames: 12, cutAt: 0.8))
+        var frames = 0
+        let error = #expect(throws: MediaError.self) {
+            while try source.next() != nil { frames += 1 }
+        }
+        guard case .truncated(_, let decoded, let detail)? = error else {
+            Issue.record("expected .truncated, got \(String(describing: error))")
+            return
+        }
+        #expect(frames > 0 && frames < 12)
+        #expect(decoded >= frames)
+        #expect(detail.contains("announces 12 frames"), "\(detail)")
+    }
+
     @Test func audioOnlyFileHasNoVideoStream() throws {
         let path = TestFiles.fixture("media/audio-only.m4a").path  // tools/media/make_fixtures.sh
         let error = #expect(throws: MediaError.self) { try FrameSource(path) }

@@ -12,6 +12,9 @@ final class FFInputContext {
     let pointer: UnsafeMutablePointer<AVFormatContext>
     let location: InputLocation
     let interrupt: MediaInterrupt
+    /// Per stream, the entries of the index the container itself brought (MP4's sample table,
+    /// AVI's idx1), read before probing adds entries for the packets it reads; 0 without one.
+    let indexedAtOpen: [Int]
 
     /// Opens `location` and reads its stream information, each under `options.openTimeout`.
     init(_ location: InputLocation, options: FrameSourceOptions, interrupt: MediaInterrupt) throws(MediaError) {
@@ -40,6 +43,9 @@ final class FFInputContext {
         // On failure avformat_open_input frees the context and sets `opened` to NULL.
         guard ret >= 0, let opened else { throw Self.failure(ret, location, interrupt, options.openTimeout, stage: "open") }
         pointer = opened
+        indexedAtOpen = (0..<Int(opened.pointee.nb_streams)).map { i in
+            opened.pointee.streams[i].map { Int(avformat_index_get_entries_count($0)) } ?? 0
+        }
 
         interrupt.arm(seconds: options.openTimeout)
         ret = avformat_find_stream_info(opened, nil)

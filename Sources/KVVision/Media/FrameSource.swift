@@ -226,15 +226,23 @@ public final class FrameSource {
     }
 
     /// The damage a file showed by the time the demuxer reached its end: packets it could not
-    /// read, or fewer packets than the container's index announces (a file cut short: MP4's
-    /// demuxer then just reports end of file). Nil for an intact file.
+    /// read, or fewer packets than the container announces (a file cut short: MP4's demuxer then
+    /// just reports end of file). Nil for an intact file.
+    ///
+    /// What the container announces is the index it brought (MP4's sample table, AVI's idx1:
+    /// the packets it lists are the file's), else the header's frame count. An AVI header may
+    /// count one frame more than its index lists, a muxer quirk of intact files that FFmpeg's CLI
+    /// decodes without a warning; an AVI cut short loses its idx1 (at the end), so its header
+    /// decides, and an MP4 cut short keeps a sample table whose data is missing.
     private func damageAtEnd() -> MediaError? {
         if stats.unreadablePackets > 0 {
             return .truncated(source: source, framesDecoded: stats.framesDecoded,
                               detail: "\(stats.unreadablePackets) packets could not be read (\(lastReadError))")
         }
-        let announced = Int(stream.pointee.nb_frames)
-        if options.startTime == 0, announced > 0, stats.packetsRead < announced {
+        guard options.startTime == 0 else { return nil }
+        let indexed = streamIndex < input.indexedAtOpen.count ? input.indexedAtOpen[streamIndex] : 0
+        let announced = indexed > 0 ? indexed : Int(stream.pointee.nb_frames)
+        if announced > 0, stats.packetsRead < announced {
             return .truncated(source: source, framesDecoded: stats.framesDecoded,
                               detail: "the container announces \(announced) frames, the file holds \(stats.packetsRead)")
         }
