@@ -133,23 +133,27 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
     if (!(rowInside)) {                                                                \
         for (long kx_ = 0; kx_ < 3; kx_++) (dst)[kx_] = SPLAT(0.0f);                   \
     } else if (inside) {                                                               \
-        CONV_TAPS_FROM(dst, (row) + (ix0), s);                                         \
+        CONV_TAPS_BY(dst, s, ROW16, row, ix0, w);                                      \
     } else {                                                                           \
         EDGE(dst, row, w, ix0, s);                                                     \
     }                                                                                  \
 } while (0)
 
-/// The three taps (kx = 0, 1, 2) from `src`, which holds columns ix0 ..< ix0 + 16·s + 2.
-#define CONV_TAPS_FROM(dst, src, s) do {                                                 \
+/// The three taps (kx = 0, 1, 2) of a row for 16 outputs from column ix0: LOAD(row, ix, w)
+/// gives row[ix ..< ix + 16]; stride 2 takes every other column of two such loads.
+#define CONV_TAPS_BY(dst, s, LOAD, row, ix0, w) do {                                     \
     for (long kx_ = 0; kx_ < 3; kx_++) {                                               \
         if ((s) == 1) {                                                                \
-            (dst)[kx_] = *(const v16f *)((src) + kx_);                                 \
+            (dst)[kx_] = LOAD(row, (ix0) + kx_, w);                                    \
         } else {                                                                       \
-            v16f lo_ = *(const v16f *)((src) + kx_), hi_ = *(const v16f *)((src) + kx_ + 16); \
+            v16f lo_ = LOAD(row, (ix0) + kx_, w), hi_ = LOAD(row, (ix0) + kx_ + 16, w); \
             (dst)[kx_] = __builtin_shufflevector(lo_, hi_, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30); \
         }                                                                              \
     }                                                                                  \
 } while (0)
+
+/// row[ix ..< ix + 16], every column inside the row.
+#define ROW16(row, ix, w) (*(const v16f *)((row) + (ix)))
 
 /// Edge taps through a zero-padded copy of the columns, one by one (any target).
 #define CONV_EDGE_PADDED(dst, row, w, ix0, s) do {                                       \
@@ -158,7 +162,7 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
         const long ix_ = (ix0) + t_;                                                   \
         pad_[t_] = ix_ >= 0 && ix_ < (w) ? (row)[ix_] : 0.0f;                          \
     }                                                                                  \
-    CONV_TAPS_FROM(dst, pad_, s);                                                      \
+    CONV_TAPS_BY(dst, s, ROW16, pad_, 0, 34);                                          \
 } while (0)
 
 #if defined(__x86_64__)
@@ -170,16 +174,7 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
     (v16f)_mm512_maskz_loadu_ps(m_, (row) + (ix)); })
 
 /// Edge taps by masked loads: the same values as CONV_EDGE_PADDED without the scalar copy.
-#define CONV_EDGE_MASKED(dst, row, w, ix0, s) do {                                       \
-    for (long kx_ = 0; kx_ < 3; kx_++) {                                               \
-        if ((s) == 1) {                                                                \
-            (dst)[kx_] = ROW16_MASKED(row, (ix0) + kx_, w);                            \
-        } else {                                                                       \
-            v16f lo_ = ROW16_MASKED(row, (ix0) + kx_, w), hi_ = ROW16_MASKED(row, (ix0) + kx_ + 16, w); \
-            (dst)[kx_] = __builtin_shufflevector(lo_, hi_, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30); \
-        }                                                                              \
-    }                                                                                  \
-} while (0)
+#define CONV_EDGE_MASKED(dst, row, w, ix0, s) CONV_TAPS_BY(dst, s, ROW16_MASKED, row, ix0, w)
 #endif
 
 /// The block's lanes of `out` at d: the first `lanes`, or with `paired` lanes 0..<lanes at d and
@@ -192,15 +187,19 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
     }                                                                                  \
     l_; })
 
+/// Prefetches the cache lines of the n floats at p, for writing when `rw` is 1.
+#define PREFETCH_FLOATS(p, n, rw) do {                                                   \
+    const char *p_ = (const char *)(p);                                                \
+    for (long b_ = 0; b_ < (n) * 4; b_ += 64) __builtin_prefetch(p_ + b_, rw);         \
+    __builtin_prefetch(p_ + (n) * 4 - 1, rw);                                           \
+} while (0)
+
 /// Asks for input rows iy0 ... iy1 (clipped to the image) of every channel: the rows of one
 /// (ci, ky) are a channel plane apart, more streams than the hardware prefetcher follows.
 #define CONV_PREFETCH_ROWS(in, cin, h, w, iy0, iy1) do {                                \
     for (long iy_ = (iy0) < 0 ? 0 : (iy0); iy_ <= (iy1) && iy_ < (h); iy_++)           \
-        for (long ci_ = 0; ci_ < (cin); ci_++) {                                       \
-            const char *r_ = (const char *)((in) + (ci_ * (h) + iy_) * (w));          \
-            for (long b_ = 0; b_ < (w) * 4; b_ += 64) __builtin_prefetch(r_ + b_);     \
-            __builtin_prefetch(r_ + (w) * 4 - 1);                                       \
-        }                                                                              \
+        for (long ci_ = 0; ci_ < (cin); ci_++)                                         \
+            PREFETCH_FLOATS((in) + (ci_ * (h) + iy_) * (w), w, 0);                     \
 } while (0)
 
 /// At the start of a call: the weights into L2 (every block sweeps them) and the input rows of
@@ -213,11 +212,8 @@ void kvv_gelu_row(float *row, long n, const float *bias) {
 
 /// Asks to own the lines of output row oy (every channel) before the row is written.
 #define CONV_PREFETCH_OUT(out, cout, ho, wo, oy) do {                                    \
-    for (long co_ = 0; co_ < (cout); co_++) {                                          \
-        const char *r_ = (const char *)((out) + (co_ * (ho) + (oy)) * (wo));          \
-        for (long b_ = 0; b_ < (wo) * 4; b_ += 64) __builtin_prefetch(r_ + b_, 1);     \
-        __builtin_prefetch(r_ + (wo) * 4 - 1, 1);                                       \
-    }                                                                                  \
+    for (long co_ = 0; co_ < (cout); co_++)                                            \
+        PREFETCH_FLOATS((out) + (co_ * (ho) + (oy)) * (wo), wo, 1);                    \
 } while (0)
 
 // The function body, for NCO output channels of accumulators per pass (cout a multiple of NCO):

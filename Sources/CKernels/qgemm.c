@@ -654,25 +654,15 @@ static void q8_conv_avx512vnni(const int8_t *pw, const float *ws, const int32_t 
         long b1 = b0 + KVV_Q8_CONV_BLOCK < r1 ? b0 + KVV_Q8_CONV_BLOCK : r1, m = b1 - b0;
         for (long r = b0; r < b1; r++) rowp[r - b0] = qx + ((r / wo) * stride * wp + (r % wo) * stride) * c;
         for (long j0 = 0; j0 < n; ) {
-            const int8_t *panel = pw + j0 * kp;
+            const int np = n - j0 > 16 ? 2 : 1;  // two panels of 16 channels a pass while more than 16 remain
+            // Tiles of 8 positions, then one by one; NP a constant in each call, so each inlines on its own.
+#define Q8_CONV_TILE(MR, NP, i) q8_conv_tile_avx512(MR, NP, pw + j0 * kp, kp, rowp + (i), nseg, seglen, segstride, sa, z, \
+                                                    ws, wsum, j0, n, bias, relu, out, positions, b0 + (i), &vlo, &vhi)
             long i = 0;
-            if (n - j0 > 16) {  // two panels of 16 channels a pass
-                for (; i + 8 <= m; i += 8)
-                    q8_conv_tile_avx512(8, 2, panel, kp, rowp + i, nseg, seglen, segstride, sa, z, ws, wsum, j0, n, bias,
-                                        relu, out, positions, b0 + i, &vlo, &vhi);
-                for (; i < m; i++)
-                    q8_conv_tile_avx512(1, 2, panel, kp, rowp + i, nseg, seglen, segstride, sa, z, ws, wsum, j0, n, bias,
-                                        relu, out, positions, b0 + i, &vlo, &vhi);
-                j0 += 32;
-            } else {
-                for (; i + 8 <= m; i += 8)
-                    q8_conv_tile_avx512(8, 1, panel, kp, rowp + i, nseg, seglen, segstride, sa, z, ws, wsum, j0, n, bias,
-                                        relu, out, positions, b0 + i, &vlo, &vhi);
-                for (; i < m; i++)
-                    q8_conv_tile_avx512(1, 1, panel, kp, rowp + i, nseg, seglen, segstride, sa, z, ws, wsum, j0, n, bias,
-                                        relu, out, positions, b0 + i, &vlo, &vhi);
-                j0 += 16;
-            }
+            for (; i + 8 <= m; i += 8) { if (np == 2) Q8_CONV_TILE(8, 2, i); else Q8_CONV_TILE(8, 1, i); }
+            for (; i < m; i++) { if (np == 2) Q8_CONV_TILE(1, 2, i); else Q8_CONV_TILE(1, 1, i); }
+#undef Q8_CONV_TILE
+            j0 += 16 * np;
         }
     }
     if (range) {
